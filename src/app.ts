@@ -1,0 +1,39 @@
+// Builds the HTTP application from its parts; main.ts and the tests build it the same way.
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { connectionRoutes } from "./connections/connections.handlers.ts";
+import { connectorRoutes } from "./connectors/connectors.routes.ts";
+import type { ConnectorRegistry } from "./connectors/registry.ts";
+import type { KeyRing } from "./crypto/seal.ts";
+import type { Sql } from "./db/pool.ts";
+import { requireTenant, type TenantVerifier } from "./http/auth.ts";
+import type { AppEnv } from "./http/env.ts";
+import { errorHandler, notFoundHandler } from "./http/errors.ts";
+import type { Logger } from "./http/logger.ts";
+import { requestLog } from "./http/request_log.ts";
+import { jsonBodies, validationHook } from "./http/validation.ts";
+import { opsRoutes } from "./ops/ops.handlers.ts";
+import type { EgressPolicy } from "./vendors/egress.ts";
+
+/** Everything the app touches, handed in so that tests use real parts of their choosing. */
+export interface AppDeps {
+  sql: Sql;
+  kv: Deno.Kv;
+  keyRing: KeyRing;
+  verifyTenant: TenantVerifier;
+  connectors: ConnectorRegistry;
+  egress: EgressPolicy;
+  logger: Logger;
+}
+
+export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  app.use("*", requestLog(deps.logger));
+  app.use("/v1/*", requireTenant(deps.verifyTenant), jsonBodies());
+  app.onError(errorHandler(deps.logger));
+  app.notFound(notFoundHandler);
+
+  opsRoutes(app, deps);
+  connectionRoutes(app, deps);
+  connectorRoutes(app, deps.connectors);
+  return app;
+}

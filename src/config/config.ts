@@ -1,0 +1,177 @@
+// The environment, parsed and checked once at start into the typed Config passed to everything else.
+import { join } from "node:path";
+import { decodeBase64 } from "../crypto/encoding.ts";
+
+export type SealKey = { id: string; key: Uint8Array };
+
+export interface Config {
+  env: "development" | "production";
+  host: string;
+  port: number;
+  /** Postgres URL; undefined means the embedded PGlite database in `dataDir`. */
+  databaseUrl?: string;
+  dataDir: string;
+  kvPath: string;
+  auth: { secret?: Uint8Array; jwksUrl?: URL; issuer?: string; audience?: string };
+  /** The seal key ring; the first key is the primary one, used for every new seal. */
+  sealKeys: SealKey[];
+  publicUrl: string;
+  egress: { allowHosts: string[]; allowHttp: boolean };
+}
+
+/** Settings that development mode generates once into the data dir when they are not given. */
+export interface DevSecrets {
+  jwtSecret: string;
+  sealKeys: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Parses the environment. `devSecrets` supplies the JWT secret and seal keys in development when the
+ * environment has none; production refuses to start without them and lists every problem at once.
+ */
+export function parseConfig(env: Env, devSecrets?: () => DevSecrets): Config {
+  const problems: string[] = [];
+  const get = (name: string) => {
+    const v = env[name]?.trim();
+    return v ? v : undefined;
+  };
+
+  const mode = get("MATCHER_ENV") ?? "development";
+  if (mode !== "development" && mode !== "production") {
+    problems.push(`MATCHER_ENV must be "development" or "production", not "${mode}"`);
+  }
+  const production = mode === "production";
+
+  const port = Number(get("PORT") ?? "8080");
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    problems.push("PORT must be a whole number from 0 to 65535");
+  }
+  const host = get("HOST") ?? "127.0.0.1";
+  const dataDir = get("MATCHER_DATA_DIR") ?? ".matcher";
+  const databaseUrl = get("DATABASE_URL");
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push("DATABASE_URL must be a postgres:// or postgresql:// URL");
+  }
+  if (production && !databaseUrl) {
+    problems.push(
+      "DATABASE_URL is required in production (the embedded database is for development)",
+    );
+  }
+
+  const jwksUrl = parseUrl(get("AUTH_JWKS_URL"), "AUTH_JWKS_URL", problems);
+  if (production && jwksUrl && jwksUrl.protocol !== "https:") {
+    problems.push("AUTH_JWKS_URL must be https in production");
+  }
+  let jwtSecret = get("AUTH_JWT_SECRET");
+  if (jwtSecret && jwksUrl) problems.push("set AUTH_JWT_SECRET or AUTH_JWKS_URL, not both");
+  if (production) {
+    if (!jwtSecret && !jwksUrl) {
+      problems.push("AUTH_JWT_SECRET or AUTH_JWKS_URL is required in production");
+    }
+    if (jwtSecret && jwtSecret.length < 32) {
+      problems.push("AUTH_JWT_SECRET must be at least 32 characters in production");
+    }
+  }
+
+  let sealKeysText = get("MATCHER_SEAL_KEYS");
+  if (production && !sealKeysText) problems.push("MATCHER_SEAL_KEYS is required in production");
+
+  if (!production && ((!jwtSecret && !jwksUrl) || !sealKeysText) && devSecrets) {
+    const dev = devSecrets();
+    if (!jwtSecret && !jwksUrl) jwtSecret = dev.jwtSecret;
+    sealKeysText ??= dev.sealKeys;
+  }
+  const sealKeys = sealKeysText ? parseSealKeys(sealKeysText, problems) : [];
+  if (!sealKeysText && !production) problems.push("MATCHER_SEAL_KEYS is not set");
+
+  const publicUrl = (get("MATCHER_PUBLIC_URL") ?? `http://localhost:${port}`).replace(/\/+$/, "");
+  const parsedPublic = parseUrl(publicUrl, "MATCHER_PUBLIC_URL", problems);
+  if (production && parsedPublic && parsedPublic.protocol !== "https:") {
+    problems.push("MATCHER_PUBLIC_URL must be an https URL in production");
+  }
+
+  const allowHttpText = get("MATCHER_EGRESS_ALLOW_HTTP") ?? "false";
+  if (allowHttpText !== "true" && allowHttpText !== "false") {
+    problems.push('MATCHER_EGRESS_ALLOW_HTTP must be "true" or "false"');
+  }
+  const allowHttp = allowHttpText === "true";
+  if (production && allowHttp) {
+    problems.push("MATCHER_EGRESS_ALLOW_HTTP=true is refused in production");
+  }
+  const allowHosts = (get("MATCHER_EGRESS_ALLOW_HOSTS") ?? "").split(",").map((h) =>
+    h.trim().toLowerCase()
+  ).filter(Boolean);
+  for (const h of allowHosts) {
+    if (!/^[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:.]+\](:\d{1,5})?$/.test(h)) {
+      problems.push(`MATCHER_EGRESS_ALLOW_HOSTS entry "${h}" is not host[:port]`);
+    }
+  }
+
+  if (problems.length) throw new ConfigError(problems);
+  return {
+    env: production ? "production" : "development",
+    host,
+    port,
+    databaseUrl,
+    dataDir,
+    kvPath: get("DENO_KV_PATH") ?? join(dataDir, "kv.sqlite3"),
+    auth: {
+      secret: jwtSecret ? new TextEncoder().encode(jwtSecret) : undefined,
+      jwksUrl,
+      issuer: get("AUTH_JWT_ISSUER"),
+      audience: get("AUTH_JWT_AUDIENCE"),
+    },
+    sealKeys,
+    publicUrl,
+    egress: { allowHosts, allowHttp },
+  };
+}
+
+function parseUrl(value: string | undefined, name: string, problems: string[]): URL | undefined {
+  if (!value) return undefined;
+  try {
+    const url = new URL(value);
+    if (url.protocol === "https:" || url.protocol === "http:") return url;
+  } catch {
+    // reported below
+  }
+  problems.push(`${name} must be an absolute http(s) URL`);
+  return undefined;
+}
+
+/** `keyId:base64key,...`, each key 32 bytes; the first is the primary. Never echoes a key. */
+export function parseSealKeys(text: string, problems: string[]): SealKey[] {
+  const keys: SealKey[] = [];
+  for (const [i, entry] of text.split(",").map((e) => e.trim()).entries()) {
+    const at = entry.indexOf(":");
+    const id = entry.slice(0, at);
+    if (at < 1 || !/^[A-Za-z0-9_-]{1,32}$/.test(id)) {
+      problems.push(
+        `MATCHER_SEAL_KEYS entry ${i + 1} must be keyId:base64key (keyId: 1-32 of A-Z a-z 0-9 _ -)`,
+      );
+      continue;
+    }
+    let key: Uint8Array | undefined;
+    try {
+      key = decodeBase64(entry.slice(at + 1));
+    } catch {
+      key = undefined;
+    }
+    if (!key || key.length !== 32) {
+      problems.push(`MATCHER_SEAL_KEYS key "${id}" must be 32 bytes in base64 (AES-256)`);
+      continue;
+    }
+    if (keys.some((k) => k.id === id)) problems.push(`MATCHER_SEAL_KEYS repeats key id "${id}"`);
+    keys.push({ id, key });
+  }
+  return keys;
+}

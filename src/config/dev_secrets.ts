@@ -1,0 +1,27 @@
+// Development-only secrets, generated once into the data dir so restarts keep tokens and credentials.
+import { join } from "node:path";
+import { encodeBase64 } from "../crypto/encoding.ts";
+import type { DevSecrets } from "./config.ts";
+
+const FILE = "dev-secrets.json";
+
+/**
+ * Reads `<dataDir>/dev-secrets.json`, creating it (mode 0600) with a random JWT secret and seal
+ * key on first use. `warn` is told either way: these keys are for development only.
+ */
+export function loadDevSecrets(dataDir: string, warn: (message: string) => void): DevSecrets {
+  const path = join(dataDir, FILE);
+  try {
+    const secrets = JSON.parse(Deno.readTextFileSync(path)) as DevSecrets;
+    warn(`using development secrets from ${path}; never use them in production`);
+    return secrets;
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  const random = (n: number) => encodeBase64(crypto.getRandomValues(new Uint8Array(n)));
+  const secrets: DevSecrets = { jwtSecret: random(48), sealKeys: `dev1:${random(32)}` };
+  Deno.mkdirSync(dataDir, { recursive: true });
+  Deno.writeTextFileSync(path, JSON.stringify(secrets, null, 2) + "\n", { mode: 0o600 });
+  warn(`generated development secrets into ${path}; never use them in production`);
+  return secrets;
+}

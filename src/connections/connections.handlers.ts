@@ -1,0 +1,39 @@
+// The aggregator-connections operations of openapi.yaml, wired to the service.
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import * as routes from "../../generated/routes.ts";
+import type { AppEnv } from "../http/env.ts";
+import * as service from "./connections.service.ts";
+
+export function connectionRoutes(app: OpenAPIHono<AppEnv>, deps: service.ConnectionDeps): void {
+  app.openapi(routes.createAggregatorConnection, async (c) => {
+    const created = await service.createConnection(deps, c.get("tenantId"), c.req.valid("json"));
+    return c.json(created, 201);
+  });
+
+  app.openapi(routes.listAggregatorConnections, async (c) => {
+    return c.json(
+      await service.listConnections(deps, c.get("tenantId"), c.req.valid("query")),
+      200,
+    );
+  });
+
+  app.openapi(routes.getAggregatorConnection, async (c) => {
+    return c.json(
+      await service.getConnection(deps, c.get("tenantId"), c.req.valid("param").id),
+      200,
+    );
+  });
+
+  app.openapi(routes.updateAggregatorConnection, async (c) => {
+    const { id } = c.req.valid("param");
+    return c.json(
+      await service.updateConnection(deps, c.get("tenantId"), id, c.req.valid("json")),
+      200,
+    );
+  });
+
+  app.openapi(routes.deleteAggregatorConnection, async (c) => {
+    await service.deleteConnection(deps, c.get("tenantId"), c.req.valid("param").id);
+    return c.body(null, 204);
+  });
+}

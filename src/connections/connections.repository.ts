@@ -1,0 +1,127 @@
+// Storage of aggregator connections: every query filters on the tenant and on kind = 'aggregator'.
+import type { Sql } from "../db/pool.ts";
+import type { Position } from "../http/pagination.ts";
+import type { Vendor } from "../vendors/vendors.ts";
+
+export type ConnectionRow = {
+  id: string;
+  vendor: Vendor;
+  configName: string;
+  baseUrl: string;
+  accountRef: string;
+  createdAt: Date;
+  updatedAt: Date;
+};
+
+export type ConnectionFields = Pick<ConnectionRow, "configName" | "baseUrl" | "accountRef">;
+
+/** Thrown when a live aggregator connection of the tenant already has the config name. */
+export class ConfigNameTaken extends Error {
+  constructor() {
+    super("config name taken");
+    this.name = "ConfigNameTaken";
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const isUniqueViolation = (err: unknown) => (err as { code?: string })?.code === "23505";
+
+export function isConnectionId(id: string): boolean {
+  return UUID.test(id);
+}
+
+function toRow(r: Record<string, unknown>): ConnectionRow {
+  return {
+    id: r.id as string,
+    vendor: r.connector_type as Vendor,
+    configName: r.config_name as string,
+    baseUrl: r.base_url as string,
+    accountRef: r.account_ref as string,
+    createdAt: r.created_at as Date,
+    updatedAt: r.updated_at as Date,
+  };
+}
+
+export async function insertConnection(
+  sql: Sql,
+  tenantId: string,
+  row: { id: string; vendor: Vendor } & ConnectionFields,
+  sealed: Uint8Array,
+): Promise<ConnectionRow> {
+  try {
+    const [r] = await sql`
+      insert into connections (id, tenant_id, kind, connector_type, config_name, base_url,
+                               account_ref, sealed_credential, created_at, updated_at)
+      select ${row.id}, ${tenantId}, 'aggregator', ${row.vendor}, ${row.configName}, ${row.baseUrl},
+             ${row.accountRef}, ${sealed}, now.ts, now.ts
+      from (select date_trunc('milliseconds', clock_timestamp()) as ts) as now
+      returning *`;
+    return toRow(r);
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new ConfigNameTaken();
+    throw err;
+  }
+}
+
+/** Newest first; fetches `limit + 1` rows so the caller knows whether there is more. */
+export async function listConnections(
+  sql: Sql,
+  tenantId: string,
+  limit: number,
+  after?: Position,
+): Promise<ConnectionRow[]> {
+  const rows = await sql`
+    select * from connections
+    where tenant_id = ${tenantId} and kind = 'aggregator' and deleted_at is null
+      ${after ? sql`and (created_at, id) < (${after.createdAt}, ${after.id})` : sql``}
+    order by created_at desc, id desc
+    limit ${limit + 1}`;
+  return rows.map(toRow);
+}
+
+export async function findConnection(
+  sql: Sql,
+  tenantId: string,
+  id: string,
+): Promise<ConnectionRow | undefined> {
+  if (!isConnectionId(id)) return undefined;
+  const [r] = await sql`
+    select * from connections
+    where id = ${id} and tenant_id = ${tenantId} and kind = 'aggregator' and deleted_at is null`;
+  return r ? toRow(r) : undefined;
+}
+
+/** Updates a live connection; `sealed` replaces the credential when given. */
+export async function updateConnection(
+  sql: Sql,
+  tenantId: string,
+  id: string,
+  fields: ConnectionFields,
+  sealed?: Uint8Array,
+): Promise<ConnectionRow | undefined> {
+  if (!isConnectionId(id)) return undefined;
+  try {
+    const [r] = await sql`
+      update connections set
+        config_name = ${fields.configName},
+        base_url = ${fields.baseUrl},
+        account_ref = ${fields.accountRef},
+        sealed_credential = coalesce(${sealed ?? null}::bytea, sealed_credential),
+        updated_at = date_trunc('milliseconds', clock_timestamp())
+      where id = ${id} and tenant_id = ${tenantId} and kind = 'aggregator' and deleted_at is null
+      returning *`;
+    return r ? toRow(r) : undefined;
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new ConfigNameTaken();
+    throw err;
+  }
+}
+
+/** Soft-deletes a live connection; false when there was none. */
+export async function deleteConnection(sql: Sql, tenantId: string, id: string): Promise<boolean> {
+  if (!isConnectionId(id)) return false;
+  const result = await sql`
+    update connections set deleted_at = clock_timestamp()
+    where id = ${id} and tenant_id = ${tenantId} and kind = 'aggregator' and deleted_at is null`;
+  return result.count === 1;
+}

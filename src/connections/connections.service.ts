@@ -1,0 +1,166 @@
+// Connection rules: input normalization, the egress check, sealing, and the one-404 policy.
+import type { components } from "../../generated/types.ts";
+import type { KeyRing } from "../crypto/seal.ts";
+import type { Sql } from "../db/pool.ts";
+import { AppError, ErrorCode } from "../http/errors.ts";
+import { decodeCursor, toPage } from "../http/pagination.ts";
+import { checkBaseUrl, type EgressPolicy } from "../vendors/egress.ts";
+import type { Vendor } from "../vendors/vendors.ts";
+import { sealCredential } from "./credential.ts";
+import * as repo from "./connections.repository.ts";
+
+type Schemas = components["schemas"];
+type CreateBody = Schemas["CreateAggregatorConnectionRequest"] & {
+  clientId: string;
+  secret: string;
+};
+type UpdateBody = Schemas["UpdateAggregatorConnectionRequest"] & {
+  clientId?: string;
+  secret?: string;
+};
+type Descriptor = Schemas["AggregatorConnection"];
+
+export interface ConnectionDeps {
+  sql: Sql;
+  keyRing: KeyRing;
+  egress: EgressPolicy;
+}
+
+export function notFound(): AppError {
+  return new AppError(404, ErrorCode.connectionNotFound, "No such aggregator connection.");
+}
+
+/** The secret-free descriptor: the only shape in which a connection leaves the service. */
+export function toDescriptor(row: repo.ConnectionRow): Descriptor {
+  return {
+    id: row.id,
+    vendor: row.vendor,
+    configName: row.configName,
+    baseUrl: row.baseUrl,
+    accountRef: row.accountRef,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+/** Trims the free-text fields and checks the base URL against the vendor and egress policy. */
+function normalize(vendor: Vendor, body: repo.ConnectionFields, egress: EgressPolicy) {
+  const base = checkBaseUrl(vendor, body.baseUrl, egress);
+  if (!base.ok) {
+    throw AppError.invalid(
+      [{ field: "baseUrl", message: base.reason }],
+      ErrorCode.baseUrlNotAllowed,
+    );
+  }
+  return {
+    configName: body.configName.trim(),
+    baseUrl: base.url,
+    accountRef: body.accountRef.trim(),
+  };
+}
+
+function conflict(configName: string): AppError {
+  return new AppError(
+    409,
+    ErrorCode.configNameTaken,
+    `An aggregator connection named "${configName}" already exists.`,
+  );
+}
+
+export async function createConnection(
+  deps: ConnectionDeps,
+  tenantId: string,
+  body: CreateBody,
+): Promise<Descriptor> {
+  const fields = normalize(body.vendor, body, deps.egress);
+  const id = crypto.randomUUID();
+  const sealed = await sealCredential(deps.keyRing, {
+    tenantId,
+    connectionId: id,
+    vendor: body.vendor,
+  }, {
+    clientId: body.clientId,
+    secret: body.secret,
+  });
+  try {
+    return toDescriptor(
+      await repo.insertConnection(
+        deps.sql,
+        tenantId,
+        { id, vendor: body.vendor, ...fields },
+        sealed,
+      ),
+    );
+  } catch (err) {
+    if (err instanceof repo.ConfigNameTaken) throw conflict(fields.configName);
+    throw err;
+  }
+}
+
+export async function listConnections(
+  deps: ConnectionDeps,
+  tenantId: string,
+  query: { limit: number; cursor?: string },
+) {
+  const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+  const rows = await repo.listConnections(deps.sql, tenantId, query.limit, after);
+  return toPage(rows, query.limit, toDescriptor);
+}
+
+export async function getConnection(
+  deps: ConnectionDeps,
+  tenantId: string,
+  id: string,
+): Promise<Descriptor> {
+  const row = await repo.findConnection(deps.sql, tenantId, id);
+  if (!row) throw notFound();
+  return toDescriptor(row);
+}
+
+export async function updateConnection(
+  deps: ConnectionDeps,
+  tenantId: string,
+  id: string,
+  body: UpdateBody,
+): Promise<Descriptor> {
+  const hasId = body.clientId !== undefined;
+  if (hasId !== (body.secret !== undefined)) {
+    const missing = hasId ? "secret" : "clientId";
+    throw AppError.invalid(
+      [{ field: missing, message: "clientId and secret rotate together: send both or neither" }],
+      ErrorCode.partialCredential,
+    );
+  }
+  const current = await repo.findConnection(deps.sql, tenantId, id);
+  if (!current) throw notFound();
+  if (body.vendor !== undefined && body.vendor !== current.vendor) {
+    throw AppError.invalid(
+      [{ field: "vendor", message: `is immutable; this connection's vendor is ${current.vendor}` }],
+      ErrorCode.vendorMismatch,
+    );
+  }
+  const fields = normalize(current.vendor, body, deps.egress);
+  const sealed = hasId
+    ? await sealCredential(deps.keyRing, { tenantId, connectionId: id, vendor: current.vendor }, {
+      clientId: body.clientId!,
+      secret: body.secret!,
+    })
+    : undefined;
+  let row: repo.ConnectionRow | undefined;
+  try {
+    row = await repo.updateConnection(deps.sql, tenantId, id, fields, sealed);
+  } catch (err) {
+    if (err instanceof repo.ConfigNameTaken) throw conflict(fields.configName);
+    throw err;
+  }
+  if (!row) throw notFound(); // deleted between the read and the write
+  return toDescriptor(row);
+}
+
+export async function deleteConnection(
+  deps: ConnectionDeps,
+  tenantId: string,
+  id: string,
+): Promise<void> {
+  if (!(await repo.deleteConnection(deps.sql, tenantId, id))) throw notFound();
+}

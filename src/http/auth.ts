@@ -1,0 +1,73 @@
+// Bearer JWT verification with jose: the verified token is the only source of the tenant.
+import type { MiddlewareHandler } from "hono";
+import { createRemoteJWKSet, type JWTPayload, jwtVerify, type JWTVerifyGetKey } from "jose";
+import type { Config } from "../config/config.ts";
+import { AppError, ErrorCode } from "./errors.ts";
+import type { AppEnv } from "./env.ts";
+
+const HMAC_ALGORITHMS = ["HS256", "HS384", "HS512"];
+const ASYMMETRIC_ALGORITHMS = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export type TenantVerifier = (token: string) => Promise<string>;
+
+function unauthorized(message: string): AppError {
+  return new AppError(401, ErrorCode.unauthenticated, message, {
+    headers: { "WWW-Authenticate": 'Bearer realm="matcher"' },
+  });
+}
+
+/** Builds the verifier for the configured secret or JWKS; it answers the token's tenant id. */
+export function createTenantVerifier(auth: Config["auth"]): TenantVerifier {
+  let key: Uint8Array | JWTVerifyGetKey;
+  let algorithms: string[];
+  if (auth.jwksUrl) {
+    key = createRemoteJWKSet(auth.jwksUrl);
+    algorithms = ASYMMETRIC_ALGORITHMS;
+  } else if (auth.secret) {
+    key = auth.secret;
+    algorithms = HMAC_ALGORITHMS;
+  } else {
+    throw new Error("auth needs AUTH_JWT_SECRET or AUTH_JWKS_URL");
+  }
+  return async function verifyTenant(token: string): Promise<string> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, key as Uint8Array, {
+        algorithms,
+        requiredClaims: ["exp"],
+        issuer: auth.issuer,
+        audience: auth.audience,
+      }));
+    } catch {
+      throw unauthorized("The bearer token is invalid or expired.");
+    }
+    const tenant = payload.tenant_id ?? payload.tenantId;
+    if (typeof tenant !== "string" || !UUID.test(tenant)) {
+      throw unauthorized("The bearer token has no valid tenant_id claim.");
+    }
+    return tenant.toLowerCase();
+  };
+}
+
+/** Requires `Authorization: Bearer <JWT>` and sets `tenantId`. */
+export function requireTenant(verify: TenantVerifier): MiddlewareHandler<AppEnv> {
+  return async function auth(c, next) {
+    const header = c.req.header("Authorization") ?? "";
+    const match = /^Bearer[ ]+([A-Za-z0-9._~+/=-]+)$/i.exec(header.trim());
+    if (!match) throw unauthorized("A bearer token is required.");
+    c.set("tenantId", await verify(match[1]));
+    await next();
+  };
+}

@@ -1,0 +1,48 @@
+// Opaque keyset cursors for the newest-first lists: base64url of the last row's (createdAt, id).
+import { decodeBase64, encodeBase64Url } from "../crypto/encoding.ts";
+import { AppError, ErrorCode } from "./errors.ts";
+
+export type Position = { createdAt: Date; id: string };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function encodeCursor(position: Position): string {
+  const json = JSON.stringify({ t: position.createdAt.toISOString(), i: position.id });
+  return encodeBase64Url(new TextEncoder().encode(json));
+}
+
+/** Reads a cursor given back by a client; anything not made by `encodeCursor` is a 400. */
+export function decodeCursor(cursor: string): Position {
+  try {
+    const value = JSON.parse(new TextDecoder().decode(decodeBase64(cursor)));
+    const createdAt = new Date(value.t);
+    if (
+      typeof value.t === "string" && !Number.isNaN(createdAt.getTime()) &&
+      typeof value.i === "string" && UUID.test(value.i)
+    ) {
+      return { createdAt, id: value.i };
+    }
+  } catch {
+    // fall through to the 400
+  }
+  throw AppError.invalid(
+    [{ field: "cursor", message: "is not a cursor returned by this API" }],
+    ErrorCode.invalidPagination,
+  );
+}
+
+/** Shapes a page from up to `limit + 1` rows fetched after the cursor. */
+export function toPage<Row extends Position, Item>(
+  rows: Row[],
+  limit: number,
+  toItem: (row: Row) => Item,
+) {
+  const hasMore = rows.length > limit;
+  const items = rows.slice(0, limit);
+  return {
+    items: items.map(toItem),
+    nextCursor: hasMore ? encodeCursor(items[items.length - 1]) : null,
+    limit,
+    hasMore,
+  };
+}

@@ -1,0 +1,111 @@
+// Starts the real app over real HTTP on a fresh database, with keys, tokens and captured logs.
+import { SignJWT } from "jose";
+import { createApp } from "../../src/app.ts";
+import type { Config } from "../../src/config/config.ts";
+import {
+  type ConnectorRegistry,
+  createConnectorRegistry,
+  registerBuiltInConnectors,
+} from "../../src/connectors/registry.ts";
+import { createKeyRing } from "../../src/crypto/seal.ts";
+import { migrate } from "../../src/db/migrate.ts";
+import { createPool, type Sql } from "../../src/db/pool.ts";
+import { createTenantVerifier } from "../../src/http/auth.ts";
+import { jsonLogger } from "../../src/http/logger.ts";
+import { createTestDatabase } from "./database.ts";
+
+export interface HarnessOptions {
+  auth?: Partial<Config["auth"]>;
+  egress?: Partial<Config["egress"]>;
+  connectors?: ConnectorRegistry;
+  sealKeys?: Config["sealKeys"];
+}
+
+export interface Harness {
+  baseUrl: string;
+  sql: Sql;
+  sealKeys: Config["sealKeys"];
+  /** Every log line the app wrote, as text. */
+  logs: string[];
+  /** A valid token for `tenantId` (HS256 with the harness secret), with extra claims merged in. */
+  token(tenantId: string, claims?: Record<string, unknown>): Promise<string>;
+  /** fetch against the served app, as `tenantId` when given. */
+  request(
+    path: string,
+    init?: RequestInit & { tenant?: string; json?: unknown },
+  ): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export function randomKey(): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(32));
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const db = await createTestDatabase();
+  const sql = createPool(db.url, { max: db.maxConnections });
+  await migrate(sql);
+  const kv = await Deno.openKv(":memory:");
+  const secret = randomKey();
+  const sealKeys = options.sealKeys ?? [{ id: "k1", key: randomKey() }];
+  const logs: string[] = [];
+  const app = createApp({
+    sql,
+    kv,
+    keyRing: await createKeyRing(sealKeys),
+    verifyTenant: createTenantVerifier({ secret, ...options.auth }),
+    connectors: options.connectors ?? registerBuiltInConnectors(createConnectorRegistry()),
+    egress: { allowHosts: [], allowHttp: false, ...options.egress },
+    logger: jsonLogger((line) => logs.push(line)),
+  });
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
+  const baseUrl = `http://127.0.0.1:${server.addr.port}`;
+
+  const token = (tenantId: string, claims: Record<string, unknown> = {}) =>
+    new SignJWT({ tenant_id: tenantId, ...claims })
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuedAt()
+      .setExpirationTime("10m")
+      .sign(secret);
+
+  return {
+    baseUrl,
+    sql,
+    sealKeys,
+    logs,
+    token,
+    async request(path, init = {}) {
+      const { tenant, json, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (tenant) headers.set("Authorization", `Bearer ${await token(tenant)}`);
+      if (json !== undefined) headers.set("Content-Type", "application/json");
+      return fetch(`${baseUrl}${path}`, {
+        ...rest,
+        headers,
+        body: json !== undefined ? JSON.stringify(json) : rest.body,
+      });
+    },
+    async close() {
+      await server.shutdown();
+      await sql.end({ timeout: 5 });
+      kv.close();
+      await db.drop();
+    },
+  };
+}
+
+/** A fresh tenant id. */
+export const newTenant = () => crypto.randomUUID();
+
+/** The guide's create body, with overrides. */
+export function pluggyBody(overrides: Record<string, unknown> = {}) {
+  return {
+    vendor: "pluggy",
+    configName: "pluggy-main",
+    baseUrl: "https://api.pluggy.ai",
+    accountRef: "a1b2c3d4-5678-90ab-cdef-1234567890ab",
+    clientId: "client-id-1",
+    secret: "client-secret-1",
+    ...overrides,
+  };
+}
