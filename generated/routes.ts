@@ -161,7 +161,7 @@ export const getOpenApiDocument = createRoute({
   summary: "This API description as JSON",
   security: [],
   responses: {
-    200: { description: "The OpenAPI 3.1 document.", content: { "application/json": { schema: z.unknown() } } },
+    200: { description: "The OpenAPI 3.1 document.", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } },
   },
 });
 

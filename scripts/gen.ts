@@ -67,6 +67,7 @@ function deref<T extends { $ref?: string }>(value: T, section: Record<string, T>
 function schemaExpr(schema: Schema | undefined): string {
   if (schema?.$ref) return `zod.z${pascal(schema.$ref.split("/").pop()!)}`;
   if (schema?.type === "string") return "z.string()";
+  if (schema?.type === "object") return "z.record(z.string(), z.unknown())";
   return "z.unknown()";
 }
 

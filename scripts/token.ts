@@ -1,8 +1,8 @@
 // `deno task token --tenant <uuid> [--ttl 1h]`: prints a bearer token signed with the configured secret.
 import { SignJWT } from "jose";
 import { parseArgs } from "node:util";
-import { ConfigError, parseConfig } from "../src/config/config.ts";
-import { loadDevSecrets } from "../src/config/dev_secrets.ts";
+import { loadConfig } from "../src/config/load.ts";
+import { jsonLogger } from "../src/http/logger.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -18,16 +18,8 @@ const { values } = parseArgs({
 if (!values.tenant || !UUID.test(values.tenant)) fail("--tenant <uuid> is required");
 if (!/^\d+[smhd]$/.test(values.ttl)) fail("--ttl must look like 30m, 1h or 7d");
 
-let config;
-try {
-  const dataDir = Deno.env.get("MATCHER_DATA_DIR") || ".matcher";
-  config = parseConfig(
-    Deno.env.toObject(),
-    () => loadDevSecrets(dataDir, (msg) => console.error(msg)),
-  );
-} catch (err) {
-  fail(err instanceof ConfigError ? err.message : String(err));
-}
+// Warnings go to standard error so that standard output is the token alone.
+const config = loadConfig(jsonLogger((line) => console.error(line)));
 if (!config.auth.secret) {
   fail("AUTH_JWKS_URL is configured: tokens come from your identity provider");
 }

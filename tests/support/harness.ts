@@ -22,7 +22,9 @@ export interface HarnessOptions {
 }
 
 export interface Harness {
+  app: ReturnType<typeof createApp>;
   baseUrl: string;
+  databaseUrl: string;
   sql: Sql;
   sealKeys: Config["sealKeys"];
   /** Every log line the app wrote, as text. */
@@ -69,7 +71,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       .sign(secret);
 
   return {
+    app,
     baseUrl,
+    databaseUrl: db.url,
     sql,
     sealKeys,
     logs,

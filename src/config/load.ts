@@ -1,0 +1,20 @@
+// Reads the process environment once into a Config, generating development secrets when needed.
+import type { Logger } from "../http/logger.ts";
+import { type Config, ConfigError, parseConfig } from "./config.ts";
+import { loadDevSecrets } from "./dev_secrets.ts";
+
+/** The Config of this process; on a configuration problem it prints every problem and exits 1. */
+export function loadConfig(logger: Logger): Config {
+  const env = Deno.env.toObject();
+  try {
+    return parseConfig(
+      env,
+      () =>
+        loadDevSecrets(env.MATCHER_DATA_DIR?.trim() || ".matcher", (msg) => logger.warn({ msg })),
+    );
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(err.message);
+    Deno.exit(1);
+  }
+}

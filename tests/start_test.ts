@@ -1,0 +1,67 @@
+// The README's first steps on a fresh machine: start with no configuration, mint a token, use it.
+import assert from "node:assert/strict";
+import { cleanEnv, runTask, startService } from "./support/process.ts";
+
+const TENANT = "7d3c2a1e-0b9f-4e8d-a6c5-4b3a29180f7e";
+
+Deno.test({
+  name: "deno task start runs with no configuration on the embedded database and keeps its data",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dataDir = await Deno.makeTempDir({ prefix: "matcher-start-" });
+    const env = cleanEnv({ MATCHER_DATA_DIR: dataDir, PORT: "0" });
+    try {
+      let service = await startService(env);
+
+      const token = await runTask(["token", "--tenant", TENANT], env);
+      assert.equal(token.code, 0, token.stderr);
+      const auth = { Authorization: `Bearer ${token.stdout.trim()}` };
+
+      const ready = await fetch(`${service.baseUrl}/ready`);
+      assert.equal(ready.status, 200);
+      await ready.body?.cancel();
+
+      const created = await fetch(`${service.baseUrl}/v1/discovery/aggregator-connections`, {
+        method: "POST",
+        headers: { ...auth, "Content-Type": "application/json" },
+        body: JSON.stringify({
+          vendor: "belvo",
+          configName: "belvo-main",
+          baseUrl: "https://sandbox.belvo.com",
+          accountRef: "link-1",
+          clientId: "id",
+          secret: "start-test-secret",
+        }),
+      });
+      assert.equal(created.status, 201);
+      const { id } = await created.json();
+      assert.equal((await service.stop()).code, 0);
+      const firstRun = service.lines.join("\n");
+      assert.match(firstRun, /generated development secrets/);
+      assert.match(firstRun, /embedded database/);
+
+      // A restart reuses the generated secrets and the embedded database.
+      service = await startService(env);
+      const again = await fetch(`${service.baseUrl}/v1/discovery/aggregator-connections/${id}`, {
+        headers: auth,
+      });
+      assert.equal(again.status, 200);
+      assert.equal((await again.json()).configName, "belvo-main");
+      assert.equal((await service.stop()).code, 0);
+      assert.ok(!service.lines.join("\n").includes("start-test-secret"));
+    } finally {
+      await Deno.remove(dataDir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("production mode refuses to start without its settings and lists every problem", async () => {
+  const result = await runTask(["start"], cleanEnv({ MATCHER_ENV: "production" }));
+  assert.equal(result.code, 1);
+  for (
+    const name of ["DATABASE_URL", "AUTH_JWT_SECRET", "MATCHER_SEAL_KEYS", "MATCHER_PUBLIC_URL"]
+  ) {
+    assert.match(result.stderr, new RegExp(name));
+  }
+});
