@@ -1,16 +1,11 @@
 // Every input rule of the aggregator-connections surface, one case each: create, update and list.
 import assert from "node:assert/strict";
+import type { components } from "../generated/types.ts";
 import { type Harness, newTenant, pluggyBody, startHarness } from "./support/harness.ts";
 
 const BASE = "/v1/discovery/aggregator-connections";
 
-type FieldProblem = { field: string; message: string };
-type ErrorBody = {
-  code: string;
-  title: string;
-  message: string;
-  details?: { fields?: FieldProblem[] };
-};
+type ErrorBody = components["schemas"]["Error"];
 
 /** Asserts the error envelope of a response and answers its body. */
 async function expectError(res: Response, status: number, code: string): Promise<ErrorBody> {
