@@ -1,5 +1,8 @@
 // The README's first steps on a fresh machine: start with no configuration, mint a token, use it.
 import assert from "node:assert/strict";
+import { encodeBase64 } from "../src/crypto/encoding.ts";
+import { createTestDatabase } from "./support/database.ts";
+import { randomKey } from "./support/harness.ts";
 import { cleanEnv, runTask, startService } from "./support/process.ts";
 
 const TENANT = "7d3c2a1e-0b9f-4e8d-a6c5-4b3a29180f7e";
@@ -64,4 +67,37 @@ Deno.test("production mode refuses to start without its settings and lists every
   ) {
     assert.match(result.stderr, new RegExp(name));
   }
+});
+
+Deno.test({
+  name: "production mode starts on Postgres with complete settings and writes nothing locally",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const db = await createTestDatabase();
+    const dataDir = await Deno.makeTempDir({ prefix: "matcher-prod-" });
+    try {
+      const service = await startService(cleanEnv({
+        MATCHER_ENV: "production",
+        PORT: "0",
+        DATABASE_URL: db.url,
+        DENO_KV_PATH: ":memory:",
+        MATCHER_DATA_DIR: dataDir,
+        AUTH_JWT_SECRET: encodeBase64(randomKey()),
+        MATCHER_SEAL_KEYS: `prod1:${encodeBase64(randomKey())}`,
+        MATCHER_PUBLIC_URL: "https://matcher.example.com",
+      }));
+      const ready = await fetch(`${service.baseUrl}/ready`);
+      assert.equal(ready.status, 200);
+      await ready.body?.cancel();
+      assert.equal((await service.stop()).code, 0);
+      const output = service.lines.join("\n");
+      assert.match(output, /"env":"production"/);
+      assert.doesNotMatch(output, /embedded database|development secrets/);
+      assert.deepEqual([...Deno.readDirSync(dataDir)], [], "nothing is written to the data dir");
+    } finally {
+      await Deno.remove(dataDir, { recursive: true });
+      await db.drop();
+    }
+  },
 });
