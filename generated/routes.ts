@@ -27,7 +27,7 @@ export const listAggregatorConnections = createRoute({
     400: { description: "Invalid input; `details.fields` names each offending field.", content: { "application/json": { schema: zod.zError } } },
     401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
     500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
-    503: { description: "The database does not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
   },
 });
 
@@ -50,7 +50,7 @@ export const createAggregatorConnection = createRoute({
     409: { description: "A live aggregator connection of this tenant already has that config name.", content: { "application/json": { schema: zod.zError } } },
     413: { description: "The request body is larger than 64 KiB.", content: { "application/json": { schema: zod.zError } } },
     500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
-    503: { description: "The database does not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
   },
 });
 
@@ -68,7 +68,7 @@ export const getAggregatorConnection = createRoute({
     401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
     404: { description: "No live aggregator connection of this tenant has that id.", content: { "application/json": { schema: zod.zError } } },
     500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
-    503: { description: "The database does not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
   },
 });
 
@@ -93,7 +93,7 @@ export const updateAggregatorConnection = createRoute({
     409: { description: "A live aggregator connection of this tenant already has that config name.", content: { "application/json": { schema: zod.zError } } },
     413: { description: "The request body is larger than 64 KiB.", content: { "application/json": { schema: zod.zError } } },
     500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
-    503: { description: "The database does not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
   },
 });
 
@@ -111,7 +111,7 @@ export const deleteAggregatorConnection = createRoute({
     401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
     404: { description: "No live aggregator connection of this tenant has that id.", content: { "application/json": { schema: zod.zError } } },
     500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
-    503: { description: "The database does not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
   },
 });
 
@@ -125,6 +125,7 @@ export const listConnectorTypes = createRoute({
     200: { description: "The registered, non-aggregator connector types, sorted by type.", content: { "application/json": { schema: zod.zConnectorTypeList } } },
     401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
     500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
+    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
   },
 });
 

@@ -51,10 +51,9 @@ export function parseConfig(env: Env, devSecrets?: () => DevSecrets): Config {
   }
   const production = mode === "production";
 
-  const port = Number(get("PORT") ?? "8080");
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    problems.push("PORT must be a whole number from 0 to 65535");
-  }
+  const portText = get("PORT") ?? "8080";
+  const port = Number(portText);
+  if (!isPort(portText)) problems.push("PORT must be a whole number from 0 to 65535");
   const host = get("HOST") ?? "127.0.0.1";
   const dataDir = get("MATCHER_DATA_DIR") ?? ".matcher";
   const databaseUrl = get("DATABASE_URL");
@@ -111,7 +110,8 @@ export function parseConfig(env: Env, devSecrets?: () => DevSecrets): Config {
     h.trim().toLowerCase()
   ).filter(Boolean);
   for (const h of allowHosts) {
-    if (!/^[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:.]+\](:\d{1,5})?$/.test(h)) {
+    const match = /^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::(\d+))?$/.exec(h);
+    if (!match || (match[1] !== undefined && !isPort(match[1]))) {
       problems.push(`MATCHER_EGRESS_ALLOW_HOSTS entry "${h}" is not host[:port]`);
     }
   }
@@ -134,6 +134,10 @@ export function parseConfig(env: Env, devSecrets?: () => DevSecrets): Config {
     publicUrl,
     egress: { allowHosts, allowHttp },
   };
+}
+
+function isPort(text: string): boolean {
+  return /^\d{1,5}$/.test(text) && Number(text) <= 65535;
 }
 
 function parseUrl(value: string | undefined, name: string, problems: string[]): URL | undefined {

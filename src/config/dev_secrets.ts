@@ -21,7 +21,16 @@ export function loadDevSecrets(dataDir: string, warn: (message: string) => void)
   const random = (n: number) => encodeBase64(crypto.getRandomValues(new Uint8Array(n)));
   const secrets: DevSecrets = { jwtSecret: random(48), sealKeys: `dev1:${random(32)}` };
   Deno.mkdirSync(dataDir, { recursive: true });
-  Deno.writeTextFileSync(path, JSON.stringify(secrets, null, 2) + "\n", { mode: 0o600 });
+  try {
+    // createNew: when two processes start together, the second reads what the first wrote.
+    Deno.writeTextFileSync(path, JSON.stringify(secrets, null, 2) + "\n", {
+      mode: 0o600,
+      createNew: true,
+    });
+  } catch (err) {
+    if (err instanceof Deno.errors.AlreadyExists) return loadDevSecrets(dataDir, warn);
+    throw err;
+  }
   warn(`generated development secrets into ${path}; never use them in production`);
   return secrets;
 }

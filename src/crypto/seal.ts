@@ -23,6 +23,8 @@ export async function createKeyRing(sealKeys: SealKey[]): Promise<KeyRing> {
   if (!sealKeys.length) throw new SealError("the seal key ring is empty");
   const keys = new Map<string, CryptoKey>();
   for (const { id, key } of sealKeys) {
+    if (key.length !== 32) throw new SealError(`the seal key "${id}" is not 32 bytes (AES-256)`);
+    if (keys.has(id)) throw new SealError(`the seal key id "${id}" appears twice`);
     keys.set(
       id,
       await crypto.subtle.importKey("raw", key as Bytes, "AES-GCM", false, [

@@ -40,6 +40,14 @@ async function checksum(text: string): Promise<string> {
  */
 export async function migrate(sql: Sql, migrations?: Migration[]): Promise<string[]> {
   const all = migrations ?? await readMigrations();
+  const seen = new Map<string, string>();
+  for (const m of all) {
+    const other = seen.get(m.version);
+    if (other) {
+      throw new MigrationError(`migrations ${other} and ${m.version}_${m.name} share a version`);
+    }
+    seen.set(m.version, `${m.version}_${m.name}`);
+  }
   const conn = await sql.reserve();
   try {
     await conn`select pg_advisory_lock(${LOCK_KEY})`;

@@ -1,6 +1,6 @@
 // Bearer JWT verification with jose: the verified token is the only source of the tenant.
 import type { MiddlewareHandler } from "hono";
-import { createRemoteJWKSet, type JWTPayload, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify, type JWTVerifyGetKey } from "jose";
 import type { Config } from "../config/config.ts";
 import { AppError, ErrorCode } from "./errors.ts";
 import type { AppEnv } from "./env.ts";
@@ -21,6 +21,13 @@ const ASYMMETRIC_ALGORITHMS = [
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export type TenantVerifier = (token: string) => Promise<string>;
+
+/** True when verification failed because the JWKS could not be fetched, not because of the token. */
+function isKeySourceFailure(err: unknown): boolean {
+  if (!(err instanceof errors.JOSEError)) return true; // a network error from fetching the JWKS
+  return err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid ||
+    err.code === "ERR_JOSE_GENERIC"; // e.g. the JWKS answered other than 200
+}
 
 function unauthorized(message: string): AppError {
   return new AppError(401, ErrorCode.unauthenticated, message, {
@@ -49,8 +56,19 @@ export function createTenantVerifier(auth: Config["auth"]): TenantVerifier {
         requiredClaims: ["exp"],
         issuer: auth.issuer,
         audience: auth.audience,
+        clockTolerance: 30, // seconds of clock skew between the identity provider and us
       }));
-    } catch {
+    } catch (err) {
+      if (auth.jwksUrl && isKeySourceFailure(err)) {
+        throw new AppError(
+          503,
+          ErrorCode.unavailable,
+          "The identity provider's keys are unavailable.",
+          {
+            headers: { "Retry-After": "5" },
+          },
+        );
+      }
       throw unauthorized("The bearer token is invalid or expired.");
     }
     const tenant = payload.tenant_id ?? payload.tenantId;
