@@ -23,6 +23,17 @@ export class ConfigNameTaken extends Error {
   }
 }
 
+/** The columns a descriptor is made of: never the sealed credential. */
+const COLUMNS = [
+  "id",
+  "connector_type",
+  "config_name",
+  "base_url",
+  "account_ref",
+  "created_at",
+  "updated_at",
+];
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const isUniqueViolation = (err: unknown) => (err as { code?: string })?.code === "23505";
 
@@ -55,7 +66,7 @@ export async function insertConnection(
       select ${row.id}, ${tenantId}, 'aggregator', ${row.vendor}, ${row.configName}, ${row.baseUrl},
              ${row.accountRef}, ${sealed}, now.ts, now.ts
       from (select date_trunc('milliseconds', clock_timestamp()) as ts) as now
-      returning *`;
+      returning ${sql(COLUMNS)}`;
     return toRow(r);
   } catch (err) {
     if (isUniqueViolation(err)) throw new ConfigNameTaken();
@@ -71,7 +82,7 @@ export async function listConnections(
   after?: Position,
 ): Promise<ConnectionRow[]> {
   const rows = await sql`
-    select * from connections
+    select ${sql(COLUMNS)} from connections
     where tenant_id = ${tenantId} and kind = 'aggregator' and deleted_at is null
       ${after ? sql`and (created_at, id) < (${after.createdAt}, ${after.id})` : sql``}
     order by created_at desc, id desc
@@ -86,7 +97,7 @@ export async function findConnection(
 ): Promise<ConnectionRow | undefined> {
   if (!isConnectionId(id)) return undefined;
   const [r] = await sql`
-    select * from connections
+    select ${sql(COLUMNS)} from connections
     where id = ${id} and tenant_id = ${tenantId} and kind = 'aggregator' and deleted_at is null`;
   return r ? toRow(r) : undefined;
 }
@@ -109,7 +120,7 @@ export async function updateConnection(
         sealed_credential = coalesce(${sealed ?? null}::bytea, sealed_credential),
         updated_at = date_trunc('milliseconds', clock_timestamp())
       where id = ${id} and tenant_id = ${tenantId} and kind = 'aggregator' and deleted_at is null
-      returning *`;
+      returning ${sql(COLUMNS)}`;
     return r ? toRow(r) : undefined;
   } catch (err) {
     if (isUniqueViolation(err)) throw new ConfigNameTaken();
