@@ -3,8 +3,7 @@ import { SignJWT } from "jose";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config/load.ts";
 import { jsonLogger } from "../src/http/logger.ts";
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from "../src/http/uuid.ts";
 
 function fail(message: string): never {
   console.error(`token: ${message}`);
@@ -15,7 +14,7 @@ const { values } = parseArgs({
   args: Deno.args,
   options: { tenant: { type: "string" }, ttl: { type: "string", default: "1h" } },
 });
-if (!values.tenant || !UUID.test(values.tenant)) fail("--tenant <uuid> is required");
+if (!values.tenant || !isUuid(values.tenant)) fail("--tenant <uuid> is required");
 if (!/^\d+[smhd]$/.test(values.ttl)) fail("--ttl must look like 30m, 1h or 7d");
 
 // Warnings go to standard error so that standard output is the token alone.

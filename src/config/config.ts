@@ -35,10 +35,10 @@ export class ConfigError extends Error {
 type Env = Record<string, string | undefined>;
 
 /**
- * Parses the environment. `devSecrets` supplies the JWT secret and seal keys in development when the
+ * Parses the environment. `devSecrets(dataDir)` supplies the JWT secret and seal keys in development when the
  * environment has none; production refuses to start without them and lists every problem at once.
  */
-export function parseConfig(env: Env, devSecrets?: () => DevSecrets): Config {
+export function parseConfig(env: Env, devSecrets?: (dataDir: string) => DevSecrets): Config {
   const problems: string[] = [];
   const get = (name: string) => {
     const v = env[name]?.trim();
@@ -85,7 +85,7 @@ export function parseConfig(env: Env, devSecrets?: () => DevSecrets): Config {
   if (production && !sealKeysText) problems.push("MATCHER_SEAL_KEYS is required in production");
 
   if (!production && ((!jwtSecret && !jwksUrl) || !sealKeysText) && devSecrets) {
-    const dev = devSecrets();
+    const dev = devSecrets(dataDir);
     if (!jwtSecret && !jwksUrl) jwtSecret = dev.jwtSecret;
     sealKeysText ??= dev.sealKeys;
   }

@@ -5,12 +5,10 @@ import { loadDevSecrets } from "./dev_secrets.ts";
 
 /** The Config of this process; on a configuration problem it prints every problem and exits 1. */
 export function loadConfig(logger: Logger): Config {
-  const env = Deno.env.toObject();
   try {
     return parseConfig(
-      env,
-      () =>
-        loadDevSecrets(env.MATCHER_DATA_DIR?.trim() || ".matcher", (msg) => logger.warn({ msg })),
+      Deno.env.toObject(),
+      (dataDir) => loadDevSecrets(dataDir, (msg) => logger.warn({ msg })),
     );
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;

@@ -1,6 +1,7 @@
 // Storage of aggregator connections: every query filters on the tenant and on kind = 'aggregator'.
 import type { Sql } from "../db/pool.ts";
 import type { Position } from "../http/pagination.ts";
+import { isUuid } from "../http/uuid.ts";
 import type { Vendor } from "../vendors/vendors.ts";
 
 export type ConnectionRow = {
@@ -34,11 +35,10 @@ const COLUMNS = [
   "updated_at",
 ];
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const isUniqueViolation = (err: unknown) => (err as { code?: string })?.code === "23505";
 
 export function isConnectionId(id: string): boolean {
-  return UUID.test(id);
+  return isUuid(id);
 }
 
 function toRow(r: Record<string, unknown>): ConnectionRow {

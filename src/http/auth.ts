@@ -4,6 +4,7 @@ import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify, type JWTVerifyG
 import type { Config } from "../config/config.ts";
 import { AppError, ErrorCode } from "./errors.ts";
 import type { AppEnv } from "./env.ts";
+import { isUuid } from "./uuid.ts";
 
 const HMAC_ALGORITHMS = ["HS256", "HS384", "HS512"];
 const ASYMMETRIC_ALGORITHMS = [
@@ -18,7 +19,6 @@ const ASYMMETRIC_ALGORITHMS = [
   "ES512",
   "EdDSA",
 ];
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export type TenantVerifier = (token: string) => Promise<string>;
 
@@ -72,7 +72,7 @@ export function createTenantVerifier(auth: Config["auth"]): TenantVerifier {
       throw unauthorized("The bearer token is invalid or expired.");
     }
     const tenant = payload.tenant_id ?? payload.tenantId;
-    if (typeof tenant !== "string" || !UUID.test(tenant)) {
+    if (typeof tenant !== "string" || !isUuid(tenant)) {
       throw unauthorized("The bearer token has no valid tenant_id claim.");
     }
     return tenant.toLowerCase();

@@ -1,10 +1,9 @@
 // Opaque keyset cursors for the newest-first lists: base64url of the last row's (createdAt, id).
 import { decodeBase64, encodeBase64Url } from "../crypto/encoding.ts";
 import { AppError, ErrorCode } from "./errors.ts";
+import { isUuid } from "./uuid.ts";
 
 export type Position = { createdAt: Date; id: string };
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function encodeCursor(position: Position): string {
   const json = JSON.stringify({ t: position.createdAt.toISOString(), i: position.id });
@@ -18,7 +17,7 @@ export function decodeCursor(cursor: string): Position {
     const createdAt = new Date(value.t);
     if (
       typeof value.t === "string" && !Number.isNaN(createdAt.getTime()) &&
-      typeof value.i === "string" && UUID.test(value.i)
+      typeof value.i === "string" && isUuid(value.i)
     ) {
       return { createdAt, id: value.i };
     }
