@@ -1,4 +1,4 @@
-// The egress policy at the URL level: which base URLs a connection may point the service at.
+// The egress policy at the URL level: which URLs a connection may point the service at.
 import type { Config } from "../config/config.ts";
 import { type Vendor, VENDOR_HOSTS } from "./vendors.ts";
 
@@ -15,25 +15,18 @@ function allows(entry: string, url: URL): boolean {
   return hasPort ? entry === `${hostname}:${port}` : entry === hostname;
 }
 
+export type EgressVerdict =
+  /** `allowedHost`: the host is an operator-allowed extra host, which skips the address check. */
+  | { ok: true; allowedHost: boolean }
+  | { ok: false; reason: string };
+
 /**
- * Checks a connection's base URL without any DNS lookup, and answers its normalized form
- * (origin and path, no trailing slash) or the reason it is refused.
+ * The URL-level rules, without any DNS lookup: https only (http only to allowed hosts when
+ * allowed), no user info, the vendor's own hosts on the default port or an allowed extra host,
+ * and no IP literal unless it is an allowed host.
  */
-export function checkBaseUrl(
-  vendor: Vendor,
-  raw: string,
-  policy: EgressPolicy,
-): { ok: true; url: string } | { ok: false; reason: string } {
-  let url: URL;
-  try {
-    url = new URL(raw.trim());
-  } catch {
-    return { ok: false, reason: "must be an absolute URL" };
-  }
+export function checkEgressUrl(vendor: Vendor, url: URL, policy: EgressPolicy): EgressVerdict {
   if (url.username || url.password) return { ok: false, reason: "must not contain user info" };
-  if (url.search || url.hash || raw.includes("?") || raw.includes("#")) {
-    return { ok: false, reason: "must not have a query or a fragment" };
-  }
   const extra = policy.allowHosts.some((entry) => allows(entry, url));
   const vendorHost = VENDOR_HOSTS[vendor].includes(url.hostname.toLowerCase()) && !url.port;
   if (url.protocol !== "https:") {
@@ -50,5 +43,28 @@ export function checkBaseUrl(
         : `must be on ${vendor}'s API host (${VENDOR_HOSTS[vendor].join(", ")})`,
     };
   }
+  return { ok: true, allowedHost: extra };
+}
+
+/**
+ * Checks a connection's base URL on the URL alone (a connection must be creatable on a machine
+ * without DNS), and answers its normalized form (origin and path, no trailing slash).
+ */
+export function checkBaseUrl(
+  vendor: Vendor,
+  raw: string,
+  policy: EgressPolicy,
+): { ok: true; url: string } | { ok: false; reason: string } {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    return { ok: false, reason: "must be an absolute URL" };
+  }
+  if (url.search || url.hash || raw.includes("?") || raw.includes("#")) {
+    return { ok: false, reason: "must not have a query or a fragment" };
+  }
+  const verdict = checkEgressUrl(vendor, url, policy);
+  if (!verdict.ok) return verdict;
   return { ok: true, url: url.origin + url.pathname.replace(/\/+$/, "") };
 }

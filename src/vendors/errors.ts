@@ -1,0 +1,57 @@
+// The one error a vendor call fails with, classified for the retry logic and the connection test.
+
+/** How a failed vendor call should be treated by whoever retries it. */
+export type VendorErrorKind =
+  | "credentials_rejected"
+  | "not_found"
+  | "rate_limited"
+  | "transient"
+  | "permanent";
+
+/** What a connection test reports; a fixed list, so a vendor's own words never reach a caller. */
+export type VendorFailureReason =
+  | "credentials_rejected"
+  | "account_not_found"
+  | "vendor_unreachable"
+  | "timeout"
+  | "rate_limited"
+  | "unexpected_response";
+
+export interface VendorErrorDetails {
+  /** The HTTP status the vendor answered, when it answered. */
+  status?: number;
+  /** How long the vendor asked us to wait (429 `Retry-After`), in milliseconds. */
+  retryAfterMs?: number;
+  /** The vendor's machine-readable error code (e.g. `CLIENT_KEYS_UNAUTHORIZED`), never its text. */
+  vendorCode?: string;
+}
+
+/**
+ * A failed call to Pluggy or Belvo. The message is written by us (vendor, operation, status) and
+ * never carries a credential, an API key or the vendor's free-text message.
+ */
+export class VendorError extends Error {
+  constructor(
+    readonly kind: VendorErrorKind,
+    readonly reason: VendorFailureReason,
+    message: string,
+    readonly details: VendorErrorDetails = {},
+  ) {
+    super(message);
+    this.name = "VendorError";
+  }
+
+  /** True when trying again later may succeed (rate limits and transient faults). */
+  get retryable(): boolean {
+    return this.kind === "rate_limited" || this.kind === "transient";
+  }
+}
+
+/** A `Retry-After` header (delta seconds or an HTTP date) in milliseconds from `now`. */
+export function parseRetryAfter(value: string | null, now: number): number | undefined {
+  if (!value) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
