@@ -270,7 +270,7 @@ Deno.test("tokens are verified through AUTH_JWKS_URL when it is configured", asy
   const h = await startHarness({ auth: { secret: undefined, jwksUrl } });
   const tenant = newTenant();
   const claims = () => ({ tenant_id: tenant, exp: now() + 600 });
-  const rs256 = (key: CryptoKey, kid: string) =>
+  const rs256 = (key: Parameters<SignJWT["sign"]>[0], kid: string) =>
     new SignJWT(claims()).setProtectedHeader({ alg: "RS256", kid }).sign(key);
   try {
     await t.step("an RS256 token signed by a published key is accepted", async () => {
