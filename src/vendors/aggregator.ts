@@ -1,0 +1,58 @@
+// The one small interface the rest of the service uses to talk to an aggregator, and its shapes.
+import type { Vendor } from "./vendors.ts";
+
+/** An account under a connection's accountRef (a Pluggy item or a Belvo link). */
+export interface VendorAccount {
+  id: string;
+  name: string | null;
+  type: string | null;
+  currency: string | null;
+}
+
+/** A transaction in the service's own terms, whatever the vendor. */
+export interface VendorTransaction {
+  /** The vendor's transaction id, unique per connection. */
+  id: string;
+  accountId: string;
+  /** The booking date, `YYYY-MM-DD`. */
+  date: string;
+  /** Signed decimal text: negative when money left the account. */
+  amount: string;
+  direction: "credit" | "debit";
+  currency: string | null;
+  description: string | null;
+  status: "posted" | "pending";
+  /** When the vendor first recorded it (ISO 8601), the order pulls advance in. */
+  createdAt: string | null;
+  /** The vendor's object as received (unknown fields included), for reconciliation. */
+  raw: Record<string, unknown>;
+}
+
+/** One page of transactions; `next` is where the following page is fetched from, or null. */
+export interface TransactionPage {
+  transactions: VendorTransaction[];
+  next: string | null;
+}
+
+export interface TransactionQuery {
+  /** The connection's accountRef: Pluggy itemId or Belvo link id. */
+  accountRef: string;
+  accountId: string;
+  /** Only transactions the vendor recorded at or after this instant (ISO 8601). */
+  createdFrom?: string;
+  /** A page's `next` from an earlier run, to resume exactly where it stopped. */
+  resumeFrom?: string;
+}
+
+export interface AggregatorClient {
+  readonly vendor: Vendor;
+  /** Proves the credential works and the account reference exists; throws a VendorError if not. */
+  check(accountRef: string): Promise<void>;
+  listAccounts(accountRef: string): Promise<VendorAccount[]>;
+  /** Pages of an account's transactions in the vendor's order, following its `next` links. */
+  transactions(query: TransactionQuery): AsyncGenerator<TransactionPage>;
+  /** The given transactions that still exist (at most 500 ids a call to the vendor). */
+  transactionsByIds(
+    query: { accountRef: string; accountId?: string; ids: string[] },
+  ): AsyncGenerator<TransactionPage>;
+}

@@ -1,0 +1,194 @@
+// The Pluggy client: API-key auth with caching and one re-auth, items, accounts and transactions.
+import { z } from "zod";
+import type {
+  AggregatorClient,
+  TransactionPage,
+  VendorAccount,
+  VendorTransaction,
+} from "./aggregator.ts";
+import { type ClientContext, urlUnder } from "./client_context.ts";
+import { signedAmount } from "./decimal.ts";
+import { VendorError } from "./errors.ts";
+import { credentialId, type PluggyKeyCache } from "./pluggy_keys.ts";
+import { parseBody, sameOriginNext, statusError } from "./vendor_json.ts";
+
+/** Pluggy's `/transactions?ids=` takes at most this many ids a call. */
+export const PLUGGY_MAX_IDS = 500;
+
+const AuthAnswer = z.object({ apiKey: z.string().min(1) });
+const Item = z.object({ id: z.string() });
+const Account = z.looseObject({
+  id: z.string(),
+  name: z.string().nullish(),
+  type: z.string().nullish(),
+  currencyCode: z.string().nullish(),
+});
+const Transaction = z.looseObject({
+  id: z.string(),
+  accountId: z.string(),
+  date: z.string().min(10),
+  description: z.string().nullish(),
+  type: z.string(),
+  amount: z.number(),
+  currencyCode: z.string().nullish(),
+  status: z.string().nullish(),
+  createdAt: z.string().nullish(),
+});
+const NumberedPage = <T extends z.ZodType>(item: T) =>
+  z.object({
+    results: z.array(item),
+    page: z.number().optional(),
+    totalPages: z.number().optional(),
+  });
+const CursorPage = z.object({ results: z.array(Transaction), next: z.string().nullish() });
+
+function toTransaction(t: z.infer<typeof Transaction>): VendorTransaction {
+  // Direction comes from `type`: the sign of `amount` is not documented for every account kind.
+  const direction = t.type === "DEBIT"
+    ? "debit"
+    : t.type === "CREDIT"
+    ? "credit"
+    : t.amount < 0
+    ? "debit"
+    : "credit";
+  return {
+    id: t.id,
+    accountId: t.accountId,
+    date: t.date.slice(0, 10),
+    amount: signedAmount(t.amount, direction),
+    direction,
+    currency: t.currencyCode ?? null,
+    description: t.description ?? null,
+    status: t.status === "PENDING" ? "pending" : "posted",
+    createdAt: t.createdAt ?? null,
+    raw: t,
+  };
+}
+
+function toAccount(a: z.infer<typeof Account>): VendorAccount {
+  return { id: a.id, name: a.name ?? null, type: a.type ?? null, currency: a.currencyCode ?? null };
+}
+
+export function createPluggyClient(ctx: ClientContext, keys: PluggyKeyCache): AggregatorClient {
+  const { http, now, credential } = ctx;
+  const base = new URL(ctx.baseUrl);
+  const cacheId = credentialId(ctx.baseUrl, credential.clientId, credential.secret);
+
+  async function authenticate(id: string): Promise<string> {
+    const operation = "pluggy POST /auth";
+    const res = await http("pluggy", {
+      method: "POST",
+      url: urlUnder(ctx.baseUrl, "/auth"),
+      headers: { "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify({
+        clientId: credential.clientId,
+        clientSecret: credential.secret,
+        nonExpiring: false,
+      }),
+      operation,
+    });
+    if (res.status === 404) {
+      // No /auth here: the base URL is not Pluggy's API, which is not the same as a missing item.
+      throw new VendorError("permanent", "unexpected_response", `${operation}: answered 404`, {
+        status: 404,
+      });
+    }
+    if (res.status < 200 || res.status >= 300) throw statusError(res, operation, now());
+    const { apiKey } = parseBody(res, AuthAnswer, operation);
+    keys.put(id, apiKey, now());
+    return apiKey;
+  }
+
+  async function apiKey(id: string): Promise<string> {
+    const cached = keys.get(id, now());
+    if (cached) return cached;
+    let pending = keys.pending.get(id);
+    if (!pending) {
+      pending = authenticate(id).finally(() => keys.pending.delete(id));
+      keys.pending.set(id, pending);
+    }
+    return await pending;
+  }
+
+  /** A GET with the API key; a 401 drops the key and authenticates once more before failing. */
+  async function get<T>(url: URL, operation: string, schema: z.ZodType<T>): Promise<T> {
+    const id = await cacheId;
+    for (let attempt = 1;; attempt++) {
+      const key = await apiKey(id);
+      const res = await http("pluggy", {
+        method: "GET",
+        url,
+        headers: { "X-API-KEY": key, accept: "application/json" },
+        operation,
+      });
+      if (res.status === 401 && attempt === 1) {
+        keys.forget(id, key);
+        continue;
+      }
+      if (res.status < 200 || res.status >= 300) throw statusError(res, operation, now());
+      return parseBody(res, schema, operation);
+    }
+  }
+
+  /** Every page of a page-numbered list (`page` from 1 to `totalPages`). */
+  async function* numberedPages<T>(
+    path: string,
+    query: Record<string, string | undefined>,
+    item: z.ZodType<T>,
+    operation: string,
+  ): AsyncGenerator<T[]> {
+    for (let page = 1;; page++) {
+      const url = urlUnder(ctx.baseUrl, path, { ...query, page: String(page) });
+      const answer = await get(url, operation, NumberedPage(item));
+      yield answer.results;
+      if (answer.results.length === 0 || page >= (answer.totalPages ?? 1)) return;
+    }
+  }
+
+  return {
+    vendor: "pluggy",
+
+    async check(itemId) {
+      await get(
+        urlUnder(ctx.baseUrl, `/items/${encodeURIComponent(itemId)}`),
+        "pluggy GET /items/{id}",
+        Item,
+      );
+    },
+
+    async listAccounts(itemId) {
+      const accounts: VendorAccount[] = [];
+      const pages = numberedPages("/accounts", { itemId }, Account, "pluggy GET /accounts");
+      for await (const page of pages) accounts.push(...page.map(toAccount));
+      return accounts;
+    },
+
+    async *transactions(query): AsyncGenerator<TransactionPage> {
+      const operation = "pluggy GET /v2/transactions";
+      let url: URL | null = query.resumeFrom
+        ? sameOriginNext(query.resumeFrom, base, operation)
+        : urlUnder(ctx.baseUrl, "/v2/transactions", {
+          accountId: query.accountId,
+          createdAtFrom: query.createdFrom,
+        });
+      while (url) {
+        const answer: z.infer<typeof CursorPage> = await get(url, operation, CursorPage);
+        url = answer.next ? sameOriginNext(answer.next, base, operation) : null;
+        yield { transactions: answer.results.map(toTransaction), next: url?.href ?? null };
+      }
+    },
+
+    async *transactionsByIds(query): AsyncGenerator<TransactionPage> {
+      for (let i = 0; i < query.ids.length; i += PLUGGY_MAX_IDS) {
+        const ids = query.ids.slice(i, i + PLUGGY_MAX_IDS).join(",");
+        const pages = numberedPages(
+          "/transactions",
+          { accountId: query.accountId, ids, pageSize: String(PLUGGY_MAX_IDS) },
+          Transaction,
+          "pluggy GET /transactions",
+        );
+        for await (const page of pages) yield { transactions: page.map(toTransaction), next: null };
+      }
+    },
+  };
+}

@@ -1,0 +1,100 @@
+// A vendor call that expects JSON: status codes classified, the body parsed and checked with zod.
+import type { z } from "zod";
+import { parseRetryAfter, VendorError } from "./errors.ts";
+import type { VendorHttp, VendorRequest, VendorResponse } from "./vendor_http.ts";
+import type { Vendor } from "./vendors.ts";
+
+function parseJson(body: Uint8Array): unknown {
+  return JSON.parse(new TextDecoder().decode(body));
+}
+
+/**
+ * The vendor's machine-readable error code, if its error body has one: Pluggy sends
+ * `{code, codeDescription?, message}`, Belvo an array of `{code, message, request_id}`.
+ */
+function vendorCode(body: Uint8Array): string | undefined {
+  let json: unknown;
+  try {
+    json = parseJson(body);
+  } catch {
+    return undefined;
+  }
+  const first = (Array.isArray(json) ? json[0] : json) as Record<string, unknown> | undefined;
+  const code = first?.codeDescription ?? first?.code;
+  const text = typeof code === "number" ? String(code) : code;
+  return typeof text === "string" && /^[A-Za-z0-9_.-]{1,64}$/.test(text) ? text : undefined;
+}
+
+/** The VendorError for a non-2xx answer. */
+export function statusError(res: VendorResponse, operation: string, now: number): VendorError {
+  const details = { status: res.status, vendorCode: vendorCode(res.body) };
+  const message = `${operation}: answered ${res.status}`;
+  if (res.status === 401 || res.status === 403) {
+    return new VendorError("credentials_rejected", "credentials_rejected", message, details);
+  }
+  if (res.status === 404) {
+    return new VendorError("not_found", "account_not_found", message, details);
+  }
+  if (res.status === 429) {
+    const retryAfterMs = parseRetryAfter(res.headers.get("retry-after"), now);
+    return new VendorError("rate_limited", "rate_limited", message, { ...details, retryAfterMs });
+  }
+  if (res.status === 408 || res.status >= 500) {
+    return new VendorError("transient", "vendor_unreachable", message, details);
+  }
+  return new VendorError("permanent", "unexpected_response", message, details);
+}
+
+/** Parses a 2xx body against `schema`; a malformed answer is a VendorError, never a crash. */
+export function parseBody<T>(res: VendorResponse, schema: z.ZodType<T>, operation: string): T {
+  let json: unknown;
+  try {
+    json = parseJson(res.body);
+  } catch {
+    throw new VendorError("transient", "unexpected_response", `${operation}: answer is not JSON`, {
+      status: res.status,
+    });
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const where = parsed.error.issues[0]?.path.join(".") || "(root)";
+    throw new VendorError(
+      "transient",
+      "unexpected_response",
+      `${operation}: answer does not have the expected shape (at ${where})`,
+      { status: res.status },
+    );
+  }
+  return parsed.data;
+}
+
+/** Sends `request` and answers its JSON body checked against `schema`. */
+export async function requestJson<T>(
+  http: VendorHttp,
+  vendor: Vendor,
+  request: VendorRequest,
+  schema: z.ZodType<T>,
+  now: () => number,
+): Promise<T> {
+  const res = await http(vendor, request);
+  if (res.status < 200 || res.status >= 300) throw statusError(res, request.operation, now());
+  return parseBody(res, schema, request.operation);
+}
+
+/** The URL of a `next` link, refused unless it stays on the connection's own origin. */
+export function sameOriginNext(next: string, base: URL, operation: string): URL {
+  let url: URL;
+  try {
+    url = new URL(next);
+  } catch {
+    throw new VendorError("permanent", "unexpected_response", `${operation}: next is not a URL`);
+  }
+  if (url.origin !== base.origin) {
+    throw new VendorError(
+      "permanent",
+      "unexpected_response",
+      `${operation}: next link leaves the connection's origin`,
+    );
+  }
+  return url;
+}
