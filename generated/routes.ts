@@ -54,6 +54,30 @@ export const createAggregatorConnection = createRoute({
   },
 });
 
+export const testAggregatorConnection = createRoute({
+  operationId: "testAggregatorConnection",
+  method: "post",
+  path: "/v1/discovery/aggregator-connections/test",
+  tags: ["aggregator-connections"],
+  summary: "Test an aggregator connection live",
+  request: {
+  body: {
+    required: true,
+    content: { "application/json": { schema: zod.zTestAggregatorConnectionBody.strict() } },
+  },
+  },
+  responses: {
+    200: { description: "The outcome of the check.", content: { "application/json": { schema: zod.zConnectionTestResult } } },
+    400: { description: "Invalid input; `details.fields` names each offending field.", content: { "application/json": { schema: zod.zError } } },
+    401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
+    404: { description: "No live aggregator connection of this tenant has that id.", content: { "application/json": { schema: zod.zError } } },
+    413: { description: "The request body is larger than 64 KiB.", content: { "application/json": { schema: zod.zError } } },
+    429: { description: "Too many requests of this kind; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+    500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
+    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+  },
+});
+
 export const getAggregatorConnection = createRoute({
   operationId: "getAggregatorConnection",
   method: "get",
@@ -179,4 +203,4 @@ export const getApiDocs = createRoute({
 });
 
 /** Every operation of the spec, by operationId. */
-export const operations = { listAggregatorConnections, createAggregatorConnection, getAggregatorConnection, updateAggregatorConnection, deleteAggregatorConnection, listConnectorTypes, getHealth, getReadiness, getOpenApiDocument, getApiDocs } as const;
+export const operations = { listAggregatorConnections, createAggregatorConnection, testAggregatorConnection, getAggregatorConnection, updateAggregatorConnection, deleteAggregatorConnection, listConnectorTypes, getHealth, getReadiness, getOpenApiDocument, getApiDocs } as const;

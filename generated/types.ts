@@ -25,6 +25,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/discovery/aggregator-connections/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test an aggregator connection live
+         * @description Runs a live check of the connection `(vendor, configName)` with its stored, sealed
+         *     credential: Pluggy `POST /auth` then `GET /items/{accountRef}`; Belvo
+         *     `GET /api/links/{accountRef}/`. No credential is sent or returned. A credential or account
+         *     that does not work is a result, `healthy: false` with a `reason`, not an error. Each check
+         *     costs the tenant vendor quota, so a connection may be tested a limited number of times a
+         *     minute (10 by default); past that the answer is 429 with `Retry-After`.
+         */
+        post: operations["testAggregatorConnection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/discovery/aggregator-connections/{id}": {
         parameters: {
             query?: never;
@@ -195,6 +220,27 @@ export interface components {
             clientId?: components["schemas"]["CredentialPart"];
             secret?: components["schemas"]["CredentialPart"];
         };
+        TestAggregatorConnectionRequest: {
+            vendor: components["schemas"]["Vendor"];
+            configName: components["schemas"]["ConfigName"];
+        };
+        ConnectionTestResult: {
+            vendor: components["schemas"]["Vendor"];
+            configName: string;
+            healthy: boolean;
+            /** @description How long the vendor check took, in milliseconds. */
+            latencyMs: number;
+            /**
+             * @description Why the check failed; present only when `healthy` is false. `credentials_rejected`:
+             *     the vendor refused the stored credential. `account_not_found`: the vendor has no such
+             *     item or link. `vendor_unreachable`: the vendor could not be reached, answered a server
+             *     error, or the egress policy refused its address. `timeout`: no answer in time.
+             *     `rate_limited`: the vendor asked us to slow down. `unexpected_response`: the vendor
+             *     answered something this service does not understand.
+             * @enum {string}
+             */
+            reason?: "credentials_rejected" | "account_not_found" | "vendor_unreachable" | "timeout" | "rate_limited" | "unexpected_response";
+        };
         /**
          * @description The secret-free connection descriptor.
          * @example {
@@ -286,7 +332,8 @@ export interface components {
              *     unreadable body, `MTCH-1004` body too large, `MTCH-1010` vendor mismatch,
              *     `MTCH-1011` partial credential, `MTCH-1012` base URL not allowed, `MTCH-1401`
              *     unauthenticated, `MTCH-1404` no such route, `MTCH-2404` connection not found,
-             *     `MTCH-2409` config name taken, `MTCH-9500` internal error, `MTCH-9503` unavailable.
+             *     `MTCH-2409` config name taken, `MTCH-1429` too many requests, `MTCH-9500` internal
+             *     error, `MTCH-9503` unavailable.
              */
             code: string;
             /** @description The HTTP status text. */
@@ -343,6 +390,16 @@ export interface components {
         /** @description The request body is larger than 64 KiB. */
         PayloadTooLarge: {
             headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description Too many requests of this kind; try again after `Retry-After` seconds. */
+        TooManyRequests: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
                 [name: string]: unknown;
             };
             content: {
@@ -444,6 +501,37 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    testAggregatorConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TestAggregatorConnectionRequest"];
+            };
+        };
+        responses: {
+            /** @description The outcome of the check. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectionTestResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };

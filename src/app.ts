@@ -12,6 +12,8 @@ import type { Logger } from "./http/logger.ts";
 import { requestLog } from "./http/request_log.ts";
 import { jsonBodies, validationHook } from "./http/validation.ts";
 import { opsRoutes } from "./ops/ops.handlers.ts";
+import type { RateLimiter } from "./http/rate_limit.ts";
+import type { Aggregators } from "./vendors/clients.ts";
 import type { EgressPolicy } from "./vendors/egress.ts";
 
 /** Everything the app touches, handed in so that tests use real parts of their choosing. */
@@ -22,6 +24,10 @@ export interface AppDeps {
   verifyTenant: TenantVerifier;
   connectors: ConnectorRegistry;
   egress: EgressPolicy;
+  /** Vendor clients, built over the egress-checked HTTP of the deployment or of a test. */
+  aggregators: Aggregators;
+  /** Limits live connection tests per connection. */
+  testLimiter: RateLimiter;
   logger: Logger;
 }
 

@@ -7,6 +7,9 @@ import { createKeyRing } from "./crypto/seal.ts";
 import { openDatabase } from "./db/open.ts";
 import { createTenantVerifier } from "./http/auth.ts";
 import { jsonLogger } from "./http/logger.ts";
+import { createRateLimiter } from "./http/rate_limit.ts";
+import { createAggregators } from "./vendors/clients.ts";
+import { createVendorHttp } from "./vendors/vendor_http.ts";
 
 const logger = jsonLogger();
 const config = loadConfig(logger);
@@ -24,6 +27,8 @@ const app = createApp({
   verifyTenant: createTenantVerifier(config.auth),
   connectors: registerBuiltInConnectors(createConnectorRegistry()),
   egress: config.egress,
+  aggregators: createAggregators(createVendorHttp({ egress: config.egress, ...config.vendorHttp })),
+  testLimiter: createRateLimiter(kv, { limit: config.connectionTestsPerMinute, windowMs: 60_000 }),
   logger,
 });
 

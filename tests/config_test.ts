@@ -58,6 +58,12 @@ Deno.test("an empty development environment takes the documented defaults", () =
   assert.equal(config.kvPath, join(".matcher", "kv.sqlite3"));
   assert.equal(config.publicUrl, "http://localhost:8080");
   assert.deepEqual(config.egress, { allowHosts: [], allowHttp: false });
+  assert.deepEqual(config.vendorHttp, {
+    connectTimeoutMs: 5_000,
+    timeoutMs: 30_000,
+    maxResponseBytes: 32 * 1024 * 1024,
+  });
+  assert.equal(config.connectionTestsPerMinute, 10);
   assert.equal(config.auth.jwksUrl, undefined);
   assert.equal(config.auth.issuer, undefined);
   assert.equal(config.auth.audience, undefined);
@@ -402,4 +408,45 @@ Deno.test({
       assert.ok(err.problems.some((p) => /^PORT/.test(p)), port);
     }
   },
+});
+
+Deno.test("vendor timeouts, the response cap and the test limit can be set", () => {
+  const config = parseConfig({
+    MATCHER_VENDOR_CONNECT_TIMEOUT_MS: "2000",
+    MATCHER_VENDOR_TIMEOUT_MS: "9000",
+    MATCHER_VENDOR_MAX_RESPONSE_BYTES: "1048576",
+    MATCHER_CONNECTION_TESTS_PER_MINUTE: "3",
+  }, () => DEV);
+  assert.deepEqual(config.vendorHttp, {
+    connectTimeoutMs: 2000,
+    timeoutMs: 9000,
+    maxResponseBytes: 1048576,
+  });
+  assert.equal(config.connectionTestsPerMinute, 3);
+});
+
+Deno.test("vendor limits that are not positive whole numbers are refused", () => {
+  for (const value of ["0", "-5", "1.5", "10s", "0x10"]) {
+    const err = configError(() =>
+      parseConfig(
+        { MATCHER_VENDOR_TIMEOUT_MS: value, MATCHER_VENDOR_CONNECT_TIMEOUT_MS: "1" },
+        () => DEV,
+      )
+    );
+    assert.deepEqual(err.problems, ["MATCHER_VENDOR_TIMEOUT_MS must be a whole number above 0"]);
+  }
+  refusedFor(
+    productionEnv({ MATCHER_CONNECTION_TESTS_PER_MINUTE: "none" }),
+    /MATCHER_CONNECTION_TESTS_PER_MINUTE must be a whole number above 0/,
+  );
+});
+
+Deno.test("a connect timeout longer than the total timeout is refused", () => {
+  const err = configError(() =>
+    parseConfig({
+      MATCHER_VENDOR_CONNECT_TIMEOUT_MS: "10000",
+      MATCHER_VENDOR_TIMEOUT_MS: "5000",
+    }, () => DEV)
+  );
+  assert.match(err.problems.join("\n"), /must not exceed MATCHER_VENDOR_TIMEOUT_MS/);
 });

@@ -1,13 +1,9 @@
 // Health, readiness, unknown routes, request ids, the connector registry and failure answers.
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
-import { createApp } from "../src/app.ts";
 import { createConnectorRegistry, registerBuiltInConnectors } from "../src/connectors/registry.ts";
-import { createKeyRing } from "../src/crypto/seal.ts";
 import { createPool } from "../src/db/pool.ts";
-import { createTenantVerifier } from "../src/http/auth.ts";
-import { jsonLogger } from "../src/http/logger.ts";
-import { newTenant, pluggyBody, randomKey, startHarness } from "./support/harness.ts";
+import { buildTestApp, newTenant, pluggyBody, startHarness } from "./support/harness.ts";
 
 Deno.test("health and readiness answer without a token when everything is up", async () => {
   const h = await startHarness();
@@ -77,17 +73,7 @@ Deno.test("when the database is unreachable, readiness and the API answer 503 wi
   // Port 1 on loopback: nothing listens there, so every connection is refused.
   const sql = createPool("postgres://postgres@127.0.0.1:1/none", { max: 1 });
   const kv = await Deno.openKv(":memory:");
-  const secret = randomKey();
-  const logs: string[] = [];
-  const app = createApp({
-    sql,
-    kv,
-    keyRing: await createKeyRing([{ id: "k1", key: randomKey() }]),
-    verifyTenant: createTenantVerifier({ secret }),
-    connectors: registerBuiltInConnectors(createConnectorRegistry()),
-    egress: { allowHosts: [], allowHttp: false },
-    logger: jsonLogger((line) => logs.push(line)),
-  });
+  const { app, secret, logs } = await buildTestApp(sql, kv);
   try {
     const ready = await app.request("/ready");
     assert.equal(ready.status, 503);

@@ -44,6 +44,26 @@ export const zUpdateAggregatorConnectionRequest = z.object({
     accountRef: zAccountRef
 });
 
+export const zTestAggregatorConnectionRequest = z.object({
+    vendor: zVendor,
+    configName: zConfigName
+});
+
+export const zConnectionTestResult = z.object({
+    vendor: zVendor,
+    configName: z.string(),
+    healthy: z.boolean(),
+    latencyMs: z.int().gte(0),
+    reason: z.enum([
+        'credentials_rejected',
+        'account_not_found',
+        'vendor_unreachable',
+        'timeout',
+        'rate_limited',
+        'unexpected_response'
+    ]).optional()
+});
+
 /**
  * The secret-free connection descriptor.
  */
@@ -151,6 +171,13 @@ export const zCreateAggregatorConnectionBody = zCreateAggregatorConnectionReques
  * Created. The secret-free connection descriptor.
  */
 export const zCreateAggregatorConnectionResponse = zAggregatorConnection;
+
+export const zTestAggregatorConnectionBody = zTestAggregatorConnectionRequest;
+
+/**
+ * The outcome of the check.
+ */
+export const zTestAggregatorConnectionResponse = zConnectionTestResult;
 
 export const zDeleteAggregatorConnectionPath = z.object({
     id: z.string()

@@ -17,6 +17,10 @@ export interface Config {
   sealKeys: SealKey[];
   publicUrl: string;
   egress: { allowHosts: string[]; allowHttp: boolean };
+  /** Limits on every call to a vendor's API. */
+  vendorHttp: { connectTimeoutMs: number; timeoutMs: number; maxResponseBytes: number };
+  /** Live connection tests allowed per connection per minute (they cost the tenant vendor quota). */
+  connectionTestsPerMinute: number;
 }
 
 /** Settings that development mode generates once into the data dir when they are not given. */
@@ -116,6 +120,25 @@ export function parseConfig(env: Env, devSecrets?: (dataDir: string) => DevSecre
     }
   }
 
+  const positive = (name: string, fallback: number) => {
+    const text = get(name);
+    if (text === undefined) return fallback;
+    if (!/^\d{1,10}$/.test(text) || Number(text) < 1) {
+      problems.push(`${name} must be a whole number above 0`);
+      return fallback; // reported; the fallback keeps later checks from piling on
+    }
+    return Number(text);
+  };
+  const vendorHttp = {
+    connectTimeoutMs: positive("MATCHER_VENDOR_CONNECT_TIMEOUT_MS", 5_000),
+    timeoutMs: positive("MATCHER_VENDOR_TIMEOUT_MS", 30_000),
+    maxResponseBytes: positive("MATCHER_VENDOR_MAX_RESPONSE_BYTES", 32 * 1024 * 1024),
+  };
+  if (vendorHttp.connectTimeoutMs > vendorHttp.timeoutMs) {
+    problems.push("MATCHER_VENDOR_CONNECT_TIMEOUT_MS must not exceed MATCHER_VENDOR_TIMEOUT_MS");
+  }
+  const connectionTestsPerMinute = positive("MATCHER_CONNECTION_TESTS_PER_MINUTE", 10);
+
   if (problems.length) throw new ConfigError(problems);
   return {
     env: production ? "production" : "development",
@@ -133,6 +156,8 @@ export function parseConfig(env: Env, devSecrets?: (dataDir: string) => DevSecre
     sealKeys,
     publicUrl,
     egress: { allowHosts, allowHttp },
+    vendorHttp,
+    connectionTestsPerMinute,
   };
 }
 

@@ -3,8 +3,12 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import * as routes from "../../generated/routes.ts";
 import type { AppEnv } from "../http/env.ts";
 import * as service from "./connections.service.ts";
+import { type LiveCheckDeps, testConnection } from "./live_check.ts";
 
-export function connectionRoutes(app: OpenAPIHono<AppEnv>, deps: service.ConnectionDeps): void {
+export function connectionRoutes(
+  app: OpenAPIHono<AppEnv>,
+  deps: service.ConnectionDeps & LiveCheckDeps,
+): void {
   app.openapi(routes.createAggregatorConnection, async (c) => {
     const created = await service.createConnection(deps, c.get("tenantId"), c.req.valid("json"));
     return c.json(created, 201);
@@ -15,6 +19,10 @@ export function connectionRoutes(app: OpenAPIHono<AppEnv>, deps: service.Connect
       await service.listConnections(deps, c.get("tenantId"), c.req.valid("query")),
       200,
     );
+  });
+
+  app.openapi(routes.testAggregatorConnection, async (c) => {
+    return c.json(await testConnection(deps, c.get("tenantId"), c.req.valid("json")), 200);
   });
 
   app.openapi(routes.getAggregatorConnection, async (c) => {

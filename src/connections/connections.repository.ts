@@ -136,3 +136,17 @@ export async function deleteConnection(sql: Sql, tenantId: string, id: string): 
     where id = ${id} and tenant_id = ${tenantId} and kind = 'aggregator' and deleted_at is null`;
   return result.count === 1;
 }
+
+/** A live connection found by its vendor and config name, with its sealed credential. */
+export async function findSealedByName(
+  sql: Sql,
+  tenantId: string,
+  vendor: Vendor,
+  configName: string,
+): Promise<{ row: ConnectionRow; sealed: Uint8Array<ArrayBuffer> } | undefined> {
+  const [r] = await sql`
+    select ${sql(COLUMNS)}, sealed_credential from connections
+    where tenant_id = ${tenantId} and kind = 'aggregator' and deleted_at is null
+      and connector_type = ${vendor} and config_name = ${configName}`;
+  return r ? { row: toRow(r), sealed: r.sealed_credential } : undefined;
+}

@@ -21,6 +21,7 @@ export const ErrorCode = {
   noSuchRoute: "MTCH-1404",
   connectionNotFound: "MTCH-2404",
   configNameTaken: "MTCH-2409",
+  tooManyRequests: "MTCH-1429",
   internal: "MTCH-9500",
   unavailable: "MTCH-9503",
 } as const;
@@ -32,6 +33,7 @@ const TITLES: Record<number, string> = {
   404: "Not Found",
   409: "Conflict",
   413: "Content Too Large",
+  429: "Too Many Requests",
   500: "Internal Server Error",
   503: "Service Unavailable",
 };

@@ -12,6 +12,9 @@ import { migrate } from "../../src/db/migrate.ts";
 import { createPool, type Sql } from "../../src/db/pool.ts";
 import { createTenantVerifier } from "../../src/http/auth.ts";
 import { jsonLogger } from "../../src/http/logger.ts";
+import { createRateLimiter } from "../../src/http/rate_limit.ts";
+import { createAggregators } from "../../src/vendors/clients.ts";
+import { createVendorHttp, type VendorHttpOptions } from "../../src/vendors/vendor_http.ts";
 import { createTestDatabase } from "./database.ts";
 
 export interface HarnessOptions {
@@ -19,6 +22,11 @@ export interface HarnessOptions {
   egress?: Partial<Config["egress"]>;
   connectors?: ConnectorRegistry;
   sealKeys?: Config["sealKeys"];
+  /** Vendor HTTP limits and resolver; short timeouts by default so tests of hangs stay quick. */
+  vendorHttp?: Partial<Omit<VendorHttpOptions, "egress">>;
+  connectionTestsPerMinute?: number;
+  /** The clock of the rate limiter and the vendor clients. */
+  now?: () => number;
 }
 
 export interface Harness {
@@ -43,23 +51,44 @@ export function randomKey(): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(32));
 }
 
-export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const db = await createTestDatabase();
-  const sql = createPool(db.url, { max: db.maxConnections });
-  await migrate(sql);
-  const kv = await Deno.openKv(":memory:");
+/** The app over `sql` and `kv`, wired as main.ts wires it, with test keys and captured logs. */
+export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOptions = {}) {
   const secret = randomKey();
   const sealKeys = options.sealKeys ?? [{ id: "k1", key: randomKey() }];
   const logs: string[] = [];
+  const egress = { allowHosts: [], allowHttp: false, ...options.egress };
+  const now = options.now ?? Date.now;
+  const http = createVendorHttp({
+    egress,
+    connectTimeoutMs: 2_000,
+    timeoutMs: 4_000,
+    maxResponseBytes: 8 * 1024 * 1024,
+    ...options.vendorHttp,
+  });
   const app = createApp({
     sql,
     kv,
     keyRing: await createKeyRing(sealKeys),
     verifyTenant: createTenantVerifier({ secret, ...options.auth }),
     connectors: options.connectors ?? registerBuiltInConnectors(createConnectorRegistry()),
-    egress: { allowHosts: [], allowHttp: false, ...options.egress },
+    egress,
+    aggregators: createAggregators(http, now),
+    testLimiter: createRateLimiter(kv, {
+      limit: options.connectionTestsPerMinute ?? 10,
+      windowMs: 60_000,
+      now,
+    }),
     logger: jsonLogger((line) => logs.push(line)),
   });
+  return { app, secret, sealKeys, logs };
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const db = await createTestDatabase();
+  const sql = createPool(db.url, { max: db.maxConnections });
+  await migrate(sql);
+  const kv = await Deno.openKv(":memory:");
+  const { app, secret, sealKeys, logs } = await buildTestApp(sql, kv, options);
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
   const baseUrl = `http://127.0.0.1:${server.addr.port}`;
 

@@ -1,0 +1,90 @@
+// The guide's "Test a connection": a live check with the stored credential, rate-limited.
+import type { components } from "../../generated/types.ts";
+import type { KeyRing } from "../crypto/seal.ts";
+import type { Sql } from "../db/pool.ts";
+import { AppError, ErrorCode } from "../http/errors.ts";
+import type { Logger } from "../http/logger.ts";
+import type { RateLimiter } from "../http/rate_limit.ts";
+import type { Aggregators } from "../vendors/clients.ts";
+import { VendorError, type VendorFailureReason } from "../vendors/errors.ts";
+import { unsealCredential } from "./credential.ts";
+import { notFound } from "./connections.service.ts";
+import * as repo from "./connections.repository.ts";
+
+type Schemas = components["schemas"];
+
+export interface LiveCheckDeps {
+  sql: Sql;
+  keyRing: KeyRing;
+  aggregators: Aggregators;
+  testLimiter: RateLimiter;
+  logger: Logger;
+}
+
+/** The reason a check failed, from the fixed list; the vendor's own message never leaves. */
+function reasonOf(err: VendorError): VendorFailureReason {
+  if (err.kind === "credentials_rejected") return "credentials_rejected";
+  if (err.kind === "not_found") return "account_not_found";
+  if (err.kind === "rate_limited") return "rate_limited";
+  return err.reason;
+}
+
+/**
+ * Checks the connection `(vendor, configName)` against its vendor. A failing credential or account
+ * is a result (`healthy: false` with a reason), not an error; a missing connection is a 404 and
+ * more than the allowed checks a minute on one connection is a 429.
+ */
+export async function testConnection(
+  deps: LiveCheckDeps,
+  tenantId: string,
+  body: Schemas["TestAggregatorConnectionRequest"],
+): Promise<Schemas["ConnectionTestResult"]> {
+  const found = await repo.findSealedByName(
+    deps.sql,
+    tenantId,
+    body.vendor,
+    body.configName.trim(),
+  );
+  if (!found) throw notFound();
+  const { row, sealed } = found;
+
+  const slot = await deps.testLimiter(["connection_tests", tenantId, row.id]);
+  if (!slot.allowed) {
+    throw new AppError(
+      429,
+      ErrorCode.tooManyRequests,
+      "Too many tests of this connection; try again later.",
+      { headers: { "Retry-After": String(slot.retryAfterSeconds) } },
+    );
+  }
+
+  const credential = await unsealCredential(deps.keyRing, {
+    tenantId,
+    connectionId: row.id,
+    vendor: row.vendor,
+  }, sealed);
+  const client = deps.aggregators.client(row.vendor, row.baseUrl, credential);
+  const result: Schemas["ConnectionTestResult"] = {
+    vendor: row.vendor,
+    configName: row.configName,
+    healthy: true,
+    latencyMs: 0,
+  };
+  const started = performance.now();
+  try {
+    await client.check(row.accountRef);
+  } catch (err) {
+    if (!(err instanceof VendorError)) throw err;
+    result.healthy = false;
+    result.reason = reasonOf(err);
+    deps.logger.info({
+      msg: "connection test failed",
+      connectionId: row.id,
+      vendor: row.vendor,
+      reason: result.reason,
+      error: { message: err.message, ...err.details },
+    });
+  }
+  result.latencyMs = Math.round(performance.now() - started);
+  return result;
+}
