@@ -7,6 +7,8 @@ import { createKeyRing } from "./crypto/seal.ts";
 import { openDatabase } from "./db/open.ts";
 import { createTenantVerifier } from "./http/auth.ts";
 import { jsonLogger } from "./http/logger.ts";
+import { processMetrics } from "./metrics/process_metrics.ts";
+import { createMetricsRegistry } from "./metrics/registry.ts";
 
 const logger = jsonLogger();
 const config = loadConfig(logger);
@@ -17,6 +19,9 @@ if (!config.kvPath.includes("://") && config.kvPath !== ":memory:") {
 }
 const kv = await Deno.openKv(config.kvPath);
 
+const metrics = createMetricsRegistry();
+processMetrics(metrics);
+
 const app = createApp({
   sql: db.sql,
   kv,
@@ -25,6 +30,8 @@ const app = createApp({
   connectors: registerBuiltInConnectors(createConnectorRegistry()),
   egress: config.egress,
   logger,
+  metrics,
+  metricsToken: config.metricsToken,
 });
 
 const server = Deno.serve({

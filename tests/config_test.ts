@@ -172,6 +172,29 @@ Deno.test("production accepts a JWT secret of exactly 32 characters", () => {
   assert.equal(config.auth.secret?.length, 32);
 });
 
+Deno.test("production refuses a metrics token shorter than 32 characters", () => {
+  const token = "metrics-token-of-31-characters!";
+  const err = refusedFor(
+    productionEnv({ MATCHER_METRICS_TOKEN: token }),
+    /^MATCHER_METRICS_TOKEN must be at least 32 characters/,
+  );
+  assert.ok(!err.message.includes(token), "the token is not echoed");
+});
+
+Deno.test("a metrics token turns /metrics on; without one it stays off", () => {
+  assert.equal(parseConfig(productionEnv()).metricsToken, undefined);
+  const token = "m".repeat(32);
+  assert.equal(
+    parseConfig(productionEnv({ MATCHER_METRICS_TOKEN: ` ${token} ` })).metricsToken,
+    token,
+  );
+  assert.equal(
+    parseConfig({ MATCHER_METRICS_TOKEN: "dev" }, () => DEV).metricsToken,
+    "dev",
+    "development takes a token of any length",
+  );
+});
+
 Deno.test("production refuses to start without seal keys", () => {
   refusedFor(productionEnv({ MATCHER_SEAL_KEYS: undefined }), /^MATCHER_SEAL_KEYS is required/);
 });

@@ -7,6 +7,7 @@ import { createKeyRing } from "../src/crypto/seal.ts";
 import { createPool } from "../src/db/pool.ts";
 import { createTenantVerifier } from "../src/http/auth.ts";
 import { jsonLogger } from "../src/http/logger.ts";
+import { createMetricsRegistry } from "../src/metrics/registry.ts";
 import { newTenant, pluggyBody, randomKey, startHarness } from "./support/harness.ts";
 
 Deno.test("health and readiness answer without a token when everything is up", async () => {
@@ -87,6 +88,7 @@ Deno.test("when the database is unreachable, readiness and the API answer 503 wi
     connectors: registerBuiltInConnectors(createConnectorRegistry()),
     egress: { allowHosts: [], allowHttp: false },
     logger: jsonLogger((line) => logs.push(line)),
+    metrics: createMetricsRegistry(),
   });
   try {
     const ready = await app.request("/ready");

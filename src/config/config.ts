@@ -17,6 +17,8 @@ export interface Config {
   sealKeys: SealKey[];
   publicUrl: string;
   egress: { allowHosts: string[]; allowHttp: boolean };
+  /** The bearer token /metrics requires; undefined turns /metrics off. */
+  metricsToken?: string;
 }
 
 /** Settings that development mode generates once into the data dir when they are not given. */
@@ -116,6 +118,11 @@ export function parseConfig(env: Env, devSecrets?: (dataDir: string) => DevSecre
     }
   }
 
+  const metricsToken = get("MATCHER_METRICS_TOKEN");
+  if (production && metricsToken && metricsToken.length < 32) {
+    problems.push("MATCHER_METRICS_TOKEN must be at least 32 characters in production");
+  }
+
   if (problems.length) throw new ConfigError(problems);
   return {
     env: production ? "production" : "development",
@@ -133,6 +140,7 @@ export function parseConfig(env: Env, devSecrets?: (dataDir: string) => DevSecre
     sealKeys,
     publicUrl,
     egress: { allowHosts, allowHttp },
+    metricsToken,
   };
 }
 

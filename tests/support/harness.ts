@@ -12,6 +12,8 @@ import { migrate } from "../../src/db/migrate.ts";
 import { createPool, type Sql } from "../../src/db/pool.ts";
 import { createTenantVerifier } from "../../src/http/auth.ts";
 import { jsonLogger } from "../../src/http/logger.ts";
+import { processMetrics } from "../../src/metrics/process_metrics.ts";
+import { createMetricsRegistry } from "../../src/metrics/registry.ts";
 import { createTestDatabase } from "./database.ts";
 
 export interface HarnessOptions {
@@ -19,6 +21,8 @@ export interface HarnessOptions {
   egress?: Partial<Config["egress"]>;
   connectors?: ConnectorRegistry;
   sealKeys?: Config["sealKeys"];
+  /** Turns /metrics on, behind this bearer token; off by default, as in the service. */
+  metricsToken?: string;
 }
 
 export interface Harness {
@@ -51,6 +55,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const secret = randomKey();
   const sealKeys = options.sealKeys ?? [{ id: "k1", key: randomKey() }];
   const logs: string[] = [];
+  const metrics = createMetricsRegistry();
+  processMetrics(metrics);
   const app = createApp({
     sql,
     kv,
@@ -59,6 +65,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     connectors: options.connectors ?? registerBuiltInConnectors(createConnectorRegistry()),
     egress: { allowHosts: [], allowHttp: false, ...options.egress },
     logger: jsonLogger((line) => logs.push(line)),
+    metrics,
+    metricsToken: options.metricsToken,
   });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
   const baseUrl = `http://127.0.0.1:${server.addr.port}`;
