@@ -14,7 +14,7 @@ const logger = jsonLogger();
 const config = loadConfig(logger);
 const db = await openDatabase(config, logger);
 
-if (!config.kvPath.includes("://") && config.kvPath !== ":memory:") {
+if (config.kvPath && !config.kvPath.includes("://") && config.kvPath !== ":memory:") {
   await Deno.mkdir(dirname(config.kvPath), { recursive: true });
 }
 const kv = await Deno.openKv(config.kvPath);

@@ -90,6 +90,21 @@ Deno.test("explicit settings override the defaults", () => {
   assert.equal(config.auth.audience, "matcher");
 });
 
+Deno.test("on Deno Deploy without DENO_KV_PATH the KV is the platform's own, not a file", () => {
+  assert.equal(parseConfig({ DENO_DEPLOY: "true" }, () => DEV).kvPath, undefined);
+  assert.equal(parseConfig(productionEnv({ DENO_DEPLOY: "true" })).kvPath, undefined);
+  const connect = "https://api.deno.com/v2/databases/0b6f0f0e/connect";
+  assert.equal(
+    parseConfig({ DENO_DEPLOY: "true", DENO_KV_PATH: connect }, () => DEV).kvPath,
+    connect,
+    "an explicit DENO_KV_PATH still wins",
+  );
+  assert.equal(
+    parseConfig({ DENO_DEPLOY: "false" }, () => DEV).kvPath,
+    join(".matcher", "kv.sqlite3"),
+  );
+});
+
 Deno.test("production with an empty environment lists every problem at once", () => {
   let devSecretsCalled = false;
   const err = configError(() =>

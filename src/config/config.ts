@@ -11,7 +11,8 @@ export interface Config {
   /** Postgres URL; undefined means the embedded PGlite database in `dataDir`. */
   databaseUrl?: string;
   dataDir: string;
-  kvPath: string;
+  /** Deno KV file, `:memory:` or KV Connect URL; undefined opens the platform's KV (Deno Deploy). */
+  kvPath?: string;
   auth: { secret?: Uint8Array; jwksUrl?: URL; issuer?: string; audience?: string };
   /** The seal key ring; the first key is the primary one, used for every new seal. */
   sealKeys: SealKey[];
@@ -130,7 +131,10 @@ export function parseConfig(env: Env, devSecrets?: (dataDir: string) => DevSecre
     port,
     databaseUrl,
     dataDir,
-    kvPath: get("DENO_KV_PATH") ?? join(dataDir, "kv.sqlite3"),
+    // Deno Deploy reserves DENO_* settings and connects Deno.openKv() without a path to the app's
+    // own KV; a file there would be private to one short-lived instance.
+    kvPath: get("DENO_KV_PATH") ??
+      (get("DENO_DEPLOY") === "true" ? undefined : join(dataDir, "kv.sqlite3")),
     auth: {
       secret: jwtSecret ? new TextEncoder().encode(jwtSecret) : undefined,
       jwksUrl,
