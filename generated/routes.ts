@@ -190,6 +190,20 @@ export const getOpenApiDocument = createRoute({
   },
 });
 
+export const getMetrics = createRoute({
+  operationId: "getMetrics",
+  method: "get",
+  path: "/metrics",
+  tags: ["operations"],
+  summary: "Prometheus metrics",
+  security: [{"metricsToken":[]}],
+  responses: {
+    200: { description: "The metrics, as `text/plain; version=0.0.4`.", content: { "text/plain": { schema: z.string() } } },
+    401: { description: "The bearer token is missing or is not the configured metrics token.", content: { "application/json": { schema: zod.zError } } },
+    404: { description: "Metrics are off (`MATCHER_METRICS_TOKEN` is not set); the same answer as an unknown route.", content: { "application/json": { schema: zod.zError } } },
+  },
+});
+
 export const getApiDocs = createRoute({
   operationId: "getApiDocs",
   method: "get",
@@ -203,4 +217,4 @@ export const getApiDocs = createRoute({
 });
 
 /** Every operation of the spec, by operationId. */
-export const operations = { listAggregatorConnections, createAggregatorConnection, testAggregatorConnection, getAggregatorConnection, updateAggregatorConnection, deleteAggregatorConnection, listConnectorTypes, getHealth, getReadiness, getOpenApiDocument, getApiDocs } as const;
+export const operations = { listAggregatorConnections, createAggregatorConnection, testAggregatorConnection, getAggregatorConnection, updateAggregatorConnection, deleteAggregatorConnection, listConnectorTypes, getHealth, getReadiness, getOpenApiDocument, getMetrics, getApiDocs } as const;

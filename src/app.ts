@@ -11,6 +11,9 @@ import { errorHandler, notFoundHandler } from "./http/errors.ts";
 import type { Logger } from "./http/logger.ts";
 import { requestLog } from "./http/request_log.ts";
 import { jsonBodies, validationHook } from "./http/validation.ts";
+import { httpMetrics } from "./metrics/http_metrics.ts";
+import { metricsRoutes } from "./metrics/metrics.routes.ts";
+import type { MetricsRegistry } from "./metrics/registry.ts";
 import { opsRoutes } from "./ops/ops.handlers.ts";
 import type { RateLimiter } from "./http/rate_limit.ts";
 import type { Aggregators } from "./vendors/clients.ts";
@@ -29,16 +32,21 @@ export interface AppDeps {
   /** Limits live connection tests per connection. */
   testLimiter: RateLimiter;
   logger: Logger;
+  /** The registry /metrics renders; the app adds the HTTP metrics to it, other parts their own. */
+  metrics: MetricsRegistry;
+  /** MATCHER_METRICS_TOKEN; /metrics is off without it. */
+  metricsToken?: string;
 }
 
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-  app.use("*", requestLog(deps.logger));
+  app.use("*", requestLog(deps.logger, httpMetrics(deps.metrics)));
   app.use("/v1/*", requireTenant(deps.verifyTenant), jsonBodies());
   app.onError(errorHandler(deps.logger));
   app.notFound(notFoundHandler);
 
   opsRoutes(app, deps);
+  metricsRoutes(app, deps);
   connectionRoutes(app, deps);
   connectorRoutes(app, deps.connectors);
   return app;

@@ -10,15 +10,20 @@ import { jsonLogger } from "./http/logger.ts";
 import { createRateLimiter } from "./http/rate_limit.ts";
 import { createAggregators } from "./vendors/clients.ts";
 import { createVendorHttp } from "./vendors/vendor_http.ts";
+import { processMetrics } from "./metrics/process_metrics.ts";
+import { createMetricsRegistry } from "./metrics/registry.ts";
 
 const logger = jsonLogger();
 const config = loadConfig(logger);
 const db = await openDatabase(config, logger);
 
-if (!config.kvPath.includes("://") && config.kvPath !== ":memory:") {
+if (config.kvPath && !config.kvPath.includes("://") && config.kvPath !== ":memory:") {
   await Deno.mkdir(dirname(config.kvPath), { recursive: true });
 }
 const kv = await Deno.openKv(config.kvPath);
+
+const metrics = createMetricsRegistry();
+processMetrics(metrics);
 
 const app = createApp({
   sql: db.sql,
@@ -30,6 +35,8 @@ const app = createApp({
   aggregators: createAggregators(createVendorHttp({ egress: config.egress, ...config.vendorHttp })),
   testLimiter: createRateLimiter(kv, { limit: config.connectionTestsPerMinute, windowMs: 60_000 }),
   logger,
+  metrics,
+  metricsToken: config.metricsToken,
 });
 
 const server = Deno.serve({

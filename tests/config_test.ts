@@ -96,6 +96,21 @@ Deno.test("explicit settings override the defaults", () => {
   assert.equal(config.auth.audience, "matcher");
 });
 
+Deno.test("on Deno Deploy without DENO_KV_PATH the KV is the platform's own, not a file", () => {
+  assert.equal(parseConfig({ DENO_DEPLOY: "true" }, () => DEV).kvPath, undefined);
+  assert.equal(parseConfig(productionEnv({ DENO_DEPLOY: "true" })).kvPath, undefined);
+  const connect = "https://api.deno.com/v2/databases/0b6f0f0e/connect";
+  assert.equal(
+    parseConfig({ DENO_DEPLOY: "true", DENO_KV_PATH: connect }, () => DEV).kvPath,
+    connect,
+    "an explicit DENO_KV_PATH still wins",
+  );
+  assert.equal(
+    parseConfig({ DENO_DEPLOY: "false" }, () => DEV).kvPath,
+    join(".matcher", "kv.sqlite3"),
+  );
+});
+
 Deno.test("production with an empty environment lists every problem at once", () => {
   let devSecretsCalled = false;
   const err = configError(() =>
@@ -176,6 +191,29 @@ Deno.test("production refuses a JWT secret shorter than 32 characters", () => {
 Deno.test("production accepts a JWT secret of exactly 32 characters", () => {
   const config = parseConfig(productionEnv({ AUTH_JWT_SECRET: "s".repeat(32) }));
   assert.equal(config.auth.secret?.length, 32);
+});
+
+Deno.test("production refuses a metrics token shorter than 32 characters", () => {
+  const token = "metrics-token-of-31-characters!";
+  const err = refusedFor(
+    productionEnv({ MATCHER_METRICS_TOKEN: token }),
+    /^MATCHER_METRICS_TOKEN must be at least 32 characters/,
+  );
+  assert.ok(!err.message.includes(token), "the token is not echoed");
+});
+
+Deno.test("a metrics token turns /metrics on; without one it stays off", () => {
+  assert.equal(parseConfig(productionEnv()).metricsToken, undefined);
+  const token = "m".repeat(32);
+  assert.equal(
+    parseConfig(productionEnv({ MATCHER_METRICS_TOKEN: ` ${token} ` })).metricsToken,
+    token,
+  );
+  assert.equal(
+    parseConfig({ MATCHER_METRICS_TOKEN: "dev" }, () => DEV).metricsToken,
+    "dev",
+    "development takes a token of any length",
+  );
 });
 
 Deno.test("production refuses to start without seal keys", () => {

@@ -229,6 +229,11 @@ export const zGetReadinessResponse = zReadiness;
 export const zGetOpenApiDocumentResponse = z.record(z.string(), z.unknown());
 
 /**
+ * The metrics, as `text/plain; version=0.0.4`.
+ */
+export const zGetMetricsResponse = z.string();
+
+/**
  * An HTML page rendering this API description.
  */
 export const zGetApiDocsResponse = z.string();

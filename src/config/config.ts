@@ -11,7 +11,8 @@ export interface Config {
   /** Postgres URL; undefined means the embedded PGlite database in `dataDir`. */
   databaseUrl?: string;
   dataDir: string;
-  kvPath: string;
+  /** Deno KV file, `:memory:` or KV Connect URL; undefined opens the platform's KV (Deno Deploy). */
+  kvPath?: string;
   auth: { secret?: Uint8Array; jwksUrl?: URL; issuer?: string; audience?: string };
   /** The seal key ring; the first key is the primary one, used for every new seal. */
   sealKeys: SealKey[];
@@ -21,6 +22,8 @@ export interface Config {
   vendorHttp: { connectTimeoutMs: number; timeoutMs: number; maxResponseBytes: number };
   /** Live connection tests allowed per connection per minute (they cost the tenant vendor quota). */
   connectionTestsPerMinute: number;
+  /** The bearer token /metrics requires; undefined turns /metrics off. */
+  metricsToken?: string;
 }
 
 /** Settings that development mode generates once into the data dir when they are not given. */
@@ -138,6 +141,10 @@ export function parseConfig(env: Env, devSecrets?: (dataDir: string) => DevSecre
     problems.push("MATCHER_VENDOR_CONNECT_TIMEOUT_MS must not exceed MATCHER_VENDOR_TIMEOUT_MS");
   }
   const connectionTestsPerMinute = positive("MATCHER_CONNECTION_TESTS_PER_MINUTE", 10);
+  const metricsToken = get("MATCHER_METRICS_TOKEN");
+  if (production && metricsToken && metricsToken.length < 32) {
+    problems.push("MATCHER_METRICS_TOKEN must be at least 32 characters in production");
+  }
 
   if (problems.length) throw new ConfigError(problems);
   return {
@@ -146,7 +153,10 @@ export function parseConfig(env: Env, devSecrets?: (dataDir: string) => DevSecre
     port,
     databaseUrl,
     dataDir,
-    kvPath: get("DENO_KV_PATH") ?? join(dataDir, "kv.sqlite3"),
+    // Deno Deploy reserves DENO_* settings and connects Deno.openKv() without a path to the app's
+    // own KV; a file there would be private to one short-lived instance.
+    kvPath: get("DENO_KV_PATH") ??
+      (get("DENO_DEPLOY") === "true" ? undefined : join(dataDir, "kv.sqlite3")),
     auth: {
       secret: jwtSecret ? new TextEncoder().encode(jwtSecret) : undefined,
       jwksUrl,
@@ -158,6 +168,7 @@ export function parseConfig(env: Env, devSecrets?: (dataDir: string) => DevSecre
     egress: { allowHosts, allowHttp },
     vendorHttp,
     connectionTestsPerMinute,
+    metricsToken,
   };
 }
 

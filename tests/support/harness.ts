@@ -15,6 +15,8 @@ import { jsonLogger } from "../../src/http/logger.ts";
 import { createRateLimiter } from "../../src/http/rate_limit.ts";
 import { createAggregators } from "../../src/vendors/clients.ts";
 import { createVendorHttp, type VendorHttpOptions } from "../../src/vendors/vendor_http.ts";
+import { processMetrics } from "../../src/metrics/process_metrics.ts";
+import { createMetricsRegistry } from "../../src/metrics/registry.ts";
 import { createTestDatabase } from "./database.ts";
 
 export interface HarnessOptions {
@@ -27,6 +29,8 @@ export interface HarnessOptions {
   connectionTestsPerMinute?: number;
   /** The clock of the rate limiter and the vendor clients. */
   now?: () => number;
+  /** Turns /metrics on, behind this bearer token; off by default, as in the service. */
+  metricsToken?: string;
 }
 
 export interface Harness {
@@ -65,6 +69,8 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
     maxResponseBytes: 8 * 1024 * 1024,
     ...options.vendorHttp,
   });
+  const metrics = createMetricsRegistry();
+  processMetrics(metrics);
   const app = createApp({
     sql,
     kv,
@@ -79,6 +85,8 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
       now,
     }),
     logger: jsonLogger((line) => logs.push(line)),
+    metrics,
+    metricsToken: options.metricsToken,
   });
   return { app, secret, sealKeys, logs };
 }

@@ -1,0 +1,50 @@
+// The Matcher discovery API client: openapi-fetch typed by the paths generated from openapi.yaml.
+import createClient, { type Client } from "openapi-fetch";
+import type { components, paths } from "./types.ts";
+
+export type { components, operations, paths } from "./types.ts";
+
+/** A client whose every call, body, parameter, answer and error is typed by openapi.yaml. */
+export type MatcherClient = Client<paths>;
+
+/** The error envelope every failed call answers with (`error` of a call's result). */
+export type MatcherError = components["schemas"]["Error"];
+
+export interface MatcherClientOptions {
+  /** Where the service runs, e.g. `https://matcher.example.com` (no trailing `/v1/...`). */
+  baseUrl: string;
+  /**
+   * The tenant's bearer JWT, or a function that answers one; the function is called before each
+   * request, so a caller can refresh tokens there.
+   */
+  token: string | (() => string | Promise<string>);
+  /** Sends each request; defaults to the global fetch. */
+  fetch?: (request: Request) => Promise<Response>;
+}
+
+/**
+ * A typed client for the discovery API.
+ *
+ * @example
+ * ```ts
+ * const matcher = createMatcherClient({ baseUrl: "http://127.0.0.1:8080", token: jwt });
+ * const { data, error } = await matcher.GET("/v1/discovery/aggregator-connections", {
+ *   params: { query: { limit: 20 } },
+ * });
+ * ```
+ */
+export function createMatcherClient(options: MatcherClientOptions): MatcherClient {
+  const client = createClient<paths>({
+    baseUrl: options.baseUrl.replace(/\/+$/, ""),
+    fetch: options.fetch,
+  });
+  const token = options.token;
+  client.use({
+    async onRequest({ request }) {
+      const value = typeof token === "string" ? token : await token();
+      request.headers.set("Authorization", `Bearer ${value}`);
+      return request;
+    },
+  });
+  return client;
+}

@@ -1,0 +1,286 @@
+// The live service driven through the TypeScript client generated from openapi.yaml: if the spec,
+// the client and the server drift apart, these calls stop compiling or stop passing.
+import assert from "node:assert/strict";
+import {
+  type components,
+  createMatcherClient,
+  type MatcherClient,
+  type MatcherError,
+} from "../clients/typescript/client.ts";
+import { unsealCredential } from "../src/connections/credential.ts";
+import { createKeyRing } from "../src/crypto/seal.ts";
+import { type Harness, newTenant, startHarness } from "./support/harness.ts";
+
+type Connection = components["schemas"]["AggregatorConnection"];
+type CreateBody = components["schemas"]["CreateAggregatorConnectionRequest"];
+
+/** Compile-time check that each type is assignable to the other; `expectType<...>(true)` fails to
+ * compile when they differ. */
+type Equals<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+function expectType<T extends true>(_: T): void {}
+
+const CONNECTIONS = "/v1/discovery/aggregator-connections";
+const BY_ID = "/v1/discovery/aggregator-connections/{id}";
+
+interface Session {
+  h: Harness;
+  tenant: string;
+  client: MatcherClient;
+}
+
+/** Starts the service on a fresh database and hands a client for a fresh tenant to `use`. */
+async function withClient(use: (session: Session) => Promise<void>): Promise<void> {
+  const h = await startHarness();
+  try {
+    const tenant = newTenant();
+    const client = createMatcherClient({ baseUrl: h.baseUrl, token: () => h.token(tenant) });
+    await use({ h, tenant, client });
+  } finally {
+    await h.close();
+  }
+}
+
+function pluggy(overrides: Partial<CreateBody> = {}): CreateBody {
+  return {
+    vendor: "pluggy",
+    configName: "pluggy-main",
+    baseUrl: "https://api.pluggy.ai",
+    accountRef: "item-1",
+    clientId: "sdk-client-id",
+    secret: "sdk-client-secret",
+    ...overrides,
+  };
+}
+
+/** Creates a connection through the client and answers its descriptor. */
+async function create(client: MatcherClient, body: CreateBody): Promise<Connection> {
+  const { data, error, response } = await client.POST(CONNECTIONS, { body });
+  assert.equal(response.status, 201, JSON.stringify(error));
+  assert.ok(data);
+  return data;
+}
+
+async function sealedCredential(h: Harness, id: string): Promise<Uint8Array<ArrayBuffer>> {
+  const [row] = await h.sql`select sealed_credential from connections where id = ${id}`;
+  return new Uint8Array(row.sealed_credential);
+}
+
+// Aggregator connections
+
+Deno.test("create answers the typed, secret-free descriptor", async () => {
+  await withClient(async ({ client }) => {
+    const { data, error, response } = await client.POST(CONNECTIONS, { body: pluggy() });
+    expectType<Equals<typeof data, Connection | undefined>>(true);
+    expectType<Equals<typeof error, MatcherError | undefined>>(true);
+    assert.equal(response.status, 201);
+    assert.equal(error, undefined);
+    assert.ok(data);
+    assert.deepEqual(Object.keys(data).sort(), [
+      "accountRef",
+      "baseUrl",
+      "configName",
+      "createdAt",
+      "id",
+      "updatedAt",
+      "vendor",
+    ]);
+    assert.equal(data.vendor, "pluggy");
+    assert.equal(data.configName, "pluggy-main");
+    assert.ok(!JSON.stringify(data).includes("sdk-client-secret"));
+  });
+});
+
+Deno.test("list walks two pages through nextCursor, newest first", async () => {
+  await withClient(async ({ client }) => {
+    const created: string[] = [];
+    for (const n of [1, 2, 3]) {
+      created.push((await create(client, pluggy({ configName: `c-${n}` }))).id);
+    }
+
+    const first = await client.GET(CONNECTIONS, { params: { query: { limit: 2 } } });
+    assert.equal(first.response.status, 200);
+    assert.ok(first.data);
+    assert.equal(first.data.limit, 2);
+    assert.equal(first.data.hasMore, true);
+    assert.ok(first.data.nextCursor);
+    assert.deepEqual(first.data.items.map((c) => c.configName), ["c-3", "c-2"]);
+
+    const second = await client.GET(CONNECTIONS, {
+      params: { query: { limit: 2, cursor: first.data.nextCursor } },
+    });
+    assert.ok(second.data);
+    assert.equal(second.data.hasMore, false);
+    assert.equal(second.data.nextCursor, null);
+    assert.deepEqual(second.data.items.map((c) => c.configName), ["c-1"]);
+    const seen = [...first.data.items, ...second.data.items].map((c) => c.id);
+    assert.deepEqual(seen.sort(), created.sort());
+  });
+});
+
+Deno.test("get answers what create answered", async () => {
+  await withClient(async ({ client }) => {
+    const created = await create(client, pluggy());
+    const { data, response } = await client.GET(BY_ID, { params: { path: { id: created.id } } });
+    assert.equal(response.status, 200);
+    assert.deepEqual(data, created);
+  });
+});
+
+Deno.test("update changes the fields and keeps the credential unless both parts are sent", async () => {
+  await withClient(async ({ h, tenant, client }) => {
+    const created = await create(client, pluggy());
+    const path = { id: created.id };
+    const original = await sealedCredential(h, created.id);
+
+    const fixed = await client.PUT(BY_ID, {
+      params: { path },
+      body: {
+        configName: "pluggy-renamed",
+        baseUrl: "https://api.pluggy.ai",
+        accountRef: "item-2",
+      },
+    });
+    assert.equal(fixed.response.status, 200);
+    assert.equal(fixed.data?.configName, "pluggy-renamed");
+    assert.equal(fixed.data?.accountRef, "item-2");
+    assert.equal(fixed.data?.id, created.id);
+    assert.deepEqual(await sealedCredential(h, created.id), original, "the credential is kept");
+
+    const rotated = await client.PUT(BY_ID, {
+      params: { path },
+      body: {
+        configName: "pluggy-renamed",
+        baseUrl: "https://api.pluggy.ai",
+        accountRef: "item-2",
+        clientId: "rotated-client-id",
+        secret: "rotated-client-secret",
+      },
+    });
+    assert.equal(rotated.response.status, 200);
+    assert.ok(!JSON.stringify(rotated.data).includes("rotated-client-secret"));
+    const ring = await createKeyRing(h.sealKeys);
+    const context = { tenantId: tenant, connectionId: created.id, vendor: "pluggy" };
+    assert.deepEqual(
+      await unsealCredential(ring, context, await sealedCredential(h, created.id)),
+      { clientId: "rotated-client-id", secret: "rotated-client-secret" },
+    );
+  });
+});
+
+Deno.test("delete answers 204, after which the id is a 404 and the config name is free", async () => {
+  await withClient(async ({ client }) => {
+    const created = await create(client, pluggy());
+    const path = { id: created.id };
+    const deleted = await client.DELETE(BY_ID, { params: { path } });
+    assert.equal(deleted.response.status, 204);
+    assert.equal(deleted.error, undefined);
+
+    const gone = await client.GET(BY_ID, { params: { path } });
+    assert.equal(gone.response.status, 404);
+    assert.equal(gone.error?.code, "MTCH-2404");
+    await create(client, pluggy());
+  });
+});
+
+// Connector types
+
+Deno.test("connector types lists the registered non-aggregator types", async () => {
+  await withClient(async ({ client }) => {
+    const { data, response } = await client.GET("/v1/discovery/connector-types");
+    assert.equal(response.status, 200);
+    expectType<Equals<typeof data, components["schemas"]["ConnectorTypeList"] | undefined>>(true);
+    assert.deepEqual(data, {
+      types: [
+        { type: "postgres", category: "database" },
+        { type: "rest-generic", category: "rest" },
+      ],
+    });
+  });
+});
+
+// Errors, typed as the spec's error envelope
+
+Deno.test("a field the spec refuses is a typed 400 naming the field", async () => {
+  await withClient(async ({ client }) => {
+    const bad = await client.POST(CONNECTIONS, { body: pluggy({ configName: "x" }) });
+    assert.equal(bad.response.status, 400);
+    assert.equal(bad.data, undefined);
+    const error: MatcherError | undefined = bad.error;
+    assert.equal(error?.code, "MTCH-1001");
+    assert.equal(error?.title, "Bad Request");
+    assert.ok(error?.details?.fields?.length, "details.fields names the problems");
+    assert.deepEqual(new Set(error.details.fields.map((f) => f.field)), new Set(["configName"]));
+
+    const page = await client.GET(CONNECTIONS, { params: { query: { limit: 0 } } });
+    assert.equal(page.response.status, 400);
+    assert.equal(page.error?.code, "MTCH-1002");
+  });
+});
+
+Deno.test("an id that is not the tenant's live connection is a typed 404", async () => {
+  await withClient(async ({ h, client }) => {
+    const theirs = createMatcherClient({ baseUrl: h.baseUrl, token: () => h.token(newTenant()) });
+    const other = await create(theirs, pluggy());
+    for (const id of [crypto.randomUUID(), other.id, "not-a-uuid"]) {
+      const { error, response } = await client.GET(BY_ID, { params: { path: { id } } });
+      assert.equal(response.status, 404, id);
+      assert.deepEqual(error, {
+        code: "MTCH-2404",
+        title: "Not Found",
+        message: "No such aggregator connection.",
+      });
+    }
+  });
+});
+
+Deno.test("a config name already taken is a typed 409", async () => {
+  await withClient(async ({ client }) => {
+    await create(client, pluggy());
+    const { error, response } = await client.POST(CONNECTIONS, {
+      body: pluggy({ vendor: "belvo", baseUrl: "https://sandbox.belvo.com" }),
+    });
+    assert.equal(response.status, 409);
+    assert.equal(error?.code, "MTCH-2409");
+  });
+});
+
+Deno.test("a client with a token the service does not accept gets a typed 401", async () => {
+  await withClient(async ({ h }) => {
+    const client = createMatcherClient({ baseUrl: h.baseUrl, token: "not-a-jwt" });
+    const { error, response } = await client.GET(CONNECTIONS);
+    assert.equal(response.status, 401);
+    assert.equal(error?.code, "MTCH-1401");
+  });
+});
+
+// The client itself
+
+Deno.test("the client sends the token through the fetch it is given, and reaches the open routes", async () => {
+  await withClient(async ({ h, tenant }) => {
+    const sent: string[] = [];
+    const token = await h.token(tenant);
+    const client = createMatcherClient({
+      baseUrl: `${h.baseUrl}/`,
+      token,
+      fetch: (request) => {
+        sent.push(
+          `${request.method} ${new URL(request.url).pathname} ${
+            request.headers.get("Authorization")
+          }`,
+        );
+        return fetch(request);
+      },
+    });
+    const health = await client.GET("/health");
+    assert.deepEqual(health.data, { status: "ok" });
+    const ready = await client.GET("/ready");
+    assert.equal(ready.data?.status, "ready");
+    const list = await client.GET(CONNECTIONS);
+    assert.deepEqual(list.data?.items, []);
+    assert.deepEqual(sent, [
+      `GET /health Bearer ${token}`,
+      `GET /ready Bearer ${token}`,
+      `GET ${CONNECTIONS} Bearer ${token}`,
+    ]);
+  });
+});
