@@ -31,11 +31,18 @@ Deno.test("the Pluggy client on the happy path", async (t) => {
       assert.ok(item.headers.get("x-api-key"));
     });
 
-    await t.step("reuses the cached key for later calls", async () => {
-      await client.check(itemId);
-      await client.listAccounts(itemId);
-      assert.equal(fake.authCount, 1);
-    });
+    await t.step(
+      "reuses the cached key for later calls, but a check always authenticates",
+      async () => {
+        await client.listAccounts(itemId);
+        await allPages(client.transactions({ accountRef: itemId, accountId: bankId }));
+        assert.equal(fake.authCount, 1);
+        await client.check(itemId);
+        assert.equal(fake.authCount, 2);
+        await client.listAccounts(itemId);
+        assert.equal(fake.authCount, 2);
+      },
+    );
 
     await t.step("lists the item's accounts", async () => {
       const accounts = await client.listAccounts(itemId);
@@ -125,20 +132,18 @@ Deno.test("the Pluggy client re-authenticates once when its key stops working", 
   const client = fakeAggregators([fake.host]).client("pluggy", fake.url, credential);
   try {
     await t.step("an expired key is replaced after a 401 and the call succeeds", async () => {
-      await client.check(itemId);
+      await client.listAccounts(itemId);
       fake.expireApiKeys();
-      await client.check(itemId);
+      await client.listAccounts(itemId);
       assert.equal(fake.authCount, 2);
     });
     await t.step(
       "a second 401 in a row is credentials_rejected, after one re-auth only",
       async () => {
-        fake.faults.add({ path: `/items/${itemId}`, times: 2, fault: { status: 401 } });
+        fake.faults.add({ path: "/accounts", times: 2, fault: { status: 401 } });
         const before = fake.authCount;
-        assert.deepEqual(await checkFailure(client, itemId), {
-          kind: "credentials_rejected",
-          reason: "credentials_rejected",
-        });
+        const err = await vendorFailure(client.listAccounts(itemId));
+        assert.equal(err.kind, "credentials_rejected");
         assert.equal(fake.authCount, before + 1);
       },
     );
@@ -156,12 +161,12 @@ Deno.test("the Pluggy key is cached until shortly before its exp", async () => {
     credential,
   );
   try {
-    await client.check(itemId);
+    await client.listAccounts(itemId);
     clock += 3600_000 - 6 * 60_000; // six minutes before exp: still cached
-    await client.check(itemId);
+    await client.listAccounts(itemId);
     assert.equal(fake.authCount, 1);
     clock += 2 * 60_000; // four minutes before exp: renewed ahead of time
-    await client.check(itemId);
+    await client.listAccounts(itemId);
     assert.equal(fake.authCount, 2);
   } finally {
     await fake.close();
@@ -172,7 +177,7 @@ Deno.test("concurrent calls with a cold cache share one POST /auth", async () =>
   const { fake, itemId } = await setup();
   const client = fakeAggregators([fake.host]).client("pluggy", fake.url, credential);
   try {
-    await Promise.all(Array.from({ length: 5 }, () => client.check(itemId)));
+    await Promise.all(Array.from({ length: 5 }, () => client.listAccounts(itemId)));
     assert.equal(fake.authCount, 1);
   } finally {
     await fake.close();

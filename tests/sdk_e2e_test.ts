@@ -9,7 +9,8 @@ import {
 } from "../clients/typescript/client.ts";
 import { unsealCredential } from "../src/connections/credential.ts";
 import { createKeyRing } from "../src/crypto/seal.ts";
-import { type Harness, newTenant, startHarness } from "./support/harness.ts";
+import { startFakePluggy } from "./fakes/pluggy.ts";
+import { type Harness, type HarnessOptions, newTenant, startHarness } from "./support/harness.ts";
 
 type Connection = components["schemas"]["AggregatorConnection"];
 type CreateBody = components["schemas"]["CreateAggregatorConnectionRequest"];
@@ -29,8 +30,11 @@ interface Session {
 }
 
 /** Starts the service on a fresh database and hands a client for a fresh tenant to `use`. */
-async function withClient(use: (session: Session) => Promise<void>): Promise<void> {
-  const h = await startHarness();
+async function withClient(
+  use: (session: Session) => Promise<void>,
+  options: HarnessOptions = {},
+): Promise<void> {
+  const h = await startHarness(options);
   try {
     const tenant = newTenant();
     const client = createMatcherClient({ baseUrl: h.baseUrl, token: () => h.token(tenant) });
@@ -196,6 +200,43 @@ Deno.test("connector types lists the registered non-aggregator types", async () 
       ],
     });
   });
+});
+
+Deno.test("test checks a connection live against its vendor and answers a typed result", async () => {
+  const fake = await startFakePluggy();
+  try {
+    await withClient(async ({ client }) => {
+      await create(
+        client,
+        pluggy({
+          baseUrl: fake.url,
+          accountRef: fake.items[0].id,
+          clientId: "fake-client-id",
+          secret: "fake-client-secret",
+        }),
+      );
+      const body = { vendor: "pluggy", configName: "pluggy-main" } as const;
+      const ok = await client.POST("/v1/discovery/aggregator-connections/test", { body });
+      assert.equal(ok.response.status, 200);
+      expectType<Equals<typeof ok.data, components["schemas"]["ConnectionTestResult"] | undefined>>(
+        true,
+      );
+      assert.equal(ok.data?.healthy, true);
+
+      fake.faults.add({ path: "/auth", fault: { status: 401 } });
+      const rejected = await client.POST("/v1/discovery/aggregator-connections/test", { body });
+      assert.equal(rejected.data?.healthy, false);
+      assert.equal(rejected.data?.reason, "credentials_rejected");
+
+      const missing = await client.POST("/v1/discovery/aggregator-connections/test", {
+        body: { vendor: "belvo", configName: "pluggy-main" },
+      });
+      assert.equal(missing.response.status, 404);
+      assert.equal(missing.error?.code, "MTCH-2404");
+    }, { egress: { allowHosts: [fake.host], allowHttp: true } });
+  } finally {
+    await fake.close();
+  }
 });
 
 // Errors, typed as the spec's error envelope

@@ -46,7 +46,10 @@ export interface TransactionQuery {
 
 export interface AggregatorClient {
   readonly vendor: Vendor;
-  /** Proves the credential works and the account reference exists; throws a VendorError if not. */
+  /**
+   * Proves, live, that the credential works (never from a cached session) and that the account
+   * reference exists; throws a VendorError if not.
+   */
   check(accountRef: string): Promise<void>;
   listAccounts(accountRef: string): Promise<VendorAccount[]>;
   /** Pages of an account's transactions in the vendor's order, following its `next` links. */

@@ -149,6 +149,8 @@ export function createPluggyClient(ctx: ClientContext, keys: PluggyKeyCache): Ag
     vendor: "pluggy",
 
     async check(itemId) {
+      // Always a fresh POST /auth: a cached key would hide credentials revoked since it was issued.
+      await authenticate(await cacheId);
       await get(
         urlUnder(ctx.baseUrl, `/items/${encodeURIComponent(itemId)}`),
         "pluggy GET /items/{id}",
