@@ -1,5 +1,8 @@
 // Every outbound vendor request goes through here: egress policy, address check, timeouts, size cap.
-import { lookup } from "node:dns/promises";
+import { lookup as systemLookup } from "node:dns/promises";
+import http from "node:http";
+import https from "node:https";
+import { isIPv6, type LookupFunction } from "node:net";
 import { isForbiddenAddress } from "./addresses.ts";
 import { checkEgressUrl, type EgressPolicy } from "./egress.ts";
 import { VendorError } from "./errors.ts";
@@ -15,7 +18,8 @@ export interface VendorHttpOptions {
   maxResponseBytes: number;
   /** Resolves a host name to its addresses; defaults to the system resolver (getaddrinfo). */
   resolve?: (hostname: string) => Promise<string[]>;
-  fetch?: typeof fetch;
+  /** Which resolved addresses refuse the call; defaults to every non-public one. */
+  isForbidden?: (address: string) => boolean;
 }
 
 export interface VendorRequest {
@@ -37,152 +41,192 @@ export interface VendorResponse {
 export type VendorHttp = (vendor: Vendor, request: VendorRequest) => Promise<VendorResponse>;
 
 async function systemResolve(hostname: string): Promise<string[]> {
-  const found = await lookup(hostname, { all: true, verbatim: true });
+  const found = await systemLookup(hostname, { all: true, verbatim: true });
   return found.map((a) => a.address);
 }
 
-/** Reads a body, refusing it as soon as it passes `max` bytes. */
-async function readCapped(res: Response, max: number, operation: string): Promise<Uint8Array> {
-  const tooLarge = () =>
-    new VendorError(
-      "permanent",
-      "unexpected_response",
-      `${operation}: response over ${max} bytes`,
-      {
-        status: res.status,
-      },
-    );
-  const declared = Number(res.headers.get("content-length") ?? NaN);
-  if (declared > max) {
-    await res.body?.cancel();
-    throw tooLarge();
-  }
-  if (!res.body) return new Uint8Array();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const body = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return body;
-}
+/** Raised inside the DNS lookup when the host resolves to an address the policy refuses. */
+class AddressRefused extends Error {}
 
-/** `work`, unless `signal` aborts first: then the error `onAbort` makes. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal, onAbort: () => Error): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const abort = () => reject(onAbort());
-    if (signal.aborted) return abort();
-    signal.addEventListener("abort", abort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
-  });
+/**
+ * The DNS lookup of the connection itself: the addresses it checks are the addresses the socket
+ * connects to, so a host cannot answer one address to a check and another to the connection.
+ */
+function guardedLookup(
+  resolve: (hostname: string) => Promise<string[]>,
+  isForbidden: (address: string) => boolean,
+): LookupFunction {
+  return function lookupVendorHost(hostname, options, callback) {
+    resolve(hostname).then((addresses) => {
+      if (addresses.length === 0) {
+        throw Object.assign(new Error("no address"), { code: "ENOTFOUND" });
+      }
+      if (addresses.some(isForbidden)) throw new AddressRefused();
+      const entries = addresses.map((address) => ({ address, family: isIPv6(address) ? 6 : 4 }));
+      if (options.all) callback(null, entries);
+      else callback(null, entries[0].address, entries[0].family);
+    }).catch((err) => callback(err, "", 0));
+  };
 }
 
 export function createVendorHttp(options: VendorHttpOptions): VendorHttp {
-  const resolve = options.resolve ?? systemResolve;
-  const fetchFn = options.fetch ?? fetch;
+  const vendorLookup = guardedLookup(
+    options.resolve ?? systemResolve,
+    options.isForbidden ?? isForbiddenAddress,
+  );
 
-  /** Refuses a vendor host that resolves to no address or to any non-public one. */
-  async function checkAddresses(hostname: string, operation: string): Promise<void> {
-    let addresses: string[];
-    try {
-      addresses = await resolve(hostname);
-    } catch {
-      addresses = [];
-    }
-    if (addresses.length === 0) {
-      throw new VendorError(
-        "transient",
-        "vendor_unreachable",
-        `${operation}: host did not resolve`,
-      );
-    }
-    if (addresses.some(isForbiddenAddress)) {
-      throw new VendorError(
-        "permanent",
-        "vendor_unreachable",
-        `${operation}: egress refused: the host resolves to a non-public address`,
-      );
-    }
-  }
-
-  return async function vendorFetch(vendor, request) {
+  return function vendorRequest(vendor, request) {
     const { url, operation } = request;
     const verdict = checkEgressUrl(vendor, url, options.egress);
     if (!verdict.ok) {
-      throw new VendorError(
-        "permanent",
-        "vendor_unreachable",
-        `${operation}: egress refused: ${verdict.reason}`,
+      return Promise.reject(
+        new VendorError(
+          "permanent",
+          "vendor_unreachable",
+          `${operation}: egress refused: ${verdict.reason}`,
+        ),
       );
     }
+    const fail = (
+      kind: "transient" | "permanent",
+      reason: "vendor_unreachable" | "timeout" | "unexpected_response",
+      what: string,
+      status?: number,
+    ) => new VendorError(kind, reason, `${operation}: ${what}`, status ? { status } : {});
 
-    const total = new AbortController();
-    const start = new AbortController();
-    const timeout = (controller: AbortController, ms: number) =>
-      setTimeout(() => controller.abort(new DOMException("timed out", "TimeoutError")), ms);
-    const totalTimer = timeout(total, options.timeoutMs);
-    const startTimer = timeout(start, options.connectTimeoutMs);
-    const timedOut = () => new VendorError("transient", "timeout", `${operation}: timed out`);
-    try {
-      if (!verdict.allowedHost) {
-        await untilAborted(checkAddresses(url.hostname, operation), start.signal, timedOut);
-      }
-      let res: Response;
-      try {
-        res = await fetchFn(url, {
-          method: request.method,
-          headers: request.headers,
-          body: request.body,
-          redirect: "manual",
-          signal: AbortSignal.any([total.signal, start.signal]),
-        });
-      } catch {
-        if (total.signal.aborted || start.signal.aborted) throw timedOut();
-        throw new VendorError("transient", "vendor_unreachable", `${operation}: connection failed`);
-      } finally {
+    return new Promise<VendorResponse>((resolve, reject) => {
+      let settled = false;
+      const finish = (outcome: VendorResponse | VendorError) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(startTimer);
-      }
-      if (res.status >= 300 && res.status < 400) {
-        await res.body?.cancel();
-        throw new VendorError(
-          "permanent",
-          "unexpected_response",
-          `${operation}: answered a redirect (${res.status}), which is never followed`,
-          { status: res.status },
+        clearTimeout(totalTimer);
+        if (outcome instanceof VendorError) {
+          req.destroy();
+          reject(outcome);
+        } else resolve(outcome);
+      };
+      const req = (url.protocol === "https:" ? https : http).request(url, {
+        method: request.method,
+        headers: request.body === undefined ? request.headers : {
+          ...request.headers,
+          "content-length": String(new TextEncoder().encode(request.body).byteLength),
+        },
+        // A fresh connection each call: with Deno's node:http a pooled connection that a timed-out
+        // call abandoned could carry the next call's request twice.
+        agent: false,
+        // Operator-allowed extra hosts skip the address check; vendor hosts never do.
+        lookup: verdict.allowedHost ? undefined : vendorLookup,
+      });
+      const startTimer = setTimeout(
+        () => finish(fail("transient", "timeout", "timed out before the answer started")),
+        options.connectTimeoutMs,
+      );
+      const totalTimer = setTimeout(
+        () => finish(fail("transient", "timeout", "timed out")),
+        options.timeoutMs,
+      );
+
+      req.on("error", (err) => {
+        if (err instanceof AddressRefused) {
+          finish(
+            fail(
+              "permanent",
+              "vendor_unreachable",
+              "egress refused: the host resolves to a non-public address",
+            ),
+          );
+        } else if ((err as { code?: string }).code === "ENOTFOUND") {
+          finish(fail("transient", "vendor_unreachable", "host did not resolve"));
+        } else finish(fail("transient", "vendor_unreachable", "connection failed"));
+      });
+
+      req.on("response", (res) => {
+        clearTimeout(startTimer);
+        const status = res.statusCode ?? 0;
+        if (status >= 300 && status < 400) {
+          return finish(
+            fail(
+              "permanent",
+              "unexpected_response",
+              `answered a redirect (${status}), which is never followed`,
+              status,
+            ),
+          );
+        }
+        const tooLarge = () =>
+          fail(
+            "permanent",
+            "unexpected_response",
+            `response over ${options.maxResponseBytes} bytes`,
+            status,
+          );
+        if (Number(res.headers["content-length"] ?? 0) > options.maxResponseBytes) {
+          return finish(tooLarge());
+        }
+        const chunks: Uint8Array[] = [];
+        let size = 0;
+        res.on("data", (chunk: Uint8Array) => {
+          size += chunk.byteLength;
+          if (size > options.maxResponseBytes) return finish(tooLarge());
+          chunks.push(chunk);
+        });
+        res.on("end", () => {
+          if (!res.complete) {
+            return finish(
+              fail(
+                "transient",
+                "vendor_unreachable",
+                "the connection broke while reading the answer",
+                status,
+              ),
+            );
+          }
+          const headers = new Headers();
+          for (const [name, value] of Object.entries(res.headers)) {
+            if (value !== undefined) {
+              headers.set(name, Array.isArray(value) ? value.join(", ") : value);
+            }
+          }
+          const body = new Uint8Array(size);
+          let at = 0;
+          for (const chunk of chunks) {
+            body.set(chunk, at);
+            at += chunk.byteLength;
+          }
+          finish({ status, headers, body });
+        });
+        res.on(
+          "error",
+          () =>
+            finish(
+              fail(
+                "transient",
+                "vendor_unreachable",
+                "the connection broke while reading the answer",
+                status,
+              ),
+            ),
         );
-      }
-      try {
-        return {
-          status: res.status,
-          headers: res.headers,
-          body: await readCapped(res, options.maxResponseBytes, operation),
-        };
-      } catch (err) {
-        if (err instanceof VendorError) throw err;
-        if (total.signal.aborted) throw timedOut();
-        throw new VendorError(
-          "transient",
-          "vendor_unreachable",
-          `${operation}: the connection broke while reading the answer`,
-          { status: res.status },
+        res.on(
+          "aborted",
+          () =>
+            finish(
+              fail(
+                "transient",
+                "vendor_unreachable",
+                "the connection broke while reading the answer",
+                status,
+              ),
+            ),
         );
-      }
-    } finally {
-      clearTimeout(startTimer);
-      clearTimeout(totalTimer);
-    }
+      });
+
+      req.end(request.body);
+    }).catch((err) => {
+      if (err instanceof VendorError) throw err;
+      // Thrown while building the request (a malformed header, say): never retried.
+      throw fail("permanent", "unexpected_response", "the request could not be sent");
+    });
   };
 }
