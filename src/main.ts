@@ -12,6 +12,7 @@ import { createAggregators } from "./vendors/clients.ts";
 import { createVendorHttp } from "./vendors/vendor_http.ts";
 import { processMetrics } from "./metrics/process_metrics.ts";
 import { createMetricsRegistry } from "./metrics/registry.ts";
+import { vendorMetrics } from "./metrics/vendor_metrics.ts";
 
 const logger = jsonLogger();
 const config = loadConfig(logger);
@@ -32,7 +33,13 @@ const app = createApp({
   verifyTenant: createTenantVerifier(config.auth),
   connectors: registerBuiltInConnectors(createConnectorRegistry()),
   egress: config.egress,
-  aggregators: createAggregators(createVendorHttp({ egress: config.egress, ...config.vendorHttp })),
+  aggregators: createAggregators(
+    createVendorHttp({
+      egress: config.egress,
+      ...config.vendorHttp,
+      observe: vendorMetrics(metrics),
+    }),
+  ),
   testLimiter: createRateLimiter(kv, { limit: config.connectionTestsPerMinute, windowMs: 60_000 }),
   logger,
   metrics,

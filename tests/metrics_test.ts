@@ -1,6 +1,7 @@
 // GET /metrics over real HTTP: off by default, guarded by its token, exact counts by route pattern,
 // and never a token, a secret or a raw path in what it shows.
 import assert from "node:assert/strict";
+import { startFakePluggy } from "./fakes/pluggy.ts";
 import { newTenant, pluggyBody, startHarness } from "./support/harness.ts";
 import { parseExposition, samplesOf } from "./support/prometheus.ts";
 
@@ -194,5 +195,64 @@ Deno.test("/metrics shows the process basics", async () => {
     assert.equal(parsed.types.get("process_resident_memory_bytes"), "gauge");
   } finally {
     await h.close();
+  }
+});
+
+Deno.test("vendor calls are counted by vendor, operation and outcome, and timed", async () => {
+  const secret = "vendor-metrics-secret-canary";
+  const pluggy = await startFakePluggy({ clients: [{ clientId: "id", clientSecret: secret }] });
+  const h = await startHarness({
+    metricsToken: METRICS_TOKEN,
+    egress: { allowHosts: [pluggy.host], allowHttp: true },
+    vendorHttp: { connectTimeoutMs: 300, timeoutMs: 600 },
+  });
+  try {
+    const tenant = newTenant();
+    const itemId = pluggy.items[0].id;
+    const created = await h.request(CONNECTIONS, {
+      method: "POST",
+      tenant,
+      json: pluggyBody({ baseUrl: pluggy.url, accountRef: itemId, clientId: "id", secret }),
+    });
+    assert.equal(created.status, 201);
+    const test = async () => {
+      const res = await h.request(`${CONNECTIONS}/test`, {
+        method: "POST",
+        tenant,
+        json: { vendor: "pluggy", configName: "pluggy-main" },
+      });
+      return (await res.json()).healthy;
+    };
+    assert.equal(await test(), true);
+    pluggy.faults.add({ path: `/items/${itemId}`, fault: { status: 429 } });
+    assert.equal(await test(), false);
+    pluggy.faults.add({ path: `/items/${itemId}`, fault: { delayMs: 1_500 } });
+    assert.equal(await test(), false);
+
+    const res = await h.request("/metrics", {
+      headers: { Authorization: `Bearer ${METRICS_TOKEN}` },
+    });
+    const text = await res.text();
+    const parsed = parseExposition(text);
+    const calls = Object.fromEntries(
+      samplesOf(parsed, "matcher_vendor_calls_total").map((
+        { labels: { vendor, operation, outcome }, value },
+      ) => [`${vendor} ${operation} ${outcome}`, value]),
+    );
+    assert.deepEqual(calls, {
+      "pluggy pluggy POST /auth 200": 3,
+      "pluggy pluggy GET /items/{id} 200": 1,
+      "pluggy pluggy GET /items/{id} 429": 1,
+      "pluggy pluggy GET /items/{id} timeout": 1,
+    });
+    const timed = samplesOf(parsed, "matcher_vendor_call_duration_seconds_count", {
+      vendor: "pluggy",
+      operation: "pluggy GET /items/{id}",
+    });
+    assert.equal(timed[0]?.value, 3);
+    for (const leak of [secret, itemId, pluggy.host]) assert.ok(!text.includes(leak), leak);
+  } finally {
+    await h.close();
+    await pluggy.close();
   }
 });

@@ -20,7 +20,14 @@ export interface VendorHttpOptions {
   resolve?: (hostname: string) => Promise<string[]>;
   /** Which resolved addresses refuse the call; defaults to every non-public one. */
   isForbidden?: (address: string) => boolean;
+  /** Told about every call once it ends, for metrics. */
+  observe?: VendorCallObserver;
 }
+
+/** One finished vendor call: `outcome` is the status answered, or the failure's reason. */
+export type VendorCallObserver = (
+  call: { vendor: Vendor; operation: string; outcome: string; seconds: number },
+) => void;
 
 export interface VendorRequest {
   method: "GET" | "POST";
@@ -94,11 +101,18 @@ export function createVendorHttp(options: VendorHttpOptions): VendorHttp {
       status?: number,
     ) => new VendorError(kind, reason, `${operation}: ${what}`, status ? { status } : {});
 
+    const started = performance.now();
     return new Promise<VendorResponse>((resolve, reject) => {
       let settled = false;
       const finish = (outcome: VendorResponse | VendorError) => {
         if (settled) return;
         settled = true;
+        options.observe?.({
+          vendor,
+          operation,
+          outcome: outcome instanceof VendorError ? outcome.reason : String(outcome.status),
+          seconds: (performance.now() - started) / 1000,
+        });
         clearTimeout(startTimer);
         clearTimeout(totalTimer);
         if (outcome instanceof VendorError) {

@@ -17,6 +17,7 @@ import { createAggregators } from "../../src/vendors/clients.ts";
 import { createVendorHttp, type VendorHttpOptions } from "../../src/vendors/vendor_http.ts";
 import { processMetrics } from "../../src/metrics/process_metrics.ts";
 import { createMetricsRegistry } from "../../src/metrics/registry.ts";
+import { vendorMetrics } from "../../src/metrics/vendor_metrics.ts";
 import { createTestDatabase } from "./database.ts";
 
 export interface HarnessOptions {
@@ -62,15 +63,16 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
   const logs: string[] = [];
   const egress = { allowHosts: [], allowHttp: false, ...options.egress };
   const now = options.now ?? Date.now;
+  const metrics = createMetricsRegistry();
+  processMetrics(metrics);
   const http = createVendorHttp({
     egress,
     connectTimeoutMs: 2_000,
     timeoutMs: 4_000,
     maxResponseBytes: 8 * 1024 * 1024,
+    observe: vendorMetrics(metrics),
     ...options.vendorHttp,
   });
-  const metrics = createMetricsRegistry();
-  processMetrics(metrics);
   const app = createApp({
     sql,
     kv,
