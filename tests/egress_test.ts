@@ -2,9 +2,9 @@
 import assert from "node:assert/strict";
 import { isForbiddenAddress } from "../src/vendors/addresses.ts";
 import { checkEgressUrl, type EgressPolicy } from "../src/vendors/egress.ts";
-import { VendorError } from "../src/vendors/errors.ts";
 import { createVendorHttp, type VendorHttpOptions } from "../src/vendors/vendor_http.ts";
 import type { Vendor } from "../src/vendors/vendors.ts";
+import { vendorFailure } from "./support/vendors.ts";
 
 const closed: EgressPolicy = { allowHosts: [], allowHttp: false };
 
@@ -125,21 +125,11 @@ function http(options: Partial<VendorHttpOptions>) {
   });
 }
 
-async function failure(promise: Promise<unknown>): Promise<VendorError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof VendorError, `expected a VendorError, got ${err}`);
-    return err;
-  }
-  assert.fail("expected the call to fail");
-}
-
 Deno.test("requests to a vendor host resolving to a forbidden address are never sent", async (t) => {
   for (const address of ["127.0.0.1", "169.254.169.254", "::ffff:127.0.0.1", "10.0.0.7"]) {
     await t.step(`refuses api.pluggy.ai resolving to ${address}`, async () => {
       const send = http({ resolve: () => Promise.resolve(["52.1.2.3", address]) });
-      const err = await failure(
+      const err = await vendorFailure(
         send("pluggy", {
           method: "GET",
           url: new URL("https://api.pluggy.ai/auth"),
@@ -153,7 +143,7 @@ Deno.test("requests to a vendor host resolving to a forbidden address are never 
   }
   await t.step("a host that does not resolve is unreachable, and worth retrying", async () => {
     const send = http({ resolve: () => Promise.reject(new Error("ENOTFOUND")) });
-    const err = await failure(
+    const err = await vendorFailure(
       send("belvo", { method: "GET", url: new URL("https://api.belvo.com/api/"), operation: "t" }),
     );
     assert.equal(err.kind, "transient");
@@ -162,7 +152,7 @@ Deno.test("requests to a vendor host resolving to a forbidden address are never 
   await t.step("a URL the policy refuses is never resolved", async () => {
     let lookups = 0;
     const send = http({ resolve: () => (lookups++, Promise.resolve(["52.1.2.3"])) });
-    const err = await failure(
+    const err = await vendorFailure(
       send("pluggy", { method: "GET", url: new URL("http://api.pluggy.ai/x"), operation: "t" }),
     );
     assert.match(err.message, /egress refused: must use https/);
@@ -181,7 +171,7 @@ Deno.test("the address checked is the address connected to: a host is resolved o
     isForbidden: (ip) => ip !== "127.0.0.2",
   });
   // 127.0.0.2:443 has no listener: the call fails to connect, after exactly one lookup.
-  const err = await failure(
+  const err = await vendorFailure(
     send("pluggy", { method: "GET", url: new URL("https://api.pluggy.ai/auth"), operation: "t" }),
   );
   assert.match(err.message, /connection failed/);
@@ -204,7 +194,7 @@ Deno.test("allowed hosts skip the address check, and nothing else", async (t) =>
     });
     await t.step("a vendor host still gets the address check", async () => {
       const send = http({ egress, resolve: () => Promise.resolve(["127.0.0.1"]) });
-      const err = await failure(
+      const err = await vendorFailure(
         send("pluggy", { method: "GET", url: new URL("https://api.pluggy.ai/"), operation: "t" }),
       );
       assert.match(err.message, /non-public address/);
@@ -222,7 +212,7 @@ Deno.test("redirects are never followed", async () => {
   );
   const egress = { allowHosts: [target.host, elsewhere.host], allowHttp: true };
   try {
-    const err = await failure(
+    const err = await vendorFailure(
       http({ egress })("pluggy", {
         method: "GET",
         url: new URL(`http://${target.host}/start`),
@@ -281,26 +271,28 @@ Deno.test("timeouts, refused connections and oversized bodies are typed failures
     });
   try {
     await t.step("no response headers within the connect timeout", async () => {
-      const err = await failure(send("/slow-headers", { connectTimeoutMs: 200 }));
+      const err = await vendorFailure(send("/slow-headers", { connectTimeoutMs: 200 }));
       assert.equal(err.kind, "transient");
       assert.equal(err.reason, "timeout");
     });
     await t.step("a body still arriving at the total timeout", async () => {
-      const err = await failure(send("/slow-body", { timeoutMs: 500, connectTimeoutMs: 400 }));
+      const err = await vendorFailure(
+        send("/slow-body", { timeoutMs: 500, connectTimeoutMs: 400 }),
+      );
       assert.equal(err.kind, "transient");
       assert.equal(err.reason, "timeout");
     });
     await t.step("a declared length over the cap", async () => {
-      const err = await failure(send("/big"));
+      const err = await vendorFailure(send("/big"));
       assert.equal(err.kind, "permanent");
       assert.match(err.message, /over 1024 bytes/);
     });
     await t.step("a streamed body that grows past the cap", async () => {
-      const err = await failure(send("/big-stream"));
+      const err = await vendorFailure(send("/big-stream"));
       assert.match(err.message, /over 1024 bytes/);
     });
     await t.step("nothing listening", async () => {
-      const err = await failure(
+      const err = await vendorFailure(
         http({ egress: { allowHosts: ["127.0.0.1:1"], allowHttp: true } })("belvo", {
           method: "GET",
           url: new URL("http://127.0.0.1:1/api/"),

@@ -76,24 +76,34 @@ function guardedLookup(
   };
 }
 
+/** Joins the chunks of a body. */
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  const body = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return body;
+}
+
+function toHeaders(raw: http.IncomingHttpHeaders): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(raw)) {
+    if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(", ") : value);
+  }
+  return headers;
+}
+
 export function createVendorHttp(options: VendorHttpOptions): VendorHttp {
   const vendorLookup = guardedLookup(
     options.resolve ?? systemResolve,
     options.isForbidden ?? isForbiddenAddress,
   );
+  const max = options.maxResponseBytes;
 
   return function vendorRequest(vendor, request) {
     const { url, operation } = request;
-    const verdict = checkEgressUrl(vendor, url, options.egress);
-    if (!verdict.ok) {
-      return Promise.reject(
-        new VendorError(
-          "permanent",
-          "vendor_unreachable",
-          `${operation}: egress refused: ${verdict.reason}`,
-        ),
-      );
-    }
     const fail = (
       kind: "transient" | "permanent",
       reason: "vendor_unreachable" | "timeout" | "unexpected_response",
@@ -101,25 +111,15 @@ export function createVendorHttp(options: VendorHttpOptions): VendorHttp {
       status?: number,
     ) => new VendorError(kind, reason, `${operation}: ${what}`, status ? { status } : {});
 
+    const verdict = checkEgressUrl(vendor, url, options.egress);
+    if (!verdict.ok) {
+      return Promise.reject(
+        fail("permanent", "vendor_unreachable", `egress refused: ${verdict.reason}`),
+      );
+    }
+
     const started = performance.now();
     return new Promise<VendorResponse>((resolve, reject) => {
-      let settled = false;
-      const finish = (outcome: VendorResponse | VendorError) => {
-        if (settled) return;
-        settled = true;
-        options.observe?.({
-          vendor,
-          operation,
-          outcome: outcome instanceof VendorError ? outcome.reason : String(outcome.status),
-          seconds: (performance.now() - started) / 1000,
-        });
-        clearTimeout(startTimer);
-        clearTimeout(totalTimer);
-        if (outcome instanceof VendorError) {
-          req.destroy();
-          reject(outcome);
-        } else resolve(outcome);
-      };
       const req = (url.protocol === "https:" ? https : http).request(url, {
         method: request.method,
         headers: request.body === undefined ? request.headers : {
@@ -132,6 +132,25 @@ export function createVendorHttp(options: VendorHttpOptions): VendorHttp {
         // Operator-allowed extra hosts skip the address check; vendor hosts never do.
         lookup: verdict.allowedHost ? undefined : vendorLookup,
       });
+
+      let settled = false;
+      const finish = (outcome: VendorResponse | VendorError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(startTimer);
+        clearTimeout(totalTimer);
+        const failed = outcome instanceof VendorError;
+        options.observe?.({
+          vendor,
+          operation,
+          outcome: failed ? outcome.reason : String(outcome.status),
+          seconds: (performance.now() - started) / 1000,
+        });
+        if (failed) {
+          req.destroy();
+          reject(outcome);
+        } else resolve(outcome);
+      };
       const startTimer = setTimeout(
         () => finish(fail("transient", "timeout", "timed out before the answer started")),
         options.connectTimeoutMs,
@@ -143,13 +162,8 @@ export function createVendorHttp(options: VendorHttpOptions): VendorHttp {
 
       req.on("error", (err) => {
         if (err instanceof AddressRefused) {
-          finish(
-            fail(
-              "permanent",
-              "vendor_unreachable",
-              "egress refused: the host resolves to a non-public address",
-            ),
-          );
+          const why = "egress refused: the host resolves to a non-public address";
+          finish(fail("permanent", "vendor_unreachable", why));
         } else if ((err as { code?: string }).code === "ENOTFOUND") {
           finish(fail("transient", "vendor_unreachable", "host did not resolve"));
         } else finish(fail("transient", "vendor_unreachable", "connection failed"));
@@ -158,82 +172,29 @@ export function createVendorHttp(options: VendorHttpOptions): VendorHttp {
       req.on("response", (res) => {
         clearTimeout(startTimer);
         const status = res.statusCode ?? 0;
-        if (status >= 300 && status < 400) {
-          return finish(
-            fail(
-              "permanent",
-              "unexpected_response",
-              `answered a redirect (${status}), which is never followed`,
-              status,
-            ),
-          );
-        }
+        const broken = () =>
+          finish(fail("transient", "vendor_unreachable", "the answer broke off", status));
         const tooLarge = () =>
-          fail(
-            "permanent",
-            "unexpected_response",
-            `response over ${options.maxResponseBytes} bytes`,
-            status,
-          );
-        if (Number(res.headers["content-length"] ?? 0) > options.maxResponseBytes) {
-          return finish(tooLarge());
+          finish(fail("permanent", "unexpected_response", `response over ${max} bytes`, status));
+        if (status >= 300 && status < 400) {
+          const why = `answered a redirect (${status}), which is never followed`;
+          return finish(fail("permanent", "unexpected_response", why, status));
         }
+        if (Number(res.headers["content-length"] ?? 0) > max) return tooLarge();
+
         const chunks: Uint8Array[] = [];
         let size = 0;
         res.on("data", (chunk: Uint8Array) => {
           size += chunk.byteLength;
-          if (size > options.maxResponseBytes) return finish(tooLarge());
+          if (size > max) return tooLarge();
           chunks.push(chunk);
         });
         res.on("end", () => {
-          if (!res.complete) {
-            return finish(
-              fail(
-                "transient",
-                "vendor_unreachable",
-                "the connection broke while reading the answer",
-                status,
-              ),
-            );
-          }
-          const headers = new Headers();
-          for (const [name, value] of Object.entries(res.headers)) {
-            if (value !== undefined) {
-              headers.set(name, Array.isArray(value) ? value.join(", ") : value);
-            }
-          }
-          const body = new Uint8Array(size);
-          let at = 0;
-          for (const chunk of chunks) {
-            body.set(chunk, at);
-            at += chunk.byteLength;
-          }
-          finish({ status, headers, body });
+          if (!res.complete) return broken();
+          finish({ status, headers: toHeaders(res.headers), body: concat(chunks, size) });
         });
-        res.on(
-          "error",
-          () =>
-            finish(
-              fail(
-                "transient",
-                "vendor_unreachable",
-                "the connection broke while reading the answer",
-                status,
-              ),
-            ),
-        );
-        res.on(
-          "aborted",
-          () =>
-            finish(
-              fail(
-                "transient",
-                "vendor_unreachable",
-                "the connection broke while reading the answer",
-                status,
-              ),
-            ),
-        );
+        res.on("error", broken);
+        res.on("aborted", broken);
       });
 
       req.end(request.body);
