@@ -183,3 +183,22 @@ Deno.test("a Belvo next link on another origin is refused before it is requested
     await other.close();
   }
 });
+
+Deno.test("a Belvo next link that repeats the page is refused instead of looping", async () => {
+  const { fake, linkId, accountId } = await setup({ links: [{ accounts: [{ transactions: 3 }] }] });
+  const client = fakeAggregators([fake.host]).client("belvo", fake.url, credential);
+  try {
+    const loop = `${fake.url}/api/transactions/?link=${linkId}&page=2`;
+    fake.faults.add({
+      path: "/api/transactions/",
+      times: Infinity,
+      fault: { status: 200, body: { count: 9, next: loop, previous: null, results: [] } },
+    });
+    const err = await vendorFailure(
+      allPages(client.transactions({ accountRef: linkId, accountId, resumeFrom: loop })),
+    );
+    assert.match(err.message, /next link repeats/);
+  } finally {
+    await fake.close();
+  }
+});

@@ -297,3 +297,23 @@ Deno.test("a next link on another origin is an error, not a request", async () =
     await other.close();
   }
 });
+
+Deno.test("a next link that points back at the same page ends the walk with an error", async () => {
+  const { fake, itemId, bankId } = await setup();
+  const client = fakeAggregators([fake.host]).client("pluggy", fake.url, credential);
+  try {
+    const loop = `${fake.url}/v2/transactions?accountId=${bankId}&after=same`;
+    fake.faults.add({
+      path: "/v2/transactions",
+      times: Infinity,
+      fault: { status: 200, body: { results: [], next: loop } },
+    });
+    const err = await vendorFailure(
+      allPages(client.transactions({ accountRef: itemId, accountId: bankId, resumeFrom: loop })),
+    );
+    assert.match(err.message, /next link repeats/);
+    assert.equal(fake.requests.filter((r) => r.path === "/v2/transactions").length, 1);
+  } finally {
+    await fake.close();
+  }
+});

@@ -10,7 +10,7 @@ import { type ClientContext, urlUnder } from "./client_context.ts";
 import { encodeBase64 } from "../crypto/encoding.ts";
 import { signedAmount } from "./decimal.ts";
 import { VendorError } from "./errors.ts";
-import { requestJson, sameOriginNext } from "./vendor_json.ts";
+import { followNext, requestJson, sameOriginNext } from "./vendor_json.ts";
 
 /** Belvo's largest page; larger values are clamped by Belvo itself. */
 export const BELVO_PAGE_SIZE = 1000;
@@ -75,7 +75,7 @@ export function createBelvoClient(ctx: ClientContext): AggregatorClient {
     let url: URL | null = first;
     while (url) {
       const answer: { results: T[]; next?: string | null } = await get(url, operation, Page(item));
-      url = answer.next ? sameOriginNext(answer.next, base, operation) : null;
+      url = followNext(answer.next, url, base, operation);
       yield { results: answer.results, next: url };
     }
   }

@@ -10,7 +10,7 @@ import { type ClientContext, urlUnder } from "./client_context.ts";
 import { signedAmount } from "./decimal.ts";
 import { VendorError } from "./errors.ts";
 import { credentialId, type PluggyKeyCache } from "./pluggy_keys.ts";
-import { parseBody, sameOriginNext, statusError } from "./vendor_json.ts";
+import { followNext, parseBody, sameOriginNext, statusError } from "./vendor_json.ts";
 
 /** Pluggy's `/transactions?ids=` takes at most this many ids a call. */
 export const PLUGGY_MAX_IDS = 500;
@@ -175,7 +175,7 @@ export function createPluggyClient(ctx: ClientContext, keys: PluggyKeyCache): Ag
         });
       while (url) {
         const answer: z.infer<typeof CursorPage> = await get(url, operation, CursorPage);
-        url = answer.next ? sameOriginNext(answer.next, base, operation) : null;
+        url = followNext(answer.next, url, base, operation);
         yield { transactions: answer.results.map(toTransaction), next: url?.href ?? null };
       }
     },

@@ -98,3 +98,18 @@ export function sameOriginNext(next: string, base: URL, operation: string): URL 
   }
   return url;
 }
+
+/** The page after `current`: on the connection's origin, and never `current` itself again. */
+export function followNext(
+  next: string | null | undefined,
+  current: URL,
+  base: URL,
+  operation: string,
+): URL | null {
+  if (!next) return null;
+  const url = sameOriginNext(next, base, operation);
+  if (url.href === current.href) {
+    throw new VendorError("permanent", "unexpected_response", `${operation}: next link repeats`);
+  }
+  return url;
+}
