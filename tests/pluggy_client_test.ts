@@ -317,3 +317,35 @@ Deno.test("a next link that points back at the same page ends the walk with an e
     await fake.close();
   }
 });
+
+Deno.test("a next link that carries only the cursor keeps the walk on the account and filter", async () => {
+  const { fake, itemId, bankId } = await setup();
+  const client = fakeAggregators([fake.host]).client("pluggy", fake.url, credential);
+  try {
+    const from = fake.transactions(bankId)[5].createdAt;
+    const first = await allPages(
+      client.transactions({ accountRef: itemId, accountId: bankId, createdFrom: from }),
+    );
+    // The same walk again, with each next link reduced to its cursor, as the SDK reads it.
+    fake.resetRequests();
+    const bare = new URL(first[0].next!);
+    const cursorOnly = `${fake.url}/v2/transactions?after=${bare.searchParams.get("after")}`;
+    const rest = await allPages(
+      client.transactions({
+        accountRef: itemId,
+        accountId: bankId,
+        createdFrom: from,
+        resumeFrom: cursorOnly,
+      }),
+    );
+    const sent = fake.requests.find((r) => r.path === "/v2/transactions")!;
+    assert.equal(sent.query.get("accountId"), bankId);
+    assert.equal(sent.query.get("createdAtFrom"), from);
+    assert.deepEqual(
+      rest.flatMap((p) => p.transactions.map((t) => t.id)),
+      first.slice(1).flatMap((p) => p.transactions.map((t) => t.id)),
+    );
+  } finally {
+    await fake.close();
+  }
+});

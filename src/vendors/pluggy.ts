@@ -167,15 +167,24 @@ export function createPluggyClient(ctx: ClientContext, keys: PluggyKeyCache): Ag
 
     async *transactions(query): AsyncGenerator<TransactionPage> {
       const operation = "pluggy GET /v2/transactions";
+      const filters = { accountId: query.accountId, createdAtFrom: query.createdFrom };
+      // Pluggy documents `next` as the query plus `after`, but its own SDK sends its filters again
+      // with the `after` of `next`: filters missing from a `next` are put back, so both readings
+      // give the same pages.
+      const withFilters = (url: URL | null) => {
+        for (const [name, value] of Object.entries(filters)) {
+          if (url && value !== undefined && !url.searchParams.has(name)) {
+            url.searchParams.set(name, value);
+          }
+        }
+        return url;
+      };
       let url: URL | null = query.resumeFrom
-        ? sameOriginNext(query.resumeFrom, base, operation)
-        : urlUnder(ctx.baseUrl, "/v2/transactions", {
-          accountId: query.accountId,
-          createdAtFrom: query.createdFrom,
-        });
+        ? withFilters(sameOriginNext(query.resumeFrom, base, operation))
+        : urlUnder(ctx.baseUrl, "/v2/transactions", filters);
       while (url) {
         const answer: z.infer<typeof CursorPage> = await get(url, operation, CursorPage);
-        url = followNext(answer.next, url, base, operation);
+        url = withFilters(followNext(answer.next, url, base, operation));
         yield { transactions: answer.results.map(toTransaction), next: url?.href ?? null };
       }
     },
