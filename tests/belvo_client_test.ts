@@ -77,12 +77,23 @@ Deno.test("the Belvo client on the happy path", async (t) => {
       for (const t of all.filter((t) => t.created_at >= from)) assert.ok(ids.includes(t.id));
     });
 
-    await t.step("fetches transactions by id, skipping the ones gone", async () => {
-      const ids = fake.transactions(linkId).slice(0, 3).map((t) => t.id);
-      const pages = await allPages(
-        client.transactionsByIds({ accountRef: linkId, ids: [...ids, crypto.randomUUID()] }),
+    await t.step("fetches transactions by id, skipping the ones gone, 100 a page", async () => {
+      const wanted = fake.transactions(linkId).slice(0, 150);
+      const ids = [...wanted.map((t) => t.id), crypto.randomUUID()];
+      const pages = await allPages(client.transactionsByIds({ accountRef: linkId, ids }));
+      assert.deepEqual(pages.map((p) => p.transactions.length), [100, 50]);
+      const got = pages.flatMap((p) => p.transactions);
+      assert.deepEqual(got.map((t) => t.id), wanted.map((t) => t.id));
+      assert.deepEqual(got.map((t) => t.accountId), wanted.map((t) => t.account.id));
+    });
+
+    await t.step("a failure other than not-found stops a fetch by id", async () => {
+      const [first, second] = fake.transactions(linkId);
+      fake.faults.add({ path: `/api/transactions/${second.id}/`, fault: { status: 500 } });
+      const err = await vendorFailure(
+        allPages(client.transactionsByIds({ accountRef: linkId, ids: [first.id, second.id] })),
       );
-      assert.deepEqual(pages.flatMap((p) => p.transactions.map((t) => t.id)), ids);
+      assert.equal(err.kind, "transient");
     });
   } finally {
     await fake.close();
@@ -191,13 +202,87 @@ Deno.test("a Belvo next link that repeats the page is refused instead of looping
     const loop = `${fake.url}/api/transactions/?link=${linkId}&page=2`;
     fake.faults.add({
       path: "/api/transactions/",
-      times: Infinity,
+      times: 3, // a client that kept following would fail the test, not hang it
       fault: { status: 200, body: { count: 9, next: loop, previous: null, results: [] } },
     });
     const err = await vendorFailure(
       allPages(client.transactions({ accountRef: linkId, accountId, resumeFrom: loop })),
     );
     assert.match(err.message, /next link repeats/);
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("a Belvo resume point on another origin is refused before any request", async () => {
+  const { fake, linkId, accountId } = await setup({ links: [{ accounts: [{ transactions: 3 }] }] });
+  const other = await startFakeBelvo();
+  const client = fakeAggregators([fake.host, other.host]).client("belvo", fake.url, credential);
+  try {
+    const err = await vendorFailure(
+      allPages(client.transactions({
+        accountRef: linkId,
+        accountId,
+        resumeFrom: `${other.url}/api/transactions/?link=${linkId}&page=2`,
+      })),
+    );
+    assert.match(err.message, /origin/);
+    assert.deepEqual(other.requests, []);
+  } finally {
+    await fake.close();
+    await other.close();
+  }
+});
+
+Deno.test("Belvo transactions: pending status, direction from type, amounts as text", async () => {
+  const { fake, linkId, accountId } = await setup({ links: [{ accounts: [{ transactions: 1 }] }] });
+  const client = fakeAggregators([fake.host]).client("belvo", fake.url, credential);
+  const base = {
+    account: { id: accountId },
+    value_date: "2026-11-02",
+    created_at: "2026-11-02T10:00:00Z",
+  };
+  try {
+    fake.faults.add({
+      path: "/api/transactions/",
+      fault: {
+        status: 200,
+        body: {
+          count: 4,
+          next: null,
+          previous: null,
+          results: [
+            { ...base, id: "b1", amount: 12.5, type: "OUTFLOW", status: "PENDING" },
+            { ...base, id: "b2", amount: "3.10", type: "INFLOW", status: "PROCESSED" },
+            { ...base, id: "b3", amount: 4, type: null, status: null, extra: true },
+          ],
+        },
+      },
+    });
+    const [page] = await allPages(client.transactions({ accountRef: linkId, accountId }));
+    assert.deepEqual(
+      page.transactions.map((t) => [t.id, t.direction, t.amount, t.status, t.date]),
+      [
+        ["b1", "debit", "-12.5", "pending", "2026-11-02"],
+        ["b2", "credit", "3.1", "posted", "2026-11-02"],
+        ["b3", "credit", "4", "posted", "2026-11-02"],
+      ],
+    );
+    fake.faults.add({
+      path: "/api/transactions/",
+      fault: {
+        status: 200,
+        body: { next: null, results: [{ ...base, id: "b4", amount: "1" + "0".repeat(40) }] },
+      },
+    });
+    const err = await vendorFailure(
+      allPages(client.transactions({ accountRef: linkId, accountId })),
+    );
+    assert.equal(
+      err.reason,
+      "unexpected_response",
+      "an absurd amount is a malformed answer, not a crash",
+    );
   } finally {
     await fake.close();
   }

@@ -6,6 +6,13 @@ import { newTenant, startHarness } from "./support/harness.ts";
 
 const TEST = "/v1/discovery/aggregator-connections/test";
 const PLUGGY_SECRET = "pluggy-secret-canary-7f3a";
+const PLUGGY_BODY = {
+  vendor: "pluggy",
+  configName: "pluggy-main",
+  baseUrl: "https://api.pluggy.ai",
+  accountRef: "item-1",
+  clientId: "pluggy-id",
+};
 
 async function setup(now?: () => number) {
   const pluggy = await startFakePluggy({
@@ -28,11 +35,9 @@ async function setup(now?: () => number) {
     return await res.json();
   };
   await create({
-    vendor: "pluggy",
-    configName: "pluggy-main",
+    ...PLUGGY_BODY,
     baseUrl: pluggy.url,
     accountRef: pluggy.items[0].id,
-    clientId: "pluggy-id",
     secret: PLUGGY_SECRET,
   });
   await create({
@@ -277,5 +282,46 @@ Deno.test("concurrent tests never exceed the limit", async () => {
     assert.equal(statuses.filter((s) => s === 429).length, 5);
   } finally {
     await s.close();
+  }
+});
+
+Deno.test("a failure that is not the vendor's is a detail-free 500, not an unhealthy result", async () => {
+  const h = await startHarness({
+    aggregators: {
+      client: () => ({
+        vendor: "pluggy",
+        check: () => Promise.reject(new TypeError("bug with internals: secret-in-message")),
+        listAccounts: () => Promise.reject(new Error("unused")),
+        transactions: () => {
+          throw new Error("unused");
+        },
+        transactionsByIds: () => {
+          throw new Error("unused");
+        },
+      }),
+    },
+  });
+  try {
+    const tenant = newTenant();
+    const created = await h.request("/v1/discovery/aggregator-connections", {
+      method: "POST",
+      tenant,
+      json: { ...PLUGGY_BODY, secret: PLUGGY_SECRET },
+    });
+    assert.equal(created.status, 201);
+    const res = await h.request(TEST, {
+      method: "POST",
+      tenant,
+      json: { vendor: "pluggy", configName: "pluggy-main" },
+    });
+    assert.equal(res.status, 500);
+    assert.deepEqual(await res.json(), {
+      code: "MTCH-9500",
+      title: "Internal Server Error",
+      message: "An unexpected error occurred.",
+    });
+    assert.ok(!h.logs.join("\n").includes(PLUGGY_SECRET));
+  } finally {
+    await h.close();
   }
 });

@@ -57,6 +57,17 @@ Deno.test("the URL-level egress matrix", async (t) => {
     }
   });
 
+  await t.step("an allowed host:port entry admits that port, the default one included", () => {
+    const policy = {
+      allowHosts: ["sandbox.example.com:443", "plain.example.com:80"],
+      allowHttp: true,
+    };
+    assert.equal(verdict("pluggy", "https://sandbox.example.com/", policy).ok, true);
+    assert.equal(verdict("pluggy", "https://sandbox.example.com:80/", policy).ok, false);
+    assert.equal(verdict("pluggy", "http://plain.example.com/", policy).ok, true);
+    assert.equal(verdict("pluggy", "http://plain.example.com:443/", policy).ok, false);
+  });
+
   await t.step("admits an allowed host, over http only when http is allowed", () => {
     const policy = { allowHosts: ["127.0.0.1:9000"], allowHttp: true };
     assert.deepEqual(verdict("pluggy", "http://127.0.0.1:9000/auth", policy), {
@@ -94,9 +105,24 @@ Deno.test("addresses a vendor host may not resolve to", async (t) => {
     "fe80::1%eth0",
     "ff02::1",
     "2001:db8::1",
+    "::127.0.0.1",
+    "::169.254.169.254",
     "not-an-address",
   ];
-  const allowed = ["8.8.8.8", "52.3.4.5", "172.32.0.1", "100.128.0.1", "2606:4700::1111"];
+  // Public addresses, the first ones after each forbidden range among them.
+  const allowed = [
+    "8.8.8.8",
+    "52.3.4.5",
+    "1.0.0.0",
+    "11.0.0.0",
+    "100.128.0.0",
+    "128.0.0.0",
+    "169.255.0.0",
+    "172.32.0.0",
+    "192.169.0.0",
+    "223.255.255.255",
+    "2606:4700::1111",
+  ];
   await t.step("forbidden: loopback, private, link-local, CGNAT, multicast, metadata", () => {
     for (const ip of forbidden) assert.equal(isForbiddenAddress(ip), true, ip);
   });
@@ -142,12 +168,19 @@ Deno.test("requests to a vendor host resolving to a forbidden address are never 
     });
   }
   await t.step("a host that does not resolve is unreachable, and worth retrying", async () => {
-    const send = http({ resolve: () => Promise.reject(new Error("ENOTFOUND")) });
-    const err = await vendorFailure(
-      send("belvo", { method: "GET", url: new URL("https://api.belvo.com/api/"), operation: "t" }),
-    );
-    assert.equal(err.kind, "transient");
-    assert.equal(err.reason, "vendor_unreachable");
+    const notFound = Object.assign(new Error("getaddrinfo ENOTFOUND"), { code: "ENOTFOUND" });
+    for (const resolve of [() => Promise.reject(notFound), () => Promise.resolve([])]) {
+      const err = await vendorFailure(
+        http({ resolve })("belvo", {
+          method: "GET",
+          url: new URL("https://api.belvo.com/api/"),
+          operation: "t",
+        }),
+      );
+      assert.equal(err.kind, "transient");
+      assert.equal(err.reason, "vendor_unreachable");
+      assert.match(err.message, /did not resolve/);
+    }
   });
   await t.step("a URL the policy refuses is never resolved", async () => {
     let lookups = 0;
@@ -207,22 +240,27 @@ Deno.test("allowed hosts skip the address check, and nothing else", async (t) =>
 
 Deno.test("redirects are never followed", async () => {
   const elsewhere = recordingServer(() => Response.json({ stolen: true }));
-  const target = recordingServer(() =>
-    new Response(null, { status: 302, headers: { location: `http://${elsewhere.host}/x` } })
+  const target = recordingServer((req) =>
+    new Response(null, {
+      status: Number(new URL(req.url).pathname.slice(1)),
+      headers: { location: `http://${elsewhere.host}/x` },
+    })
   );
   const egress = { allowHosts: [target.host, elsewhere.host], allowHttp: true };
   try {
-    const err = await vendorFailure(
-      http({ egress })("pluggy", {
-        method: "GET",
-        url: new URL(`http://${target.host}/start`),
-        operation: "pluggy GET /items/{id}",
-      }),
-    );
-    assert.equal(err.kind, "permanent");
-    assert.equal(err.reason, "unexpected_response");
-    assert.equal(err.details.status, 302);
-    assert.deepEqual(target.seen, ["/start"]);
+    for (const status of [300, 301, 302, 303, 307, 308]) {
+      const err = await vendorFailure(
+        http({ egress })("pluggy", {
+          method: "GET",
+          url: new URL(`http://${target.host}/${status}`),
+          operation: "pluggy GET /items/{id}",
+        }),
+      );
+      assert.equal(err.kind, "permanent");
+      assert.equal(err.reason, "unexpected_response");
+      assert.equal(err.details.status, status);
+    }
+    assert.equal(target.seen.length, 6);
     assert.deepEqual(elsewhere.seen, []);
   } finally {
     await target.close();
@@ -230,29 +268,56 @@ Deno.test("redirects are never followed", async () => {
   }
 });
 
+/** A raw HTTP server that declares a body far longer than it sends, then holds the socket. */
+function lyingServer() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const open: Deno.Conn[] = [];
+  (async () => {
+    for await (const conn of listener) {
+      open.push(conn);
+      await conn.read(new Uint8Array(4096));
+      await conn.write(
+        new TextEncoder().encode("HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n0123456789"),
+      );
+    }
+  })().catch(() => {});
+  return {
+    host: `127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    close() {
+      for (const conn of open) conn.close();
+      listener.close();
+    },
+  };
+}
+
 Deno.test("timeouts, refused connections and oversized bodies are typed failures", async (t) => {
   const target = recordingServer(async (req) => {
     const path = new URL(req.url).pathname;
     if (path === "/slow-headers") await new Promise((r) => setTimeout(r, 1_500));
     if (path === "/big") return new Response("x".repeat(4096));
-    if (path === "/big-stream") {
-      const chunk = new TextEncoder().encode("y".repeat(600));
-      let sent = 0;
+    if (path === "/exact") return new Response("x".repeat(1024));
+    if (path === "/exact-stream" || path === "/big-stream") {
+      const chunk = new TextEncoder().encode("y".repeat(256));
+      let left = path === "/exact-stream" ? 4 : 10;
       return new Response(
         new ReadableStream({
           pull(c) {
-            sent++ < 4 ? c.enqueue(chunk) : c.close();
+            left-- > 0 ? c.enqueue(chunk) : c.close();
           },
         }),
       );
     }
-    if (path === "/slow-body") {
+    if (path === "/slow-body" || path === "/slow-but-in-time") {
       let timer: ReturnType<typeof setTimeout> | undefined;
+      const ms = path === "/slow-body" ? 2_500 : 500;
       return new Response(
         new ReadableStream({
           start(c) {
             c.enqueue(new TextEncoder().encode("{"));
-            timer = setTimeout(() => c.close(), 2_500);
+            timer = setTimeout(() => {
+              c.enqueue(new TextEncoder().encode("}"));
+              c.close();
+            }, ms);
           },
           cancel() {
             clearTimeout(timer);
@@ -282,6 +347,14 @@ Deno.test("timeouts, refused connections and oversized bodies are typed failures
       assert.equal(err.kind, "transient");
       assert.equal(err.reason, "timeout");
     });
+    await t.step("a body that outlasts the connect timeout but not the total one", async () => {
+      const res = await send("/slow-but-in-time", { connectTimeoutMs: 200, timeoutMs: 2_000 });
+      assert.equal(new TextDecoder().decode(res.body), "{}");
+    });
+    await t.step("a body of exactly the cap, declared or streamed", async () => {
+      assert.equal((await send("/exact")).body.byteLength, 1024);
+      assert.equal((await send("/exact-stream")).body.byteLength, 1024);
+    });
     await t.step("a declared length over the cap", async () => {
       const err = await vendorFailure(send("/big"));
       assert.equal(err.kind, "permanent");
@@ -290,6 +363,21 @@ Deno.test("timeouts, refused connections and oversized bodies are typed failures
     await t.step("a streamed body that grows past the cap", async () => {
       const err = await vendorFailure(send("/big-stream"));
       assert.match(err.message, /over 1024 bytes/);
+    });
+    await t.step("a declared length over the cap fails at once, not at the timeout", async () => {
+      const liar = lyingServer();
+      try {
+        const err = await vendorFailure(
+          http({ egress: { allowHosts: [liar.host], allowHttp: true }, timeoutMs: 2_000 })(
+            "belvo",
+            { method: "GET", url: new URL(`http://${liar.host}/`), operation: "belvo GET /api/" },
+          ),
+        );
+        // Without the declared-length check this would end as a timeout instead.
+        assert.match(err.message, /over 1024 bytes/);
+      } finally {
+        liar.close();
+      }
     });
     await t.step("nothing listening", async () => {
       const err = await vendorFailure(

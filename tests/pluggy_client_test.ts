@@ -305,7 +305,7 @@ Deno.test("a next link that points back at the same page ends the walk with an e
     const loop = `${fake.url}/v2/transactions?accountId=${bankId}&after=same`;
     fake.faults.add({
       path: "/v2/transactions",
-      times: Infinity,
+      times: 3, // a client that kept following would fail the test, not hang it
       fault: { status: 200, body: { results: [], next: loop } },
     });
     const err = await vendorFailure(
@@ -345,6 +345,122 @@ Deno.test("a next link that carries only the cursor keeps the walk on the accoun
       rest.flatMap((p) => p.transactions.map((t) => t.id)),
       first.slice(1).flatMap((p) => p.transactions.map((t) => t.id)),
     );
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("a cached key never serves another credential with the same client id", async () => {
+  const { fake, itemId } = await setup();
+  const aggregators = fakeAggregators([fake.host]);
+  try {
+    await aggregators.client("pluggy", fake.url, credential).listAccounts(itemId);
+    fake.resetRequests();
+    const impostor = aggregators.client("pluggy", fake.url, { ...credential, secret: "guessed" });
+    const err = await vendorFailure(impostor.listAccounts(itemId));
+    assert.equal(err.kind, "credentials_rejected");
+    assert.deepEqual(fake.requests.map((r) => r.path), ["/auth"]);
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("a resume point on another origin is refused before any request", async () => {
+  const { fake, itemId, bankId } = await setup();
+  const other = await startFakePluggy();
+  const client = fakeAggregators([fake.host, other.host]).client("pluggy", fake.url, credential);
+  try {
+    const err = await vendorFailure(
+      allPages(client.transactions({
+        accountRef: itemId,
+        accountId: bankId,
+        resumeFrom: `${other.url}/v2/transactions?accountId=${bankId}&after=x`,
+      })),
+    );
+    assert.equal(err.kind, "permanent");
+    assert.match(err.message, /origin/);
+    assert.deepEqual(other.requests, []);
+  } finally {
+    await fake.close();
+    await other.close();
+  }
+});
+
+Deno.test("ids are split 500 a call with none lost at the boundary", async () => {
+  const { fake, itemId, bankId } = await setup();
+  const client = fakeAggregators([fake.host]).client("pluggy", fake.url, credential);
+  try {
+    const real = fake.transactions(bankId).map((t) => t.id);
+    const ids: string[] = Array.from({ length: 1001 }, () => crypto.randomUUID());
+    ids[499] = real[0];
+    ids[500] = real[1];
+    ids[1000] = real[2];
+    const pages = await allPages(
+      client.transactionsByIds({ accountRef: itemId, accountId: bankId, ids }),
+    );
+    assert.deepEqual(
+      pages.flatMap((p) => p.transactions.map((t) => t.id)).sort(),
+      real.slice(0, 3).sort(),
+    );
+    const sent = fake.requests.filter((r) => r.path === "/transactions")
+      .flatMap((r) => r.query.get("ids")!.split(","));
+    assert.deepEqual(sent, ids);
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("an empty page ends a numbered list whatever totalPages says", async () => {
+  const { fake, itemId } = await setup();
+  const client = fakeAggregators([fake.host]).client("pluggy", fake.url, credential);
+  try {
+    fake.faults.add({
+      path: "/accounts",
+      times: 5,
+      fault: { status: 200, body: { results: [], page: 1, total: 0, totalPages: 5 } },
+    });
+    assert.deepEqual(await client.listAccounts(itemId), []);
+    assert.equal(fake.requests.filter((r) => r.path === "/accounts").length, 1);
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("Pluggy transactions: pending status, and the sign decides only for an unknown type", async () => {
+  const { fake, itemId, bankId } = await setup();
+  const client = fakeAggregators([fake.host]).client("pluggy", fake.url, credential);
+  const base = {
+    accountId: bankId,
+    date: "2026-11-02T03:00:00.000Z",
+    createdAt: "2026-11-02T10:00:00.000Z",
+  };
+  try {
+    fake.faults.add({
+      path: "/v2/transactions",
+      fault: {
+        status: 200,
+        body: {
+          results: [
+            { ...base, id: "t1", type: "DEBIT", amount: 12.5, status: "PENDING" },
+            { ...base, id: "t2", type: "CREDIT", amount: -3, status: "POSTED" },
+            { ...base, id: "t3", type: "TRANSFER", amount: -5, status: null, newField: 1 },
+            { ...base, id: "t4", type: "TRANSFER", amount: 7 },
+          ],
+          next: null,
+        },
+      },
+    });
+    const [page] = await allPages(client.transactions({ accountRef: itemId, accountId: bankId }));
+    assert.deepEqual(
+      page.transactions.map((t) => [t.id, t.direction, t.amount, t.status, t.date]),
+      [
+        ["t1", "debit", "-12.5", "pending", "2026-11-02"],
+        ["t2", "credit", "3", "posted", "2026-11-02"],
+        ["t3", "debit", "-5", "posted", "2026-11-02"],
+        ["t4", "credit", "7", "posted", "2026-11-02"],
+      ],
+    );
+    assert.equal(page.transactions[2].raw.newField, 1, "unknown fields are kept in raw");
   } finally {
     await fake.close();
   }

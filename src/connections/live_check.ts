@@ -6,7 +6,7 @@ import { AppError, ErrorCode } from "../http/errors.ts";
 import type { Logger } from "../http/logger.ts";
 import type { RateLimiter } from "../http/rate_limit.ts";
 import type { Aggregators } from "../vendors/clients.ts";
-import { VendorError, type VendorFailureReason } from "../vendors/errors.ts";
+import { VendorError } from "../vendors/errors.ts";
 import { unsealCredential } from "./credential.ts";
 import { notFound } from "./connections.service.ts";
 import * as repo from "./connections.repository.ts";
@@ -19,14 +19,6 @@ export interface LiveCheckDeps {
   aggregators: Aggregators;
   testLimiter: RateLimiter;
   logger: Logger;
-}
-
-/** The reason a check failed, from the fixed list; the vendor's own message never leaves. */
-function reasonOf(err: VendorError): VendorFailureReason {
-  if (err.kind === "credentials_rejected") return "credentials_rejected";
-  if (err.kind === "not_found") return "account_not_found";
-  if (err.kind === "rate_limited") return "rate_limited";
-  return err.reason;
 }
 
 /**
@@ -76,7 +68,7 @@ export async function testConnection(
   } catch (err) {
     if (!(err instanceof VendorError)) throw err;
     result.healthy = false;
-    result.reason = reasonOf(err);
+    result.reason = err.reason; // from the fixed list: the vendor's own message never leaves
     deps.logger.info({
       msg: "connection test failed",
       connectionId: row.id,

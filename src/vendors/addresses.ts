@@ -55,9 +55,9 @@ function forbiddenV6(ip: string): boolean {
   if (g.length !== 8 || g.some((n) => Number.isNaN(n))) return true;
   const zeroPrefix = (count: number) => g.slice(0, count).every((n) => n === 0);
   const embeddedV4 = () => `${g[6] >> 8}.${g[6] & 255}.${g[7] >> 8}.${g[7] & 255}`;
-  if (zeroPrefix(7) && g[7] <= 1) return true; // :: and ::1
   if (zeroPrefix(5) && g[5] === 0xffff) return forbiddenV4(embeddedV4()); // IPv4-mapped
-  if (zeroPrefix(6)) return forbiddenV4(embeddedV4()); // IPv4-compatible (deprecated)
+  // IPv4-compatible (deprecated), which also covers :: and ::1 (0.0.0.0/8)
+  if (zeroPrefix(6)) return forbiddenV4(embeddedV4());
   if (g[0] === 0x64 && g[1] === 0xff9b && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0) {
     return forbiddenV4(embeddedV4()); // NAT64
   }

@@ -24,7 +24,8 @@ const Account = z.looseObject({
   category: z.string().nullish(),
   currency: z.string().nullish(),
 });
-const Amount = z.union([z.number(), z.string().regex(/^-?\d+(\.\d+)?$/)]);
+/** A finite amount: a JSON number, or decimal text of a size money can have. */
+const Amount = z.union([z.number(), z.string().regex(/^-?\d{1,18}(\.\d{1,12})?$/)]);
 const Transaction = z.looseObject({
   id: z.string(),
   account: z.looseObject({ id: z.string() }).nullish(),

@@ -13,7 +13,7 @@ import { createPool, type Sql } from "../../src/db/pool.ts";
 import { createTenantVerifier } from "../../src/http/auth.ts";
 import { jsonLogger } from "../../src/http/logger.ts";
 import { createRateLimiter } from "../../src/http/rate_limit.ts";
-import { createAggregators } from "../../src/vendors/clients.ts";
+import { type Aggregators, createAggregators } from "../../src/vendors/clients.ts";
 import { createVendorHttp, type VendorHttpOptions } from "../../src/vendors/vendor_http.ts";
 import { processMetrics } from "../../src/metrics/process_metrics.ts";
 import { createMetricsRegistry } from "../../src/metrics/registry.ts";
@@ -28,6 +28,8 @@ export interface HarnessOptions {
   /** Vendor HTTP limits and resolver; short timeouts by default so tests of hangs stay quick. */
   vendorHttp?: Partial<Omit<VendorHttpOptions, "egress">>;
   connectionTestsPerMinute?: number;
+  /** Replaces the real vendor clients (a test of what happens when they break unexpectedly). */
+  aggregators?: Aggregators;
   /** The clock of the rate limiter and the vendor clients. */
   now?: () => number;
   /** Turns /metrics on, behind this bearer token; off by default, as in the service. */
@@ -80,7 +82,7 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
     verifyTenant: createTenantVerifier({ secret, ...options.auth }),
     connectors: options.connectors ?? registerBuiltInConnectors(createConnectorRegistry()),
     egress,
-    aggregators: createAggregators(http, now),
+    aggregators: options.aggregators ?? createAggregators(http, now),
     testLimiter: createRateLimiter(kv, {
       limit: options.connectionTestsPerMinute ?? 10,
       windowMs: 60_000,
