@@ -167,27 +167,28 @@ Deno.test("every Belvo failure is classified", async (t) => {
   }
 });
 
-Deno.test("a Belvo next link on another origin is refused before it is requested", async () => {
+Deno.test("a Belvo next link or resume point on another origin is refused before it is requested", async (t) => {
   const { fake, linkId, accountId } = await setup({ links: [{ accounts: [{ transactions: 3 }] }] });
   const other = await startFakeBelvo();
   const client = fakeAggregators([fake.host, other.host]).client("belvo", fake.url, credential);
+  const elsewhere = `${other.url}/api/transactions/?link=${linkId}&page=2`;
   try {
-    fake.faults.add({
-      path: "/api/transactions/",
-      fault: {
-        status: 200,
-        body: {
-          count: 9,
-          next: `${other.url}/api/transactions/?page=2`,
-          previous: null,
-          results: [],
-        },
-      },
+    await t.step("a next link", async () => {
+      fake.faults.add({
+        path: "/api/transactions/",
+        fault: { status: 200, body: { count: 9, next: elsewhere, previous: null, results: [] } },
+      });
+      const err = await vendorFailure(
+        allPages(client.transactions({ accountRef: linkId, accountId })),
+      );
+      assert.match(err.message, /origin/);
     });
-    const err = await vendorFailure(
-      allPages(client.transactions({ accountRef: linkId, accountId })),
-    );
-    assert.match(err.message, /origin/);
+    await t.step("a resume point", async () => {
+      const err = await vendorFailure(
+        allPages(client.transactions({ accountRef: linkId, accountId, resumeFrom: elsewhere })),
+      );
+      assert.match(err.message, /origin/);
+    });
     assert.deepEqual(other.requests, []);
   } finally {
     await fake.close();
@@ -211,26 +212,6 @@ Deno.test("a Belvo next link that repeats the page is refused instead of looping
     assert.match(err.message, /next link repeats/);
   } finally {
     await fake.close();
-  }
-});
-
-Deno.test("a Belvo resume point on another origin is refused before any request", async () => {
-  const { fake, linkId, accountId } = await setup({ links: [{ accounts: [{ transactions: 3 }] }] });
-  const other = await startFakeBelvo();
-  const client = fakeAggregators([fake.host, other.host]).client("belvo", fake.url, credential);
-  try {
-    const err = await vendorFailure(
-      allPages(client.transactions({
-        accountRef: linkId,
-        accountId,
-        resumeFrom: `${other.url}/api/transactions/?link=${linkId}&page=2`,
-      })),
-    );
-    assert.match(err.message, /origin/);
-    assert.deepEqual(other.requests, []);
-  } finally {
-    await fake.close();
-    await other.close();
   }
 });
 

@@ -277,20 +277,32 @@ Deno.test("every Pluggy failure is classified", async (t) => {
   }
 });
 
-Deno.test("a next link on another origin is an error, not a request", async () => {
+Deno.test("a next link or resume point on another origin is an error, not a request", async (t) => {
   const { fake, itemId, bankId } = await setup();
   const other = await startFakePluggy();
   const client = fakeAggregators([fake.host, other.host]).client("pluggy", fake.url, credential);
+  const elsewhere = `${other.url}/v2/transactions?accountId=${bankId}&after=x`;
   try {
-    fake.faults.add({
-      path: "/v2/transactions",
-      fault: { status: 200, body: { results: [], next: `${other.url}/v2/transactions?after=x` } },
+    await t.step("a next link", async () => {
+      fake.faults.add({
+        path: "/v2/transactions",
+        fault: { status: 200, body: { results: [], next: elsewhere } },
+      });
+      const err = await vendorFailure(
+        allPages(client.transactions({ accountRef: itemId, accountId: bankId })),
+      );
+      assert.equal(err.kind, "permanent");
+      assert.match(err.message, /origin/);
     });
-    const err = await vendorFailure(
-      allPages(client.transactions({ accountRef: itemId, accountId: bankId })),
-    );
-    assert.equal(err.kind, "permanent");
-    assert.match(err.message, /origin/);
+    await t.step("a resume point", async () => {
+      const err = await vendorFailure(
+        allPages(
+          client.transactions({ accountRef: itemId, accountId: bankId, resumeFrom: elsewhere }),
+        ),
+      );
+      assert.equal(err.kind, "permanent");
+      assert.match(err.message, /origin/);
+    });
     assert.deepEqual(other.requests, []);
   } finally {
     await fake.close();
@@ -362,27 +374,6 @@ Deno.test("a cached key never serves another credential with the same client id"
     assert.deepEqual(fake.requests.map((r) => r.path), ["/auth"]);
   } finally {
     await fake.close();
-  }
-});
-
-Deno.test("a resume point on another origin is refused before any request", async () => {
-  const { fake, itemId, bankId } = await setup();
-  const other = await startFakePluggy();
-  const client = fakeAggregators([fake.host, other.host]).client("pluggy", fake.url, credential);
-  try {
-    const err = await vendorFailure(
-      allPages(client.transactions({
-        accountRef: itemId,
-        accountId: bankId,
-        resumeFrom: `${other.url}/v2/transactions?accountId=${bankId}&after=x`,
-      })),
-    );
-    assert.equal(err.kind, "permanent");
-    assert.match(err.message, /origin/);
-    assert.deepEqual(other.requests, []);
-  } finally {
-    await fake.close();
-    await other.close();
   }
 });
 

@@ -1,6 +1,6 @@
 // The HTTP metrics every request feeds: a counter by method, route pattern and status, and a
 // duration histogram by method and route pattern.
-import type { MetricsRegistry } from "./registry.ts";
+import { DEFAULT_BUCKETS, type MetricsRegistry } from "./registry.ts";
 
 /** What the request log measures once per request. */
 export interface RequestMeasurement {
@@ -15,21 +15,7 @@ export interface RequestMeasurement {
 export type RequestObserver = (measurement: RequestMeasurement) => void;
 
 /** Request durations in seconds: 1 ms (a health check) to 10 s (a slow vendor call). */
-export const HTTP_DURATION_BUCKETS = [
-  0.001,
-  0.0025,
-  0.005,
-  0.01,
-  0.025,
-  0.05,
-  0.1,
-  0.25,
-  0.5,
-  1,
-  2.5,
-  5,
-  10,
-];
+export const HTTP_DURATION_BUCKETS = [0.001, 0.0025, ...DEFAULT_BUCKETS];
 
 // Any other method a client sends is counted as OTHER, so a label cannot grow without bound.
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);

@@ -10,7 +10,7 @@ import { type ClientContext, urlUnder } from "./client_context.ts";
 import { signedAmount } from "./decimal.ts";
 import { VendorError } from "./errors.ts";
 import { credentialId, type PluggyKeyCache } from "./pluggy_keys.ts";
-import { followNext, parseBody, sameOriginNext, statusError } from "./vendor_json.ts";
+import { answerOf, followNext, sameOriginNext } from "./vendor_json.ts";
 
 /** Pluggy's `/transactions?ids=` takes at most this many ids a call. */
 export const PLUGGY_MAX_IDS = 500;
@@ -93,8 +93,7 @@ export function createPluggyClient(ctx: ClientContext, keys: PluggyKeyCache): Ag
         status: 404,
       });
     }
-    if (res.status < 200 || res.status >= 300) throw statusError(res, operation, now());
-    const { apiKey } = parseBody(res, AuthAnswer, operation);
+    const { apiKey } = answerOf(res, AuthAnswer, operation, now());
     keys.put(id, apiKey, now());
     return apiKey;
   }
@@ -125,8 +124,7 @@ export function createPluggyClient(ctx: ClientContext, keys: PluggyKeyCache): Ag
         keys.forget(id, key);
         continue;
       }
-      if (res.status < 200 || res.status >= 300) throw statusError(res, operation, now());
-      return parseBody(res, schema, operation);
+      return answerOf(res, schema, operation, now());
     }
   }
 

@@ -46,7 +46,7 @@ export function statusError(res: VendorResponse, operation: string, now: number)
 }
 
 /** Parses a 2xx body against `schema`; a malformed answer is a VendorError, never a crash. */
-export function parseBody<T>(res: VendorResponse, schema: z.ZodType<T>, operation: string): T {
+function parseBody<T>(res: VendorResponse, schema: z.ZodType<T>, operation: string): T {
   let json: unknown;
   try {
     json = parseJson(res.body);
@@ -76,9 +76,18 @@ export async function requestJson<T>(
   schema: z.ZodType<T>,
   now: () => number,
 ): Promise<T> {
-  const res = await http(vendor, request);
-  if (res.status < 200 || res.status >= 300) throw statusError(res, request.operation, now());
-  return parseBody(res, schema, request.operation);
+  return answerOf(await http(vendor, request), schema, request.operation, now());
+}
+
+/** A 2xx answer's body checked against `schema`, or the VendorError for any other status. */
+export function answerOf<T>(
+  res: VendorResponse,
+  schema: z.ZodType<T>,
+  operation: string,
+  now: number,
+): T {
+  if (res.status < 200 || res.status >= 300) throw statusError(res, operation, now);
+  return parseBody(res, schema, operation);
 }
 
 /** The URL of a `next` link, refused unless it stays on the connection's own origin. */
