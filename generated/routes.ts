@@ -139,6 +139,175 @@ export const deleteAggregatorConnection = createRoute({
   },
 });
 
+export const listPulls = createRoute({
+  operationId: "listPulls",
+  method: "get",
+  path: "/v1/discovery/aggregator-connections/{id}/pulls",
+  tags: ["pulls"],
+  summary: "List a connection's pulls",
+  request: {
+  params: zod.zListPullsPath,
+  query: z.strictObject({
+    "limit": z.preprocess(fromQuery, zod.zListPullsQuery.shape["limit"]),
+    "cursor": zod.zListPullsQuery.shape["cursor"],
+  }),
+  },
+  responses: {
+    200: { description: "One page of pulls.", content: { "application/json": { schema: zod.zPullPage } } },
+    400: { description: "Invalid input; `details.fields` names each offending field.", content: { "application/json": { schema: zod.zError } } },
+    401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
+    404: { description: "No live aggregator connection of this tenant has that id.", content: { "application/json": { schema: zod.zError } } },
+    500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
+    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+  },
+});
+
+export const requestPull = createRoute({
+  operationId: "requestPull",
+  method: "post",
+  path: "/v1/discovery/aggregator-connections/{id}/pulls",
+  tags: ["pulls"],
+  summary: "Request a pull now",
+  request: {
+  params: zod.zRequestPullPath,
+  },
+  responses: {
+    202: { description: "The queued pull.", content: { "application/json": { schema: zod.zPull } } },
+    401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
+    404: { description: "No live aggregator connection of this tenant has that id.", content: { "application/json": { schema: zod.zError } } },
+    500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
+    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+  },
+});
+
+export const listTransactions = createRoute({
+  operationId: "listTransactions",
+  method: "get",
+  path: "/v1/discovery/aggregator-connections/{id}/transactions",
+  tags: ["transactions"],
+  summary: "List a connection's transactions",
+  request: {
+  params: zod.zListTransactionsPath,
+  query: z.strictObject({
+    "limit": z.preprocess(fromQuery, zod.zListTransactionsQuery.shape["limit"]),
+    "cursor": zod.zListTransactionsQuery.shape["cursor"],
+    "accountId": zod.zListTransactionsQuery.shape["accountId"],
+  }),
+  },
+  responses: {
+    200: { description: "One page of transactions.", content: { "application/json": { schema: zod.zTransactionPage } } },
+    400: { description: "Invalid input; `details.fields` names each offending field.", content: { "application/json": { schema: zod.zError } } },
+    401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
+    404: { description: "No live aggregator connection of this tenant has that id.", content: { "application/json": { schema: zod.zError } } },
+    500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
+    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+  },
+});
+
+export const getPull = createRoute({
+  operationId: "getPull",
+  method: "get",
+  path: "/v1/discovery/pulls/{pullId}",
+  tags: ["pulls"],
+  summary: "Get a pull",
+  request: {
+  params: zod.zGetPullPath,
+  },
+  responses: {
+    200: { description: "The pull.", content: { "application/json": { schema: zod.zPull } } },
+    401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
+    404: { description: "No pull of this tenant has that id.", content: { "application/json": { schema: zod.zError } } },
+    500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
+    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+  },
+});
+
+export const listWebhookTokens = createRoute({
+  operationId: "listWebhookTokens",
+  method: "get",
+  path: "/v1/discovery/webhooks/tokens",
+  tags: ["webhooks"],
+  summary: "List webhook tokens",
+  request: {
+  query: z.strictObject({
+    "limit": z.preprocess(fromQuery, zod.zListWebhookTokensQuery.shape["limit"]),
+    "cursor": zod.zListWebhookTokensQuery.shape["cursor"],
+  }),
+  },
+  responses: {
+    200: { description: "One page of token metadata.", content: { "application/json": { schema: zod.zWebhookTokenPage } } },
+    400: { description: "Invalid input; `details.fields` names each offending field.", content: { "application/json": { schema: zod.zError } } },
+    401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
+    500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
+    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+  },
+});
+
+export const mintWebhookToken = createRoute({
+  operationId: "mintWebhookToken",
+  method: "post",
+  path: "/v1/discovery/webhooks/tokens",
+  tags: ["webhooks"],
+  summary: "Mint a webhook token",
+  request: {
+  body: {
+    required: true,
+    content: { "application/json": { schema: zod.zMintWebhookTokenBody.strict() } },
+  },
+  },
+  responses: {
+    201: { description: "Minted. The raw token is never shown again.", content: { "application/json": { schema: zod.zMintedWebhookToken } } },
+    400: { description: "Invalid input; `details.fields` names each offending field.", content: { "application/json": { schema: zod.zError } } },
+    401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
+    404: { description: "No live aggregator connection of this tenant has that id.", content: { "application/json": { schema: zod.zError } } },
+    413: { description: "The request body is larger than 64 KiB.", content: { "application/json": { schema: zod.zError } } },
+    500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
+    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+  },
+});
+
+export const revokeWebhookToken = createRoute({
+  operationId: "revokeWebhookToken",
+  method: "delete",
+  path: "/v1/discovery/webhooks/tokens/{tokenId}",
+  tags: ["webhooks"],
+  summary: "Revoke a webhook token",
+  request: {
+  params: zod.zRevokeWebhookTokenPath,
+  },
+  responses: {
+    204: { description: "Revoked." },
+    401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
+    404: { description: "No live webhook token of this tenant has that id.", content: { "application/json": { schema: zod.zError } } },
+    500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
+    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+  },
+});
+
+export const receiveWebhook = createRoute({
+  operationId: "receiveWebhook",
+  method: "post",
+  path: "/v1/discovery/webhooks/{vendor}/{token}",
+  tags: ["webhooks"],
+  summary: "Receive an aggregator webhook",
+  security: [],
+  request: {
+  params: zod.zReceiveWebhookPath,
+  body: {
+    required: true,
+    content: { "application/json": { schema: zod.zReceiveWebhookBody } },
+  },
+  },
+  responses: {
+    202: { description: "Recorded (or recognized as a duplicate, or ignored).", content: { "application/json": { schema: zod.zWebhookReceipt } } },
+    400: { description: "The body is not a JSON object, or not a webhook payload of that vendor.", content: { "application/json": { schema: zod.zError } } },
+    404: { description: "The same answer for an unknown or revoked token, a token of the other vendor, an\nunknown vendor and a deleted connection. Nothing is written.\n", content: { "application/json": { schema: zod.zError } } },
+    413: { description: "The body is larger than 256 KiB.", content: { "application/json": { schema: zod.zError } } },
+    500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
+    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+  },
+});
+
 export const listConnectorTypes = createRoute({
   operationId: "listConnectorTypes",
   method: "get",
@@ -217,4 +386,4 @@ export const getApiDocs = createRoute({
 });
 
 /** Every operation of the spec, by operationId. */
-export const operations = { listAggregatorConnections, createAggregatorConnection, testAggregatorConnection, getAggregatorConnection, updateAggregatorConnection, deleteAggregatorConnection, listConnectorTypes, getHealth, getReadiness, getOpenApiDocument, getMetrics, getApiDocs } as const;
+export const operations = { listAggregatorConnections, createAggregatorConnection, testAggregatorConnection, getAggregatorConnection, updateAggregatorConnection, deleteAggregatorConnection, listPulls, requestPull, listTransactions, getPull, listWebhookTokens, mintWebhookToken, revokeWebhookToken, receiveWebhook, listConnectorTypes, getHealth, getReadiness, getOpenApiDocument, getMetrics, getApiDocs } as const;

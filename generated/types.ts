@@ -83,6 +83,175 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/discovery/aggregator-connections/{id}/pulls": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The connection's opaque id (a UUID). Any id that is not a live aggregator connection of the caller's tenant answers 404.
+                 * @example 0b6f0f0e-8a0f-4c1a-9d8e-2f7c3b1a9e55
+                 */
+                id: components["parameters"]["ConnectionId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List a connection's pulls
+         * @description Newest first, cursor-paginated.
+         */
+        get: operations["listPulls"];
+        put?: never;
+        /**
+         * Request a pull now
+         * @description Queues a pull of every account of the connection from its watermark (the point up to which
+         *     every transaction is known to be stored; a connection never pulled fetches the whole
+         *     history the vendor offers). When a pull of this connection is already queued, that pull
+         *     absorbs the request and is the answer. The pull runs in the background.
+         */
+        post: operations["requestPull"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/discovery/aggregator-connections/{id}/transactions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The connection's opaque id (a UUID). Any id that is not a live aggregator connection of the caller's tenant answers 404.
+                 * @example 0b6f0f0e-8a0f-4c1a-9d8e-2f7c3b1a9e55
+                 */
+                id: components["parameters"]["ConnectionId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List a connection's transactions
+         * @description The connection's stored transactions, most recently stored first, cursor-paginated.
+         *     Transactions the vendor deleted are not listed.
+         */
+        get: operations["listTransactions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/discovery/pulls/{pullId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The pull's id (a UUID). Another tenant's pull answers 404. */
+                pullId: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a pull
+         * @description The pull's status, attempts and last error. A running pull reports its progress
+         *     (`pagesFetched`, `transactionsUpserted`) as it goes.
+         */
+        get: operations["getPull"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/discovery/webhooks/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhook tokens
+         * @description The tenant's live tokens, newest first; metadata only, never a token or its hash.
+         */
+        get: operations["listWebhookTokens"];
+        put?: never;
+        /**
+         * Mint a webhook token
+         * @description Mints a token bound to the aggregator connection `(vendor, connection_config_name)`. The
+         *     raw token and its `webhookUrl` are returned this once; only the token's SHA-256 is kept.
+         *     Configure `webhookUrl` with the aggregator (Pluggy `POST /webhooks`, Belvo's dashboard).
+         *     A connection may have several live tokens, so a token can be rotated without a gap.
+         */
+        post: operations["mintWebhookToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/discovery/webhooks/tokens/{tokenId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The token's id (from mint or list), not the token itself. */
+                tokenId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a webhook token
+         * @description The token stops working at once; deliveries to its URL answer 404.
+         */
+        delete: operations["revokeWebhookToken"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/discovery/webhooks/{vendor}/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `pluggy` or `belvo`: the vendor the token was minted for. */
+                vendor: string;
+                /** @description The raw token from mint. It is the credential of this route, so it never appears in a log line. */
+                token: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Receive an aggregator webhook
+         * @description Where the aggregator delivers its webhooks; no bearer token, the path's token is the key.
+         *     The event is recorded (de-duplicated by Pluggy `eventId` or Belvo `webhook_id`) and a pull
+         *     queued or merged into the connection's queued pull, in one database transaction, before the
+         *     202. The pull never runs inside the request.
+         *
+         *     Pluggy: `transactions/created` pulls that account from `transactionsCreatedAtFrom`;
+         *     `transactions/updated` fetches the listed ids; `transactions/deleted` marks them deleted;
+         *     `item/updated` pulls every account from its watermark. Belvo: `TRANSACTIONS` webhooks
+         *     (`historical_update`, `new_transactions_available`, `transactions_updated`,
+         *     `transactions_deleted`) pull every account from its watermark. Other events, and events
+         *     for another item or link than the connection's `accountRef`, are recorded and ignored.
+         */
+        post: operations["receiveWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/discovery/connector-types": {
         parameters: {
             query?: never;
@@ -320,6 +489,173 @@ export interface components {
         ConnectorTypeList: {
             types: components["schemas"]["ConnectorType"][];
         };
+        MintWebhookTokenRequest: {
+            vendor: components["schemas"]["Vendor"];
+            /** @description The `configName` of the connection the token is bound to. */
+            connection_config_name: string;
+        };
+        /**
+         * @example {
+         *       "id": "018f3a2e-7b1c-7d4e-9f00-1a2b3c4d5e6f",
+         *       "token": "mwh_q3J8v0yZr1Xb6m0kP2wT9sV5uN4cA7eH1gL3iO8dF2s",
+         *       "webhookUrl": "https://api.matcher.example.com/v1/discovery/webhooks/pluggy/mwh_q3J8v0yZr1Xb6m0kP2wT9sV5uN4cA7eH1gL3iO8dF2s",
+         *       "vendor": "pluggy",
+         *       "createdAt": "2026-11-28T12:00:00.000Z"
+         *     }
+         */
+        MintedWebhookToken: {
+            /**
+             * Format: uuid
+             * @description The token's id, for listing and revoking; not a secret.
+             */
+            id: string;
+            /** @description The raw token, shown this once. */
+            token: string;
+            /**
+             * Format: uri
+             * @description `MATCHER_PUBLIC_URL` + `/v1/discovery/webhooks/{vendor}/{token}`.
+             */
+            webhookUrl: string;
+            vendor: components["schemas"]["Vendor"];
+            /** Format: date-time */
+            createdAt: string;
+        };
+        /** @description A live token's metadata; never the token or its hash. */
+        WebhookToken: {
+            /** Format: uuid */
+            id: string;
+            vendor: components["schemas"]["Vendor"];
+            /** Format: uuid */
+            connectionId: string;
+            /** @description The connection's config name now. */
+            configName: string;
+            /** Format: date-time */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description The last accepted delivery, to the minute; null before the first.
+             */
+            lastUsedAt: string | null;
+        };
+        WebhookTokenPage: {
+            items: components["schemas"]["WebhookToken"][];
+            nextCursor: string | null;
+            limit: number;
+            hasMore: boolean;
+        };
+        /**
+         * @description The vendor's webhook body as it sends it. Pluggy: `event` and `eventId` at least. Belvo:
+         *     `webhook_id`, `webhook_type`, `webhook_code` and `link_id` at least.
+         */
+        WebhookPayload: {
+            [key: string]: unknown;
+        };
+        WebhookReceipt: {
+            /**
+             * @description `accepted`: recorded, and a pull queued (or merged into the queued one). `duplicate`:
+             *     this event was received before; nothing new is written. `ignored`: recorded, but the
+             *     event asks for no pull.
+             * @enum {string}
+             */
+            status: "accepted" | "duplicate" | "ignored";
+            /**
+             * Format: uuid
+             * @description The pull that handles the event; null when none does.
+             */
+            pullId: string | null;
+        };
+        /**
+         * @description `queued`: waiting for a worker. `running`: a worker holds it. `retrying`: the last attempt
+         *     failed in a way that may pass; `nextAttemptAt` says when the next starts. `succeeded`:
+         *     done. `failed`: stopped at once because retrying cannot help (credentials rejected, account
+         *     not found, connection deleted). `dead`: every allowed attempt failed. Request a new pull to
+         *     try again after fixing the cause.
+         * @enum {string}
+         */
+        PullStatus: "queued" | "running" | "retrying" | "succeeded" | "failed" | "dead";
+        PullError: {
+            /** @enum {string} */
+            reason: "credentials_rejected" | "account_not_found" | "vendor_unreachable" | "timeout" | "rate_limited" | "unexpected_response" | "connection_deleted" | "credential_unreadable" | "worker_lost" | "internal_error";
+            /** @description Our description (operation and status); never the vendor's text or a secret. */
+            message: string;
+        };
+        Pull: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            connectionId: string;
+            /** @enum {string} */
+            trigger: "webhook" | "manual";
+            status: components["schemas"]["PullStatus"];
+            /** @description Attempts started so far. */
+            attempts: number;
+            /**
+             * Format: date-time
+             * @description When a queued or retrying pull may start next; null otherwise.
+             */
+            nextAttemptAt: string | null;
+            lastError: components["schemas"]["PullError"] | null;
+            /** @description Pages of transactions fetched and stored so far, over every attempt. */
+            pagesFetched: number;
+            /** @description Transactions stored new or changed so far, over every attempt. */
+            transactionsUpserted: number;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            startedAt: string | null;
+            /** Format: date-time */
+            finishedAt: string | null;
+        };
+        PullPage: {
+            items: components["schemas"]["Pull"][];
+            nextCursor: string | null;
+            limit: number;
+            hasMore: boolean;
+        };
+        Transaction: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            connectionId: string;
+            vendor: components["schemas"]["Vendor"];
+            /** @description The vendor's transaction id. */
+            externalId: string;
+            /** @description The vendor's account id. */
+            accountId: string;
+            /**
+             * @description Exact decimal text; negative when money left the account.
+             * @example -125.40
+             */
+            amount: string;
+            /** @example BRL */
+            currency: string | null;
+            /** @enum {string} */
+            direction: "credit" | "debit";
+            /** @enum {string} */
+            status: "posted" | "pending";
+            /**
+             * Format: date
+             * @description The booking date.
+             */
+            date: string;
+            description: string | null;
+            /**
+             * Format: date-time
+             * @description When the vendor recorded the transaction.
+             */
+            vendorCreatedAt: string | null;
+            /**
+             * Format: date-time
+             * @description When this service last stored a change to it.
+             */
+            updatedAt: string;
+        };
+        TransactionPage: {
+            items: components["schemas"]["Transaction"][];
+            nextCursor: string | null;
+            limit: number;
+            hasMore: boolean;
+        };
         Health: {
             /** @enum {string} */
             status: "ok";
@@ -356,8 +692,9 @@ export interface components {
              *     unreadable body, `MTCH-1004` body too large, `MTCH-1010` vendor mismatch,
              *     `MTCH-1011` partial credential, `MTCH-1012` base URL not allowed, `MTCH-1401`
              *     unauthenticated, `MTCH-1404` no such route, `MTCH-2404` connection not found,
-             *     `MTCH-2409` config name taken, `MTCH-1429` too many requests, `MTCH-9500` internal
-             *     error, `MTCH-9503` unavailable.
+             *     `MTCH-2409` config name taken, `MTCH-1020` not a webhook payload of that vendor,
+             *     `MTCH-3404` webhook token not found, `MTCH-4404` pull not found, `MTCH-1429` too many
+             *     requests, `MTCH-9500` internal error, `MTCH-9503` unavailable.
              */
             code: string;
             /** @description The HTTP status text. */
@@ -424,6 +761,24 @@ export interface components {
         TooManyRequests: {
             headers: {
                 "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description No pull of this tenant has that id. */
+        PullNotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description No live webhook token of this tenant has that id. */
+        WebhookTokenNotFound: {
+            headers: {
                 [name: string]: unknown;
             };
             content: {
@@ -651,6 +1006,282 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listPulls: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 200. Out of range is a 400, not clamped. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `nextCursor` of the previous page, as given (opaque, base64url). */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The connection's opaque id (a UUID). Any id that is not a live aggregator connection of the caller's tenant answers 404.
+                 * @example 0b6f0f0e-8a0f-4c1a-9d8e-2f7c3b1a9e55
+                 */
+                id: components["parameters"]["ConnectionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of pulls. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PullPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    requestPull: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The connection's opaque id (a UUID). Any id that is not a live aggregator connection of the caller's tenant answers 404.
+                 * @example 0b6f0f0e-8a0f-4c1a-9d8e-2f7c3b1a9e55
+                 */
+                id: components["parameters"]["ConnectionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The queued pull. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Pull"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listTransactions: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 200. Out of range is a 400, not clamped. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `nextCursor` of the previous page, as given (opaque, base64url). */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description Only the transactions of this vendor account. */
+                accountId?: string;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The connection's opaque id (a UUID). Any id that is not a live aggregator connection of the caller's tenant answers 404.
+                 * @example 0b6f0f0e-8a0f-4c1a-9d8e-2f7c3b1a9e55
+                 */
+                id: components["parameters"]["ConnectionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of transactions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransactionPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getPull: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The pull's id (a UUID). Another tenant's pull answers 404. */
+                pullId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The pull. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Pull"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["PullNotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listWebhookTokens: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 200. Out of range is a 400, not clamped. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `nextCursor` of the previous page, as given (opaque, base64url). */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of token metadata. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookTokenPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    mintWebhookToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MintWebhookTokenRequest"];
+            };
+        };
+        responses: {
+            /** @description Minted. The raw token is never shown again. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MintedWebhookToken"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    revokeWebhookToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The token's id (from mint or list), not the token itself. */
+                tokenId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["WebhookTokenNotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    receiveWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `pluggy` or `belvo`: the vendor the token was minted for. */
+                vendor: string;
+                /** @description The raw token from mint. It is the credential of this route, so it never appears in a log line. */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookPayload"];
+            };
+        };
+        responses: {
+            /** @description Recorded (or recognized as a duplicate, or ignored). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookReceipt"];
+                };
+            };
+            /** @description The body is not a JSON object, or not a webhook payload of that vendor. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description The same answer for an unknown or revoked token, a token of the other vendor, an
+             *     unknown vendor and a deleted connection. Nothing is written.
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 256 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };

@@ -95,6 +95,132 @@ export const zConnectorTypeList = z.object({
     types: z.array(zConnectorType)
 });
 
+export const zMintWebhookTokenRequest = z.object({
+    vendor: zVendor,
+    connection_config_name: z.string().min(1).max(200)
+});
+
+export const zMintedWebhookToken = z.object({
+    id: z.uuid(),
+    token: z.string(),
+    webhookUrl: z.url(),
+    vendor: zVendor,
+    createdAt: z.iso.datetime()
+});
+
+/**
+ * A live token's metadata; never the token or its hash.
+ */
+export const zWebhookToken = z.object({
+    id: z.uuid(),
+    vendor: zVendor,
+    connectionId: z.uuid(),
+    configName: z.string(),
+    createdAt: z.iso.datetime(),
+    lastUsedAt: z.iso.datetime().nullable()
+});
+
+export const zWebhookTokenPage = z.object({
+    items: z.array(zWebhookToken),
+    nextCursor: z.string().nullable(),
+    limit: z.int(),
+    hasMore: z.boolean()
+});
+
+/**
+ * The vendor's webhook body as it sends it. Pluggy: `event` and `eventId` at least. Belvo:
+ * `webhook_id`, `webhook_type`, `webhook_code` and `link_id` at least.
+ *
+ */
+export const zWebhookPayload = z.record(z.string(), z.unknown());
+
+export const zWebhookReceipt = z.object({
+    status: z.enum([
+        'accepted',
+        'duplicate',
+        'ignored'
+    ]),
+    pullId: z.uuid().nullable()
+});
+
+/**
+ * `queued`: waiting for a worker. `running`: a worker holds it. `retrying`: the last attempt
+ * failed in a way that may pass; `nextAttemptAt` says when the next starts. `succeeded`:
+ * done. `failed`: stopped at once because retrying cannot help (credentials rejected, account
+ * not found, connection deleted). `dead`: every allowed attempt failed. Request a new pull to
+ * try again after fixing the cause.
+ *
+ */
+export const zPullStatus = z.enum([
+    'queued',
+    'running',
+    'retrying',
+    'succeeded',
+    'failed',
+    'dead'
+]);
+
+export const zPullError = z.object({
+    reason: z.enum([
+        'credentials_rejected',
+        'account_not_found',
+        'vendor_unreachable',
+        'timeout',
+        'rate_limited',
+        'unexpected_response',
+        'connection_deleted',
+        'credential_unreadable',
+        'worker_lost',
+        'internal_error'
+    ]),
+    message: z.string()
+});
+
+export const zPull = z.object({
+    id: z.uuid(),
+    connectionId: z.uuid(),
+    trigger: z.enum(['webhook', 'manual']),
+    status: zPullStatus,
+    attempts: z.int().gte(0),
+    nextAttemptAt: z.iso.datetime().nullable(),
+    lastError: zPullError.nullable(),
+    pagesFetched: z.int().gte(0),
+    transactionsUpserted: z.int().gte(0),
+    createdAt: z.iso.datetime(),
+    startedAt: z.iso.datetime().nullable(),
+    finishedAt: z.iso.datetime().nullable()
+});
+
+export const zPullPage = z.object({
+    items: z.array(zPull),
+    nextCursor: z.string().nullable(),
+    limit: z.int(),
+    hasMore: z.boolean()
+});
+
+export const zTransaction = z.object({
+    id: z.uuid(),
+    connectionId: z.uuid(),
+    vendor: zVendor,
+    externalId: z.string(),
+    accountId: z.string(),
+    amount: z.string().regex(/^-?\d+(\.\d+)?$/),
+    currency: z.string().nullable(),
+    direction: z.enum(['credit', 'debit']),
+    status: z.enum(['posted', 'pending']),
+    date: z.iso.date(),
+    description: z.string().nullable(),
+    vendorCreatedAt: z.iso.datetime().nullable(),
+    updatedAt: z.iso.datetime()
+});
+
+export const zTransactionPage = z.object({
+    items: z.array(zTransaction),
+    nextCursor: z.string().nullable(),
+    limit: z.int(),
+    hasMore: z.boolean()
+});
+
 export const zHealth = z.object({
     status: z.enum(['ok'])
 });
@@ -207,6 +333,91 @@ export const zUpdateAggregatorConnectionPath = z.object({
  * The updated connection descriptor.
  */
 export const zUpdateAggregatorConnectionResponse = zAggregatorConnection;
+
+export const zListPullsPath = z.object({
+    id: z.string()
+});
+
+export const zListPullsQuery = z.object({
+    limit: z.int().gte(1).lte(200).optional().default(20),
+    cursor: z.string().min(1).max(512).optional()
+});
+
+/**
+ * One page of pulls.
+ */
+export const zListPullsResponse = zPullPage;
+
+export const zRequestPullPath = z.object({
+    id: z.string()
+});
+
+/**
+ * The queued pull.
+ */
+export const zRequestPullResponse = zPull;
+
+export const zListTransactionsPath = z.object({
+    id: z.string()
+});
+
+export const zListTransactionsQuery = z.object({
+    limit: z.int().gte(1).lte(200).optional().default(20),
+    cursor: z.string().min(1).max(512).optional(),
+    accountId: z.string().min(1).max(200).optional()
+});
+
+/**
+ * One page of transactions.
+ */
+export const zListTransactionsResponse = zTransactionPage;
+
+export const zGetPullPath = z.object({
+    pullId: z.string()
+});
+
+/**
+ * The pull.
+ */
+export const zGetPullResponse = zPull;
+
+export const zListWebhookTokensQuery = z.object({
+    limit: z.int().gte(1).lte(200).optional().default(20),
+    cursor: z.string().min(1).max(512).optional()
+});
+
+/**
+ * One page of token metadata.
+ */
+export const zListWebhookTokensResponse = zWebhookTokenPage;
+
+export const zMintWebhookTokenBody = zMintWebhookTokenRequest;
+
+/**
+ * Minted. The raw token is never shown again.
+ */
+export const zMintWebhookTokenResponse = zMintedWebhookToken;
+
+export const zRevokeWebhookTokenPath = z.object({
+    tokenId: z.string()
+});
+
+/**
+ * Revoked.
+ */
+export const zRevokeWebhookTokenResponse = z.void();
+
+export const zReceiveWebhookBody = zWebhookPayload;
+
+export const zReceiveWebhookPath = z.object({
+    vendor: z.string(),
+    token: z.string()
+});
+
+/**
+ * Recorded (or recognized as a duplicate, or ignored).
+ */
+export const zReceiveWebhookResponse = zWebhookReceipt;
 
 /**
  * The registered, non-aggregator connector types, sorted by type.

@@ -24,6 +24,8 @@ export interface Config {
   connectionTestsPerMinute: number;
   /** The bearer token /metrics requires; undefined turns /metrics off. */
   metricsToken?: string;
+  /** Pull jobs: how many run at once in this process, and attempts before a job is dead. */
+  pulls: { concurrency: number; maxAttempts: number };
 }
 
 /** Settings that development mode generates once into the data dir when they are not given. */
@@ -141,6 +143,10 @@ export function parseConfig(env: Env, devSecrets?: (dataDir: string) => DevSecre
     problems.push("MATCHER_VENDOR_CONNECT_TIMEOUT_MS must not exceed MATCHER_VENDOR_TIMEOUT_MS");
   }
   const connectionTestsPerMinute = positive("MATCHER_CONNECTION_TESTS_PER_MINUTE", 10);
+  const pulls = {
+    concurrency: positive("MATCHER_PULL_CONCURRENCY", 4),
+    maxAttempts: positive("MATCHER_PULL_MAX_ATTEMPTS", 8),
+  };
   const metricsToken = get("MATCHER_METRICS_TOKEN");
   if (production && metricsToken && metricsToken.length < 32) {
     problems.push("MATCHER_METRICS_TOKEN must be at least 32 characters in production");
@@ -169,6 +175,7 @@ export function parseConfig(env: Env, devSecrets?: (dataDir: string) => DevSecre
     vendorHttp,
     connectionTestsPerMinute,
     metricsToken,
+    pulls,
   };
 }
 
