@@ -1,5 +1,7 @@
 // Builds the HTTP application from its parts; main.ts and the tests build it the same way.
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { except } from "hono/combine";
 import { connectionRoutes } from "./connections/connections.handlers.ts";
 import { connectorRoutes } from "./connectors/connectors.routes.ts";
 import type { ConnectorRegistry } from "./connectors/registry.ts";
@@ -18,6 +20,9 @@ import { opsRoutes } from "./ops/ops.handlers.ts";
 import type { RateLimiter } from "./http/rate_limit.ts";
 import type { Aggregators } from "./vendors/clients.ts";
 import type { EgressPolicy } from "./vendors/egress.ts";
+import { pullRoutes } from "./pulls/pulls.handlers.ts";
+import { transactionRoutes } from "./transactions/transactions.handlers.ts";
+import { webhookReceiver } from "./webhooks/receiver.ts";
 
 /** Everything the app touches, handed in so that tests use real parts of their choosing. */
 export interface AppDeps {
@@ -36,12 +41,21 @@ export interface AppDeps {
   metrics: MetricsRegistry;
   /** MATCHER_METRICS_TOKEN; /metrics is off without it. */
   metricsToken?: string;
+  /** The clock of pulls and webhook receipts (tests move it to bring retries due). */
+  now: () => number;
+  /** Called when a pull was queued: the local worker pool's `wake`. */
+  onPullQueued: () => void;
 }
+
+/** Webhook deliveries carry their token in the path, not a JWT, and a vendor's JSON as it is. */
+const WEBHOOK_DELIVERY = /^\/v1\/discovery\/webhooks\/(?!tokens\/)[^/]+\/[^/]+$/;
+const isWebhookDelivery = (c: Context) =>
+  c.req.method === "POST" && WEBHOOK_DELIVERY.test(c.req.path);
 
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.use("*", requestLog(deps.logger, httpMetrics(deps.metrics)));
-  app.use("/v1/*", requireTenant(deps.verifyTenant), jsonBodies());
+  app.use("/v1/*", except(isWebhookDelivery, requireTenant(deps.verifyTenant), jsonBodies()));
   app.onError(errorHandler(deps.logger));
   app.notFound(notFoundHandler);
 
@@ -49,5 +63,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   metricsRoutes(app, deps);
   connectionRoutes(app, deps);
   connectorRoutes(app, deps.connectors);
+  pullRoutes(app, deps);
+  transactionRoutes(app, deps);
+  webhookReceiver(app, deps);
   return app;
 }

@@ -1,4 +1,4 @@
-// Wiring: configuration, database, KV, the app and the HTTP server.
+// Wiring: configuration, database, KV, the app, the pull workers, the retry sweep and the server.
 import { dirname } from "node:path";
 import { createApp } from "./app.ts";
 import { loadConfig } from "./config/load.ts";
@@ -13,6 +13,18 @@ import { createVendorHttp } from "./vendors/vendor_http.ts";
 import { processMetrics } from "./metrics/process_metrics.ts";
 import { createMetricsRegistry } from "./metrics/registry.ts";
 import { vendorMetrics } from "./metrics/vendor_metrics.ts";
+import { sweepPulls } from "./pulls/sweep.ts";
+import { createPullPool } from "./pulls/worker.ts";
+
+/** Pull leases: a worker that makes no progress for this long loses its job to the sweep. */
+const PULL_LEASE_MS = 2 * 60_000;
+
+// Registered first, at the top level of the module, as Deno Deploy requires; a run waits for the
+// wiring below to hand over the sweep.
+const sweep = Promise.withResolvers<() => Promise<unknown>>();
+Deno.cron("matcher-pull-sweep", "* * * * *", async () => {
+  await (await sweep.promise)();
+});
 
 const logger = jsonLogger();
 const config = loadConfig(logger);
@@ -26,25 +38,43 @@ const kv = await Deno.openKv(config.kvPath);
 const metrics = createMetricsRegistry();
 processMetrics(metrics);
 
+const keyRing = await createKeyRing(config.sealKeys);
+const aggregators = createAggregators(
+  createVendorHttp({
+    egress: config.egress,
+    ...config.vendorHttp,
+    observe: vendorMetrics(metrics),
+  }),
+);
+const pool = createPullPool({
+  sql: db.sql,
+  keyRing,
+  aggregators,
+  logger,
+  now: Date.now,
+  leaseMs: PULL_LEASE_MS,
+  maxAttempts: config.pulls.maxAttempts,
+}, { concurrency: config.pulls.concurrency });
+sweep.resolve(() =>
+  sweepPulls({ sql: db.sql, logger, now: Date.now, maxAttempts: config.pulls.maxAttempts, pool })
+);
+
 const app = createApp({
   sql: db.sql,
   kv,
-  keyRing: await createKeyRing(config.sealKeys),
+  keyRing,
   verifyTenant: createTenantVerifier(config.auth),
   connectors: registerBuiltInConnectors(createConnectorRegistry()),
   egress: config.egress,
-  aggregators: createAggregators(
-    createVendorHttp({
-      egress: config.egress,
-      ...config.vendorHttp,
-      observe: vendorMetrics(metrics),
-    }),
-  ),
+  aggregators,
   testLimiter: createRateLimiter(kv, { limit: config.connectionTestsPerMinute, windowMs: 60_000 }),
   logger,
   metrics,
   metricsToken: config.metricsToken,
+  now: Date.now,
+  onPullQueued: () => pool.wake(),
 });
+pool.start();
 
 const server = Deno.serve({
   hostname: config.host,
@@ -56,6 +86,7 @@ const server = Deno.serve({
 
 async function shutdown() {
   await server.shutdown();
+  await pool.stop(); // running pulls stop before their next page and are handed back
   kv.close();
   await db.close();
   Deno.exit(0);

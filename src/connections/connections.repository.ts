@@ -150,3 +150,15 @@ export async function findSealedByName(
       and connector_type = ${vendor} and config_name = ${configName}`;
   return r ? { row: toRow(r), sealed: r.sealed_credential } : undefined;
 }
+
+/** A live connection found by id, with its sealed credential (for the pull worker). */
+export async function findSealedById(
+  sql: Sql,
+  tenantId: string,
+  id: string,
+): Promise<{ row: ConnectionRow; sealed: Uint8Array<ArrayBuffer> } | undefined> {
+  const [r] = await sql`
+    select ${sql(COLUMNS)}, sealed_credential from connections
+    where id = ${id} and tenant_id = ${tenantId} and kind = 'aggregator' and deleted_at is null`;
+  return r ? { row: toRow(r), sealed: r.sealed_credential } : undefined;
+}

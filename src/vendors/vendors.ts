@@ -8,3 +8,7 @@ export const VENDOR_HOSTS: Record<Vendor, readonly string[]> = {
   pluggy: ["api.pluggy.ai"],
   belvo: ["api.belvo.com", "sandbox.belvo.com", "development.belvo.com"],
 };
+
+export function isVendor(value: string): value is Vendor {
+  return (VENDORS as readonly string[]).includes(value);
+}

@@ -19,6 +19,8 @@ import { processMetrics } from "../../src/metrics/process_metrics.ts";
 import { createMetricsRegistry } from "../../src/metrics/registry.ts";
 import { vendorMetrics } from "../../src/metrics/vendor_metrics.ts";
 import { createTestDatabase } from "./database.ts";
+import { sweepPulls } from "../../src/pulls/sweep.ts";
+import { createPullPool, type PullPool } from "../../src/pulls/worker.ts";
 
 export interface HarnessOptions {
   auth?: Partial<Config["auth"]>;
@@ -30,8 +32,17 @@ export interface HarnessOptions {
   connectionTestsPerMinute?: number;
   /** Replaces the real vendor clients (a test of what happens when they break unexpectedly). */
   aggregators?: Aggregators;
-  /** The clock of the rate limiter and the vendor clients. */
+  /** The clock of the rate limiter, the vendor clients, webhook receipts and pulls. */
   now?: () => number;
+  /** The pull worker pool; by default it starts a job as soon as one is queued. */
+  pulls?: {
+    concurrency?: number;
+    maxAttempts?: number;
+    leaseMs?: number;
+    /** False: queued jobs wait for `pool.drain()` or `sweep()`, so a test decides when they run. */
+    wake?: boolean;
+    random?: () => number;
+  };
   /** Turns /metrics on, behind this bearer token; off by default, as in the service. */
   metricsToken?: string;
 }
@@ -44,6 +55,13 @@ export interface Harness {
   sealKeys: Config["sealKeys"];
   /** Every log line the app wrote, as text. */
   logs: string[];
+  kv: Deno.Kv;
+  /** The app's pull worker pool. */
+  pool: PullPool;
+  /** The retry sweep Deno.cron runs every minute, on the harness clock. */
+  sweep(): Promise<{ reclaimed: number }>;
+  /** A second worker pool on the same database and vendors, as another replica would run. */
+  newPool(options?: { concurrency?: number }): PullPool;
   /** A valid token for `tenantId` (HS256 with the harness secret), with extra claims merged in. */
   token(tenantId: string, claims?: Record<string, unknown>): Promise<string>;
   /** fetch against the served app, as `tenantId` when given. */
@@ -75,24 +93,46 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
     observe: vendorMetrics(metrics),
     ...options.vendorHttp,
   });
+  const keyRing = await createKeyRing(sealKeys);
+  const aggregators = options.aggregators ?? createAggregators(http, now);
+  const logger = jsonLogger((line) => logs.push(line));
+  const pulls = options.pulls ?? {};
+  const maxAttempts = pulls.maxAttempts ?? 8;
+  const newPool = (o: { concurrency?: number } = {}) =>
+    createPullPool({
+      sql,
+      keyRing,
+      aggregators,
+      logger,
+      now,
+      leaseMs: pulls.leaseMs ?? 60_000,
+      maxAttempts,
+      random: pulls.random,
+    }, { concurrency: o.concurrency ?? pulls.concurrency ?? 4 });
+  const pool = newPool();
+  const sweep = () => sweepPulls({ sql, logger, now, maxAttempts, pool });
   const app = createApp({
     sql,
     kv,
-    keyRing: await createKeyRing(sealKeys),
+    keyRing,
     verifyTenant: createTenantVerifier({ secret, ...options.auth }),
     connectors: options.connectors ?? registerBuiltInConnectors(createConnectorRegistry()),
     egress,
-    aggregators: options.aggregators ?? createAggregators(http, now),
+    aggregators,
     testLimiter: createRateLimiter(kv, {
       limit: options.connectionTestsPerMinute ?? 10,
       windowMs: 60_000,
       now,
     }),
-    logger: jsonLogger((line) => logs.push(line)),
+    logger,
     metrics,
     metricsToken: options.metricsToken,
+    now,
+    onPullQueued: () => {
+      if (pulls.wake !== false) pool.wake();
+    },
   });
-  return { app, secret, sealKeys, logs };
+  return { app, secret, sealKeys, logs, pool, sweep, newPool };
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -100,7 +140,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const sql = createPool(db.url, { max: db.maxConnections });
   await migrate(sql);
   const kv = await Deno.openKv(":memory:");
-  const { app, secret, sealKeys, logs } = await buildTestApp(sql, kv, options);
+  const { app, secret, sealKeys, logs, pool, sweep, newPool } = await buildTestApp(
+    sql,
+    kv,
+    options,
+  );
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
   const baseUrl = `http://127.0.0.1:${server.addr.port}`;
 
@@ -118,6 +162,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     sql,
     sealKeys,
     logs,
+    kv,
+    pool,
+    sweep,
+    newPool,
     token,
     async request(path, init = {}) {
       const { tenant, json, ...rest } = init;
@@ -132,6 +180,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     async close() {
       await server.shutdown();
+      await pool.stop();
       await sql.end({ timeout: 5 });
       kv.close();
       await db.drop();

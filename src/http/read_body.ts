@@ -1,0 +1,38 @@
+// Reads a request body as JSON with a size cap, for routes that must check something before the body.
+import { AppError, ErrorCode } from "./errors.ts";
+
+/**
+ * The body parsed as JSON, read no further than `maxBytes`: 413 beyond it, 400 when it is not
+ * UTF-8 JSON. Content-Length is trusted only to refuse early; the bytes read are what count.
+ */
+export async function readJsonCapped(request: Request, maxBytes: number): Promise<unknown> {
+  const tooLarge = () =>
+    new AppError(413, ErrorCode.bodyTooLarge, `The request body is larger than ${maxBytes} bytes.`);
+  if (Number(request.headers.get("content-length")) > maxBytes) throw tooLarge();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (request.body) {
+    const reader = request.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) {
+        await reader.cancel();
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    throw new AppError(400, ErrorCode.unreadableBody, "The request body is not valid JSON.");
+  }
+}

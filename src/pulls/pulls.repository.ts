@@ -1,0 +1,284 @@
+// Storage of pull jobs: queueing and merging, claims with leases, fenced progress, and outcomes.
+import type postgres from "postgres";
+import type { Sql } from "../db/pool.ts";
+import type { Position } from "../http/pagination.ts";
+import { isUuid } from "../http/uuid.ts";
+import type { Checkpoint, PullWork } from "./work.ts";
+import { mergeWork } from "./work.ts";
+
+/** A transaction or the pool: queueing happens inside a webhook's transaction. */
+type Db = Sql | postgres.TransactionSql;
+
+export type PullStatus = "queued" | "running" | "retrying" | "succeeded" | "failed" | "dead";
+export type PullTrigger = "webhook" | "manual";
+export type PullFailureReason =
+  | "credentials_rejected"
+  | "account_not_found"
+  | "vendor_unreachable"
+  | "timeout"
+  | "rate_limited"
+  | "unexpected_response"
+  | "connection_deleted"
+  | "credential_unreadable"
+  | "worker_lost"
+  | "internal_error";
+export type PullError = { reason: PullFailureReason; message: string };
+
+export interface PullRow {
+  id: string;
+  tenantId: string;
+  connectionId: string;
+  trigger: PullTrigger;
+  status: PullStatus;
+  work: PullWork;
+  checkpoint: Checkpoint;
+  attempts: number;
+  nextAttemptAt: Date | null;
+  lastError: PullError | null;
+  pagesFetched: number;
+  transactionsUpserted: number;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+/** A claimed job and the lease it is held under. */
+export interface Lease {
+  jobId: string;
+  owner: string;
+}
+
+const isUniqueViolation = (err: unknown) => (err as { code?: string })?.code === "23505";
+
+function toRow(r: Record<string, unknown>): PullRow {
+  return {
+    id: r.id as string,
+    tenantId: r.tenant_id as string,
+    connectionId: r.connection_id as string,
+    trigger: r.trigger as PullTrigger,
+    status: r.status as PullStatus,
+    work: r.work as PullWork,
+    checkpoint: r.checkpoint as Checkpoint,
+    attempts: r.attempts as number,
+    nextAttemptAt: r.next_attempt_at as Date | null,
+    lastError: r.last_error as PullError | null,
+    pagesFetched: r.pages_fetched as number,
+    transactionsUpserted: r.transactions_upserted as number,
+    createdAt: r.created_at as Date,
+    startedAt: r.started_at as Date | null,
+    finishedAt: r.finished_at as Date | null,
+  };
+}
+
+/**
+ * Queues `work` for the connection, or merges it into the connection's queued job when there is
+ * one (a partial unique index allows only one), and answers the job's id. Run it inside the
+ * transaction that records the trigger, so that both or neither are stored.
+ */
+export async function enqueuePull(
+  db: Db,
+  job: { tenantId: string; connectionId: string; trigger: PullTrigger; work: PullWork; now: Date },
+): Promise<string> {
+  // A concurrent transaction may queue or claim between the two statements; a few rounds settle it.
+  for (let round = 0; round < 10; round++) {
+    const [queued] = await db`
+      select id, work from pull_jobs
+      where connection_id = ${job.connectionId} and status = 'queued'
+      for update`;
+    if (queued) {
+      const merged = mergeWork(queued.work, job.work);
+      await db`update pull_jobs set work = ${db.json(merged as postgres.JSONValue)}
+               where id = ${queued.id}`;
+      return queued.id;
+    }
+    const [created] = await db`
+      insert into pull_jobs (id, tenant_id, connection_id, trigger, status, work, next_attempt_at,
+                             created_at)
+      values (${crypto.randomUUID()}, ${job.tenantId}, ${job.connectionId}, ${job.trigger},
+              'queued', ${db.json(job.work as postgres.JSONValue)}, ${job.now},
+              date_trunc('milliseconds', ${job.now}::timestamptz))
+      on conflict (connection_id) where status = 'queued' do nothing
+      returning id`;
+    if (created) return created.id;
+  }
+  throw new Error("could not queue a pull: the connection's queue kept changing");
+}
+
+/**
+ * Claims the next due job whose connection has no running job, under a lease until `leaseUntil`.
+ * Answers undefined when none is due, or when another claimer took the connection at the same
+ * moment (the unique index on running jobs refuses the second; the caller just tries again).
+ */
+export async function claimPull(
+  sql: Sql,
+  owner: string,
+  now: Date,
+  leaseUntil: Date,
+): Promise<PullRow | undefined> {
+  try {
+    const [r] = await sql`
+      update pull_jobs set status = 'running', lease_owner = ${owner},
+        lease_expires_at = ${leaseUntil}, attempts = attempts + 1, next_attempt_at = null,
+        started_at = coalesce(started_at, ${now})
+      where id = (
+        select j.id from pull_jobs j
+        where j.status in ('queued', 'retrying') and j.next_attempt_at <= ${now}
+          and not exists (
+            select 1 from pull_jobs r where r.connection_id = j.connection_id and r.status = 'running'
+          )
+        order by j.next_attempt_at, j.created_at
+        for update skip locked
+        limit 1)
+      returning *`;
+    return r ? toRow(r) : undefined;
+  } catch (err) {
+    if (isUniqueViolation(err)) return undefined;
+    throw err;
+  }
+}
+
+/** Thrown inside a progress write when the job is no longer this worker's to write. */
+export class LeaseLost extends Error {
+  constructor() {
+    super("the pull's lease is gone (reclaimed, released or its connection deleted)");
+    this.name = "LeaseLost";
+  }
+}
+
+/**
+ * Inside `tx`, records progress of a leased job and extends its lease; throws LeaseLost (rolling
+ * back whatever `tx` wrote) when another worker holds the job now or its connection was deleted.
+ */
+export async function recordProgress(
+  tx: postgres.TransactionSql,
+  lease: Lease,
+  progress: { checkpoint: Checkpoint; pages: number; upserted: number; leaseUntil: Date },
+): Promise<void> {
+  const [own] = await tx`
+    update pull_jobs set checkpoint = ${
+    tx.json(progress.checkpoint as unknown as postgres.JSONValue)
+  },
+      pages_fetched = pages_fetched + ${progress.pages},
+      transactions_upserted = transactions_upserted + ${progress.upserted},
+      lease_expires_at = ${progress.leaseUntil}
+    where id = ${lease.jobId} and status = 'running' and lease_owner = ${lease.owner}
+      and exists (
+        select 1 from connections c where c.id = pull_jobs.connection_id and c.deleted_at is null
+      )
+    returning id`;
+  if (!own) throw new LeaseLost();
+}
+
+/** Extends the lease of a job still held by `lease.owner`; false when it is not. */
+export async function renewLease(sql: Sql, lease: Lease, leaseUntil: Date): Promise<boolean> {
+  const result = await sql`
+    update pull_jobs set lease_expires_at = ${leaseUntil}
+    where id = ${lease.jobId} and status = 'running' and lease_owner = ${lease.owner}`;
+  return result.count === 1;
+}
+
+/** Ends a held job: succeeded, failed or dead. False when the lease was lost. */
+export async function finishPull(
+  sql: Sql,
+  lease: Lease,
+  outcome: { status: "succeeded" | "failed" | "dead"; error?: PullError; now: Date },
+): Promise<boolean> {
+  const result = await sql`
+    update pull_jobs set status = ${outcome.status}, finished_at = ${outcome.now},
+      last_error = ${outcome.error ? sql.json(outcome.error) : null},
+      lease_owner = null, lease_expires_at = null, next_attempt_at = null
+    where id = ${lease.jobId} and status = 'running' and lease_owner = ${lease.owner}`;
+  return result.count === 1;
+}
+
+/** Puts a held job back to be tried again at `at`, keeping its checkpoint. */
+export async function retryPull(
+  sql: Sql,
+  lease: Lease,
+  retry: { at: Date; error: PullError },
+): Promise<boolean> {
+  const result = await sql`
+    update pull_jobs set status = 'retrying', next_attempt_at = ${retry.at},
+      last_error = ${sql.json(retry.error)}, lease_owner = null, lease_expires_at = null
+    where id = ${lease.jobId} and status = 'running' and lease_owner = ${lease.owner}`;
+  return result.count === 1;
+}
+
+/**
+ * Hands a held job back untouched at shutdown: due at once, and the attempt it was in does not
+ * count, since it did not fail.
+ */
+export async function releasePull(sql: Sql, lease: Lease, now: Date): Promise<boolean> {
+  const result = await sql`
+    update pull_jobs set status = 'retrying', next_attempt_at = ${now},
+      attempts = greatest(attempts - 1, 0), lease_owner = null, lease_expires_at = null
+    where id = ${lease.jobId} and status = 'running' and lease_owner = ${lease.owner}`;
+  return result.count === 1;
+}
+
+/**
+ * Running jobs whose lease ran out (their worker died or hung) are due again at once, or dead when
+ * they used every attempt. Answers how many were reclaimed.
+ */
+export async function reclaimExpiredLeases(
+  sql: Sql,
+  now: Date,
+  maxAttempts: number,
+): Promise<number> {
+  const error: PullError = {
+    reason: "worker_lost",
+    message: "the worker running this pull stopped before finishing it",
+  };
+  const result = await sql`
+    update pull_jobs set
+      status = case when attempts >= ${maxAttempts} then 'dead' else 'retrying' end,
+      next_attempt_at = case when attempts >= ${maxAttempts} then null else ${now}::timestamptz end,
+      finished_at = case when attempts >= ${maxAttempts} then ${now}::timestamptz end,
+      last_error = ${sql.json(error)}, lease_owner = null, lease_expires_at = null
+    where status = 'running' and lease_expires_at < ${now}`;
+  return result.count;
+}
+
+/** Fails every unfinished job of a connection being deleted, inside the deleting transaction. */
+export async function cancelConnectionPulls(db: Db, connectionId: string, now: Date) {
+  const error: PullError = { reason: "connection_deleted", message: "the connection was deleted" };
+  await db`
+    update pull_jobs set status = 'failed', finished_at = ${now}, last_error = ${db.json(error)},
+      lease_owner = null, lease_expires_at = null, next_attempt_at = null
+    where connection_id = ${connectionId} and status in ('queued', 'running', 'retrying')`;
+}
+
+export async function findPull(
+  sql: Sql,
+  tenantId: string,
+  id: string,
+): Promise<PullRow | undefined> {
+  if (!isUuid(id)) return undefined;
+  const [r] = await sql`select * from pull_jobs where id = ${id} and tenant_id = ${tenantId}`;
+  return r ? toRow(r) : undefined;
+}
+
+/** A connection's pulls, newest first; `limit + 1` rows so the caller knows whether there is more. */
+export async function listPulls(
+  sql: Sql,
+  tenantId: string,
+  connectionId: string,
+  limit: number,
+  after?: Position,
+): Promise<PullRow[]> {
+  const rows = await sql`
+    select * from pull_jobs
+    where tenant_id = ${tenantId} and connection_id = ${connectionId}
+      ${after ? sql`and (created_at, id) < (${after.createdAt}, ${after.id})` : sql``}
+    order by created_at desc, id desc
+    limit ${limit + 1}`;
+  return rows.map(toRow);
+}
+
+/** How long the oldest due job has been waiting, in seconds (0 when none is). */
+export async function oldestDueLagSeconds(sql: Sql, now: Date): Promise<number> {
+  const [r] = await sql`
+    select min(next_attempt_at) as due from pull_jobs
+    where status in ('queued', 'retrying') and next_attempt_at <= ${now}`;
+  return r.due ? Math.max(0, (now.getTime() - (r.due as Date).getTime()) / 1000) : 0;
+}

@@ -1,0 +1,277 @@
+// Runs one claimed pull job: each page stored with the job's checkpoint in one transaction.
+import type postgres from "postgres";
+import { unsealCredential } from "../connections/credential.ts";
+import * as connections from "../connections/connections.repository.ts";
+import type { KeyRing } from "../crypto/seal.ts";
+import { SealError } from "../crypto/seal.ts";
+import type { Sql } from "../db/pool.ts";
+import type { Logger } from "../http/logger.ts";
+import * as transactions from "../transactions/transactions.repository.ts";
+import type { AggregatorClient, TransactionPage } from "../vendors/aggregator.ts";
+import type { Aggregators } from "../vendors/clients.ts";
+import { VendorError } from "../vendors/errors.ts";
+import { retryDelayMs } from "./backoff.ts";
+import * as repo from "./pulls.repository.ts";
+import { type Checkpoint, planSteps, type PullStep } from "./work.ts";
+
+/** A sync re-reads this much before an account's watermark, for transactions the vendor recorded
+ * with a `createdAt` slightly in the past; upserts make the overlap free of duplicates. */
+export const WATERMARK_OVERLAP_MS = 5 * 60_000;
+
+export interface PullRunDeps {
+  sql: Sql;
+  keyRing: KeyRing;
+  aggregators: Aggregators;
+  logger: Logger;
+  now: () => number;
+  /** How long a claim holds without progress before the sweep hands the job to another worker. */
+  leaseMs: number;
+  maxAttempts: number;
+  random?: () => number;
+}
+
+/** What stops a run between pages: the pool shutting down, handing its jobs back or not. */
+export interface RunControl {
+  readonly stopping: boolean;
+  /** False leaves a stopped job held, as a crash would, until its lease runs out. */
+  readonly release: boolean;
+}
+
+/** Thrown between pages when the pool is stopping; the job is released, not failed. */
+class Stopping extends Error {}
+
+/** Runs `job` (claimed under `lease`) to an outcome: succeeded, retrying, failed, dead or released. */
+export async function runPull(
+  deps: PullRunDeps,
+  job: repo.PullRow,
+  lease: repo.Lease,
+  control: RunControl,
+): Promise<repo.PullStatus | "released" | "abandoned" | "lost"> {
+  const at = () => new Date(deps.now());
+  const log = { jobId: job.id, connectionId: job.connectionId, attempt: job.attempts };
+  try {
+    const found = await connections.findSealedById(deps.sql, job.tenantId, job.connectionId);
+    if (!found) {
+      return await fail(deps, lease, "failed", job, {
+        reason: "connection_deleted",
+        message: "the connection was deleted",
+      });
+    }
+    const { row, sealed } = found;
+    const credential = await unsealCredential(deps.keyRing, {
+      tenantId: job.tenantId,
+      connectionId: row.id,
+      vendor: row.vendor,
+    }, sealed);
+    const client = deps.aggregators.client(row.vendor, row.baseUrl, credential);
+    const run = new PageWriter(deps, job, lease, row, control);
+    const steps = await planSteps(
+      job.work,
+      async () => (await client.listAccounts(row.accountRef)).map((a) => a.id),
+    );
+    for (const step of steps) {
+      if (!run.checkpoint.done.includes(step.key)) await runStep(run, client, step);
+    }
+    if (!(await repo.finishPull(deps.sql, lease, { status: "succeeded", now: at() }))) {
+      return "lost";
+    }
+    deps.logger.info({ msg: "pull succeeded", ...log });
+    return "succeeded";
+  } catch (err) {
+    if (err instanceof repo.LeaseLost) {
+      deps.logger.warn({ msg: "pull lease lost", ...log });
+      return "lost";
+    }
+    if (err instanceof Stopping) {
+      if (!control.release) return "abandoned";
+      return (await repo.releasePull(deps.sql, lease, at())) ? "released" : "lost";
+    }
+    return await handleFailure(deps, job, lease, err);
+  }
+}
+
+async function runStep(run: PageWriter, client: AggregatorClient, step: PullStep): Promise<void> {
+  const accountRef = run.connection.accountRef;
+  switch (step.kind) {
+    case "deleted":
+      return await run.commit(step.key, { deleted: step.ids, finished: true });
+    case "ids": {
+      // By-id fetches are short and cannot resume mid-way; the step is redone whole if it stops.
+      const pages = client.transactionsByIds({
+        accountRef,
+        accountId: step.accountId,
+        ids: step.ids,
+      });
+      for await (const page of pages) await run.commit(step.key, { page, finished: false });
+      return await run.commit(step.key, { finished: true });
+    }
+    case "created":
+    case "sync": {
+      const resume = run.checkpoint.current?.step === step.key ? run.checkpoint.current : undefined;
+      let createdFrom = step.kind === "created" ? step.from : undefined;
+      if (step.kind === "sync") {
+        const mark = await transactions.findWatermark(
+          run.deps.sql,
+          run.job.connectionId,
+          step.accountId,
+        );
+        if (mark) createdFrom = new Date(mark.getTime() - WATERMARK_OVERLAP_MS).toISOString();
+      }
+      let maxCreatedAt = resume?.maxCreatedAt ?? null;
+      const pages = client.transactions({
+        accountRef,
+        accountId: step.accountId,
+        createdFrom,
+        resumeFrom: resume?.next,
+      });
+      for await (const page of pages) {
+        maxCreatedAt = latest(maxCreatedAt, page);
+        // Only a complete walk of the account from its watermark moves the watermark.
+        const watermark = step.kind === "sync" && page.next === null ? maxCreatedAt : null;
+        await run.commit(step.key, {
+          page,
+          finished: page.next === null,
+          resume: page.next ? { next: page.next, maxCreatedAt } : undefined,
+          watermark: watermark ? { accountId: step.accountId, createdUpTo: watermark } : undefined,
+        });
+      }
+      // A walk that yielded no page at all still finishes its step.
+      if (!run.checkpoint.done.includes(step.key)) await run.commit(step.key, { finished: true });
+    }
+  }
+}
+
+/** The latest vendor `createdAt` of `page` and `current`, as ISO text. */
+function latest(current: string | null, page: TransactionPage): string | null {
+  let best = current ? Date.parse(current) : -Infinity;
+  for (const t of page.transactions) {
+    const ms = t.createdAt ? Date.parse(t.createdAt) : NaN;
+    if (ms > best) best = ms;
+  }
+  return Number.isFinite(best) ? new Date(best).toISOString() : null;
+}
+
+/** Writes a job's pages and checkpoints, each in one transaction fenced by the job's lease. */
+class PageWriter {
+  checkpoint: Checkpoint;
+  constructor(
+    readonly deps: PullRunDeps,
+    readonly job: repo.PullRow,
+    readonly lease: repo.Lease,
+    readonly connection: connections.ConnectionRow,
+    readonly control: RunControl,
+  ) {
+    this.checkpoint = job.checkpoint;
+  }
+
+  async commit(step: string, what: {
+    page?: TransactionPage;
+    deleted?: string[];
+    finished: boolean;
+    resume?: { next: string; maxCreatedAt: string | null };
+    watermark?: { accountId: string; createdUpTo: string };
+  }): Promise<void> {
+    if (this.control.stopping) throw new Stopping();
+    const done = this.checkpoint.done;
+    const checkpoint: Checkpoint = what.finished
+      ? { done: [...done, step] }
+      : what.resume
+      ? { done, current: { step, ...what.resume } }
+      : this.checkpoint;
+    const owner = {
+      tenantId: this.job.tenantId,
+      connectionId: this.job.connectionId,
+      vendor: this.connection.vendor,
+    };
+    await this.deps.sql.begin(async (tx: postgres.TransactionSql) => {
+      const upserted = what.page
+        ? await transactions.upsertTransactions(tx, owner, what.page.transactions)
+        : 0;
+      if (what.deleted) await transactions.markDeleted(tx, owner, what.deleted);
+      if (what.watermark) {
+        await transactions.advanceWatermark(
+          tx,
+          this.job.connectionId,
+          what.watermark.accountId,
+          what.watermark.createdUpTo,
+        );
+      }
+      await repo.recordProgress(tx, this.lease, {
+        checkpoint,
+        pages: what.page ? 1 : 0,
+        upserted,
+        leaseUntil: new Date(this.deps.now() + this.deps.leaseMs),
+      });
+    });
+    this.checkpoint = checkpoint;
+  }
+}
+
+/** Sorts a failure: the tenant must fix it (failed at once), or it may pass (retried, then dead). */
+function handleFailure(
+  deps: PullRunDeps,
+  job: repo.PullRow,
+  lease: repo.Lease,
+  err: unknown,
+): Promise<repo.PullStatus | "lost"> {
+  if (err instanceof VendorError) {
+    const error = { reason: err.reason, message: err.message };
+    if (err.kind === "credentials_rejected" || err.kind === "not_found") {
+      return fail(deps, lease, "failed", job, error, err.details);
+    }
+    return retryOrDie(deps, job, lease, error, err.details);
+  }
+  if (err instanceof SealError) {
+    return fail(deps, lease, "failed", job, {
+      reason: "credential_unreadable",
+      message: "the stored credential cannot be opened with the configured seal keys",
+    });
+  }
+  // Anything else (the database going away, a bug) may pass; the name only: errors from
+  // postgres.js carry query parameters.
+  const e = err as { name?: string; code?: string };
+  return retryOrDie(deps, job, lease, {
+    reason: "internal_error",
+    message: `the pull stopped on an internal error${e?.code ? ` (${e.code})` : ""}`,
+  }, {});
+}
+
+function retryOrDie(
+  deps: PullRunDeps,
+  job: repo.PullRow,
+  lease: repo.Lease,
+  error: repo.PullError,
+  details: { status?: number; retryAfterMs?: number; vendorCode?: string },
+): Promise<repo.PullStatus | "lost"> {
+  if (job.attempts >= deps.maxAttempts) return fail(deps, lease, "dead", job, error, details);
+  const delay = retryDelayMs(job.attempts, details.retryAfterMs, deps.random);
+  const at = new Date(deps.now() + delay);
+  deps.logger.warn({
+    msg: "pull failed; will retry",
+    jobId: job.id,
+    connectionId: job.connectionId,
+    attempt: job.attempts,
+    retryAt: at.toISOString(),
+    error: { ...error, ...details },
+  });
+  return repo.retryPull(deps.sql, lease, { at, error }).then((ok) => (ok ? "retrying" : "lost"));
+}
+
+async function fail(
+  deps: PullRunDeps,
+  lease: repo.Lease,
+  status: "failed" | "dead",
+  job: repo.PullRow,
+  error: repo.PullError,
+  details: object = {},
+): Promise<repo.PullStatus | "lost"> {
+  deps.logger.warn({
+    msg: `pull ${status}`,
+    jobId: job.id,
+    connectionId: job.connectionId,
+    attempt: job.attempts,
+    error: { ...error, ...details },
+  });
+  const ok = await repo.finishPull(deps.sql, lease, { status, error, now: new Date(deps.now()) });
+  return ok ? status : "lost";
+}

@@ -1,0 +1,132 @@
+// The in-process pool that claims due pull jobs and runs up to `concurrency` of them at once.
+import * as repo from "./pulls.repository.ts";
+import { type PullRunDeps, runPull } from "./run_pull.ts";
+
+export interface PullPoolOptions {
+  /** Jobs this process runs at once (MATCHER_PULL_CONCURRENCY). */
+  concurrency: number;
+  /** How often an idle pool looks for due jobs (retries coming due, other replicas' webhooks). */
+  pollMs?: number;
+  /** Names this pool's leases; unique per process. */
+  owner?: string;
+}
+
+export interface PullPool {
+  /** Starts polling; `wake` and `drain` work without it (the cron sweep and tests use them). */
+  start(): void;
+  /** Looks for due jobs now, e.g. right after a webhook queued one. */
+  wake(): void;
+  /** Claims and runs due jobs until none is due and none is running. */
+  drain(): Promise<void>;
+  /**
+   * Stops claiming and waits for the running jobs: each stops before its next page and is handed
+   * back (due at once, the attempt not counted); `{ release: false }` leaves them held, as a
+   * crash would, for the sweep to reclaim when their lease runs out.
+   */
+  stop(options?: { release?: boolean }): Promise<void>;
+  readonly running: number;
+}
+
+export function createPullPool(deps: PullRunDeps, options: PullPoolOptions): PullPool {
+  const owner = options.owner ?? `pool-${crypto.randomUUID()}`;
+  const active = new Set<Promise<unknown>>();
+  const control = { stopping: false, release: true };
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let filling: Promise<void> | undefined;
+  let again = false;
+
+  /** Claims jobs into free slots until none is due; one filler at a time, re-run if woken. */
+  function fill(): Promise<void> {
+    if (filling) {
+      again = true;
+      return filling;
+    }
+    filling = (async () => {
+      try {
+        do {
+          again = false;
+          while (!control.stopping && active.size < options.concurrency) {
+            const now = deps.now();
+            const job = await repo.claimPull(
+              deps.sql,
+              owner,
+              new Date(now),
+              new Date(now + deps.leaseMs),
+            );
+            if (!job) break;
+            start(job);
+          }
+        } while (again && !control.stopping);
+      } catch (err) {
+        const e = err as { name?: string; code?: string };
+        deps.logger.error({
+          msg: "claiming pulls failed",
+          error: { name: e?.name, code: e?.code },
+        });
+      } finally {
+        filling = undefined;
+      }
+    })();
+    return filling;
+  }
+
+  function start(job: repo.PullRow): void {
+    const lease = { jobId: job.id, owner };
+    const heartbeat = setInterval(() => {
+      repo.renewLease(deps.sql, lease, new Date(deps.now() + deps.leaseMs)).catch(() => {});
+    }, Math.max(1_000, deps.leaseMs / 3));
+    const run = runPull(deps, job, lease, control)
+      .catch((err) => {
+        const e = err as { name?: string; code?: string };
+        deps.logger.error({
+          msg: "pull run crashed",
+          jobId: job.id,
+          error: { name: e?.name, code: e?.code },
+        });
+      })
+      .finally(() => {
+        clearInterval(heartbeat);
+        active.delete(run);
+        if (!control.stopping) fill();
+      });
+    active.add(run);
+  }
+
+  return {
+    start() {
+      timer ??= setInterval(() => fill(), options.pollMs ?? 1_000);
+      fill();
+    },
+    wake() {
+      if (!control.stopping) fill();
+    },
+    async drain() {
+      do {
+        await fill();
+        while (active.size) await Promise.race(active);
+        await filling;
+      } while (!control.stopping && (active.size || (await hasDue())));
+    },
+    async stop(opts = {}) {
+      control.stopping = true;
+      control.release = opts.release ?? true;
+      if (timer !== undefined) clearInterval(timer);
+      await filling;
+      await Promise.all(active);
+    },
+    get running() {
+      return active.size;
+    },
+  };
+
+  async function hasDue(): Promise<boolean> {
+    const [r] = await deps.sql`
+      select 1 from pull_jobs
+      where status in ('queued', 'retrying') and next_attempt_at <= ${new Date(deps.now())}
+        and not exists (
+          select 1 from pull_jobs r where r.connection_id = pull_jobs.connection_id and r.status = 'running'
+        )
+      limit 1`;
+    return r !== undefined;
+  }
+}

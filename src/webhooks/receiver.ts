@@ -1,0 +1,91 @@
+// POST /v1/discovery/webhooks/{vendor}/{token}: the aggregators' deliveries, keyed by the path's token.
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import * as routes from "../../generated/routes.ts";
+import type { Sql } from "../db/pool.ts";
+import type { AppEnv } from "../http/env.ts";
+import { AppError, ErrorCode } from "../http/errors.ts";
+import type { Logger } from "../http/logger.ts";
+import { readJsonCapped } from "../http/read_body.ts";
+import type { MetricsRegistry } from "../metrics/registry.ts";
+import { isVendor } from "../vendors/vendors.ts";
+import { findToken, touchToken } from "./token_store.ts";
+import { readWebhook } from "./vendor_events.ts";
+import { recordWebhook } from "./webhook_events.repository.ts";
+
+/** Largest webhook body accepted; vendors' payloads are a few KiB. */
+export const MAX_WEBHOOK_BYTES = 256 * 1024;
+
+/** The receiver's path in Hono's syntax; the auth middleware leaves exactly this route alone. */
+export const RECEIVER_PATH = "/v1/discovery/webhooks/:vendor/:token";
+
+export interface ReceiverDeps {
+  sql: Sql;
+  kv: Deno.Kv;
+  logger: Logger;
+  metrics: MetricsRegistry;
+  now: () => number;
+  /** Called after a pull was queued, so a local worker starts it without waiting for its poll. */
+  onPullQueued: () => void;
+}
+
+/** One answer for every delivery that names no live token of that vendor: nothing to learn. */
+function unknownToken(): AppError {
+  return new AppError(404, ErrorCode.noSuchRoute, "No such route.");
+}
+
+export function webhookReceiver(app: OpenAPIHono<AppEnv>, deps: ReceiverDeps): void {
+  const received = deps.metrics.counter({
+    name: "matcher_webhooks_received_total",
+    help:
+      "Webhook deliveries, by vendor and outcome (accepted, duplicate, ignored, rejected, unknown_token).",
+    labelNames: ["vendor", "outcome"],
+  });
+
+  // Documented from the generated route, but served by a plain handler: the token must be checked
+  // before the body is read, which the generated body validator would do first.
+  app.openAPIRegistry.registerPath(routes.receiveWebhook);
+  app.post(RECEIVER_PATH, async function receiveWebhook(c) {
+    const { vendor, token } = c.req.param();
+    if (!isVendor(vendor)) throw unknownToken();
+    const known = await findToken(deps.kv, token);
+    if (!known || known.vendor !== vendor) {
+      received.inc({ vendor, outcome: "unknown_token" });
+      throw unknownToken();
+    }
+    const label = { vendor: known.vendor };
+    try {
+      const payload = await readJsonCapped(c.req.raw, MAX_WEBHOOK_BYTES);
+      if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
+        throw new AppError(400, ErrorCode.invalidWebhook, "A webhook body must be a JSON object.");
+      }
+      const now = new Date(deps.now());
+      const receipt = await recordWebhook(deps.sql, {
+        tenantId: known.tenantId,
+        connectionId: known.connectionId,
+        vendor: known.vendor,
+        payload: payload as Record<string, unknown>,
+        read: (accountRef) => readWebhook(known.vendor, payload, accountRef),
+        now,
+      });
+      if (!receipt) throw unknownToken();
+      received.inc({ ...label, outcome: receipt.status });
+      if (receipt.status === "accepted") deps.onPullQueued();
+      deps.logger.info({
+        msg: "webhook received",
+        requestId: c.get("requestId"),
+        vendor: known.vendor,
+        tokenId: known.id,
+        connectionId: known.connectionId,
+        outcome: receipt.status,
+        pullId: receipt.pullId,
+      });
+      await touchToken(deps.kv, known, now).catch(() => {}); // a missed lastUsedAt is harmless
+      return c.json(receipt, 202);
+    } catch (err) {
+      if (err instanceof AppError && err.status < 500) {
+        received.inc({ ...label, outcome: "rejected" });
+      }
+      throw err;
+    }
+  });
+}

@@ -1,0 +1,278 @@
+// Pulls under crashes, competing workers and vendor faults: nothing lost, nothing twice, no pile-up.
+import assert from "node:assert/strict";
+import type { Aggregators } from "../src/vendors/clients.ts";
+import type { Json } from "./support/fakes.ts";
+import { deliver, testClock, wirePluggy } from "./support/pulls.ts";
+import { fakeAggregators } from "./support/vendors.ts";
+
+/** Aggregators whose transaction walks call `onPage(n)` before yielding their n-th page. */
+function watchingPages(real: Aggregators, onPage: (n: number) => void): Aggregators {
+  return {
+    client(vendor, baseUrl, credential) {
+      const client = real.client(vendor, baseUrl, credential);
+      return {
+        ...client,
+        async *transactions(query) {
+          let n = 0;
+          for await (const page of client.transactions(query)) {
+            onPage(++n);
+            yield page;
+          }
+        },
+      };
+    },
+  };
+}
+
+async function storedCount(w: { h: { sql: Json }; connectionId: string }) {
+  const [row] = await w.h.sql`
+    select count(*)::int as all, count(distinct external_id)::int as distinct
+    from transactions where connection_id = ${w.connectionId}`;
+  return row;
+}
+
+Deno.test("a worker stopped after page 4 of 10 leaves a checkpoint a fresh worker resumes exactly", async () => {
+  const clock = testClock();
+  const items = [{ accounts: [{ type: "BANK" as const, transactions: 100 }] }];
+  let crash = () => {};
+  const w = await wirePluggy({ items, pageSize: 10 }, (fake) => ({
+    now: clock.now,
+    pulls: { wake: false, leaseMs: 60_000 },
+    // The stop lands while page 5 is on its way, as a crash would: page 5 is never stored.
+    aggregators: watchingPages(fakeAggregators([fake.host], { now: clock.now }), (n) => {
+      if (n === 5) crash();
+    }),
+  }));
+  crash = () => {
+    crash = () => {};
+    void w.h.pool.stop({ release: false });
+  };
+  try {
+    const { body } = await deliver(w, w.fake.webhooks.itemUpdated({ itemId: w.accountRef }));
+    await w.h.pool.drain();
+    const stopped = await w.pull(body.pullId);
+    assert.equal(stopped.status, "running"); // still held: the worker "died" holding it
+    assert.equal(stopped.pagesFetched, 4);
+    assert.deepEqual(await storedCount(w), { all: 40, distinct: 40 });
+
+    const fresh = w.h.newPool();
+    await fresh.drain();
+    assert.equal((await w.pull(body.pullId)).status, "running", "the lease still holds");
+
+    clock.advance(60_001);
+    w.fake.resetRequests();
+    assert.deepEqual(await w.h.sweep(), { reclaimed: 1 });
+    const reclaimed = await w.pull(body.pullId);
+    assert.equal(reclaimed.status, "retrying");
+    assert.equal(reclaimed.lastError.reason, "worker_lost");
+
+    await fresh.drain();
+    const done = await w.pull(body.pullId);
+    assert.equal(done.status, "succeeded");
+    assert.equal(done.attempts, 2);
+    assert.equal(done.pagesFetched, 10);
+    assert.equal(done.transactionsUpserted, 100);
+    const walks = w.fake.requests.filter((r) => r.path === "/v2/transactions");
+    assert.equal(walks.length, 6, "pages 5 to 10, each once");
+    assert.ok(walks[0].query.has("after"), "resumed from the stored next link");
+    assert.deepEqual(await storedCount(w), { all: 100, distinct: 100 });
+    const vendorIds = w.fake.transactions(w.fake.items[0].accounts[0].id).map((t) => t.id).sort();
+    const stored = (await w.transactions()).map((t) => t.externalId).sort();
+    assert.deepEqual(stored, vendorIds);
+  } finally {
+    await w.close();
+  }
+});
+
+Deno.test("a graceful stop hands the pull back at once, its attempt not counted", async () => {
+  const items = [{ accounts: [{ type: "BANK" as const, transactions: 50 }] }];
+  let stop = () => {};
+  const w = await wirePluggy({ items, pageSize: 10 }, (fake) => ({
+    pulls: { wake: false },
+    aggregators: watchingPages(fakeAggregators([fake.host]), (n) => n === 3 && stop()),
+  }));
+  stop = () => void w.h.pool.stop();
+  try {
+    const { body } = await deliver(w, w.fake.webhooks.itemUpdated({ itemId: w.accountRef }));
+    await w.h.pool.drain();
+    const released = await w.pull(body.pullId);
+    assert.equal(released.status, "retrying");
+    assert.equal(released.attempts, 0);
+    assert.equal(released.pagesFetched, 2);
+    stop = () => {};
+    await w.h.newPool().drain();
+    const done = await w.pull(body.pullId);
+    assert.equal(done.status, "succeeded");
+    assert.equal(done.attempts, 1);
+    assert.deepEqual(await storedCount(w), { all: 50, distinct: 50 });
+  } finally {
+    await w.close();
+  }
+});
+
+Deno.test("two worker pools on one database run every pull exactly once", async () => {
+  const w = await wirePluggy({}, { pulls: { wake: false, concurrency: 3 } });
+  try {
+    const ids = [w.connectionId];
+    for (let i = 0; i < 19; i++) {
+      const res = await w.h.request("/v1/discovery/aggregator-connections", {
+        method: "POST",
+        tenant: w.tenant,
+        json: {
+          vendor: "pluggy",
+          configName: `pluggy-${i}`,
+          baseUrl: w.fake.url,
+          accountRef: w.accountRef,
+          clientId: "fake-client-id",
+          secret: "fake-client-secret",
+        },
+      });
+      ids.push((await res.json()).id);
+    }
+    for (const id of ids) {
+      const res = await w.h.request(`/v1/discovery/aggregator-connections/${id}/pulls`, {
+        method: "POST",
+        tenant: w.tenant,
+      });
+      assert.equal(res.status, 202);
+      assert.equal((await res.json()).status, "queued");
+    }
+    w.fake.resetRequests();
+    await Promise.all([w.h.pool.drain(), w.h.newPool({ concurrency: 3 }).drain()]);
+    const jobs = await w.h.sql`select status, attempts from pull_jobs`;
+    assert.equal(jobs.length, 20);
+    assert.ok(jobs.every((j) => j.status === "succeeded" && j.attempts === 1));
+    const firstPages = w.fake.requests.filter((r) =>
+      r.path === "/v2/transactions" && !r.query.has("after")
+    );
+    assert.equal(firstPages.length, 20 * 2, "each of two accounts walked once per connection");
+    const perConnection = await w.h.sql`
+      select connection_id, count(*)::int from transactions group by connection_id`;
+    assert.equal(perConnection.length, 20);
+    assert.ok(perConnection.every((c) => c.count === 35));
+  } finally {
+    await w.close();
+  }
+});
+
+Deno.test("429 with Retry-After, 5xx and a timeout are retried with growing delays, then succeed", async () => {
+  const clock = testClock();
+  const w = await wirePluggy({}, (fake) => ({
+    now: clock.now,
+    pulls: { wake: false, random: () => 1 },
+    aggregators: fakeAggregators([fake.host], {
+      now: clock.now,
+      timeoutMs: 500,
+      connectTimeoutMs: 500,
+    }),
+  }));
+  const accounts = "/accounts";
+  try {
+    w.fake.faults.add({ path: accounts, fault: { status: 429, headers: { "Retry-After": "90" } } });
+    const { body } = await deliver(w, w.fake.webhooks.itemUpdated({ itemId: w.accountRef }));
+    await w.h.pool.drain();
+    let pull = await w.pull(body.pullId);
+    assert.equal(pull.status, "retrying");
+    assert.equal(pull.lastError.reason, "rate_limited");
+    assert.equal(Date.parse(pull.nextAttemptAt) - clock.now(), 90_000, "Retry-After over 30 s");
+
+    await w.h.sweep();
+    assert.equal((await w.pull(body.pullId)).attempts, 1, "not due yet: nothing ran");
+
+    w.fake.faults.add({ path: accounts, fault: { status: 503 } });
+    clock.advance(90_000);
+    await w.h.sweep();
+    pull = await w.pull(body.pullId);
+    assert.equal(pull.attempts, 2);
+    assert.equal(pull.lastError.reason, "vendor_unreachable");
+    assert.equal(Date.parse(pull.nextAttemptAt) - clock.now(), 60_000);
+
+    w.fake.faults.add({ path: accounts, fault: { delayMs: 1_500 } });
+    clock.advance(60_000);
+    await w.h.sweep();
+    pull = await w.pull(body.pullId);
+    assert.equal(pull.attempts, 3);
+    assert.equal(pull.lastError.reason, "timeout");
+    assert.equal(Date.parse(pull.nextAttemptAt) - clock.now(), 120_000);
+
+    clock.advance(120_000);
+    await w.h.sweep();
+    pull = await w.pull(body.pullId);
+    assert.equal(pull.status, "succeeded");
+    assert.equal(pull.attempts, 4);
+    assert.equal(pull.lastError, null);
+    assert.equal(pull.nextAttemptAt, null);
+    assert.equal((await w.transactions()).length, 35);
+  } finally {
+    await w.close();
+  }
+});
+
+Deno.test("rejected credentials and a missing account fail at once with their reason", async () => {
+  const w = await wirePluggy({}, { secret: "wrong-secret", pulls: { wake: false } });
+  try {
+    const { body } = await deliver(w, w.fake.webhooks.itemUpdated({ itemId: w.accountRef }));
+    await w.h.pool.drain();
+    const pull = await w.pull(body.pullId);
+    assert.equal(pull.status, "failed");
+    assert.equal(pull.attempts, 1);
+    assert.equal(pull.lastError.reason, "credentials_rejected");
+    assert.equal(pull.nextAttemptAt, null);
+    assert.ok(pull.finishedAt);
+    assert.ok(!w.h.logs.join("\n").includes("wrong-secret"));
+  } finally {
+    await w.close();
+  }
+  const v = await wirePluggy({}, { pulls: { wake: false } });
+  try {
+    const { body } = await deliver(
+      v,
+      v.fake.webhooks.transactionsCreated({
+        itemId: v.accountRef,
+        accountId: crypto.randomUUID(),
+        transactionsCreatedAtFrom: new Date(),
+      }),
+    );
+    await v.h.pool.drain();
+    const pull = await v.pull(body.pullId);
+    assert.equal(pull.status, "failed");
+    assert.equal(pull.lastError.reason, "account_not_found");
+  } finally {
+    await v.close();
+  }
+});
+
+Deno.test("a pull that keeps failing is dead after its attempts, and a new pull can be asked for", async () => {
+  const clock = testClock();
+  const w = await wirePluggy({}, { now: clock.now, pulls: { wake: false, maxAttempts: 3 } });
+  try {
+    w.fake.faults.add({ path: "/accounts", times: Infinity, fault: { status: 500 } });
+    const { body } = await deliver(w, w.fake.webhooks.itemUpdated({ itemId: w.accountRef }));
+    await w.h.pool.drain();
+    for (let i = 0; i < 2; i++) {
+      clock.advance(60 * 60_000);
+      await w.h.sweep();
+    }
+    const pull = await w.pull(body.pullId);
+    assert.equal(pull.status, "dead");
+    assert.equal(pull.attempts, 3);
+    assert.equal(pull.lastError.reason, "vendor_unreachable");
+    assert.ok(pull.finishedAt);
+
+    w.fake.faults.clear();
+    const res = await w.h.request(`/v1/discovery/aggregator-connections/${w.connectionId}/pulls`, {
+      method: "POST",
+      tenant: w.tenant,
+    });
+    assert.equal(res.status, 202);
+    const manual = await res.json();
+    assert.notEqual(manual.id, body.pullId);
+    assert.equal(manual.trigger, "manual");
+    await w.h.pool.drain();
+    assert.equal((await w.pull(manual.id)).status, "succeeded");
+    const list = await w.get(`/v1/discovery/aggregator-connections/${w.connectionId}/pulls`);
+    assert.deepEqual(list.items.map((p: Json) => p.id), [manual.id, body.pullId]);
+  } finally {
+    await w.close();
+  }
+});

@@ -1,0 +1,174 @@
+// The webhook receiver: the one 404, size and shape checks, de-duplication and coalescing.
+import assert from "node:assert/strict";
+import { deliver, wireBelvo, wirePluggy } from "./support/pulls.ts";
+
+async function counts(sql: import("../src/db/pool.ts").Sql) {
+  const [row] = await sql`
+    select (select count(*)::int from webhook_events) as events,
+           (select count(*)::int from pull_jobs) as jobs`;
+  return row;
+}
+
+Deno.test("deliveries that name no live token of that vendor get one 404 and write nothing", async (t) => {
+  const w = await wirePluggy({}, { pulls: { wake: false } });
+  const payload = () => w.fake.webhooks.itemUpdated({ itemId: w.accountRef });
+  const base = w.webhookUrl.slice(0, w.webhookUrl.lastIndexOf("/pluggy/"));
+  try {
+    const expect404 = async (url: string) => {
+      const res = await w.fake.sendWebhook(url, payload());
+      assert.equal(res.status, 404, url);
+      const body = await res.json();
+      assert.deepEqual(Object.keys(body).sort(), ["code", "message", "title"]);
+      return body;
+    };
+    await t.step("unknown, malformed, other-vendor and unknown-vendor tokens", async () => {
+      const first = await expect404(`${base}/pluggy/mwh_${"A".repeat(43)}`);
+      assert.deepEqual(await expect404(`${base}/pluggy/not-a-token`), first);
+      assert.deepEqual(await expect404(`${base}/belvo/${w.token}`), first);
+      assert.deepEqual(await expect404(`${base}/stripe/${w.token}`), first);
+      assert.deepEqual(await counts(w.h.sql), { events: 0, jobs: 0 });
+    });
+
+    await t.step("a revoked token", async () => {
+      const minted = await w.h.request("/v1/discovery/webhooks/tokens", {
+        method: "POST",
+        tenant: w.tenant,
+        json: { vendor: "pluggy", connection_config_name: "pluggy-main" },
+      });
+      const { id, webhookUrl } = await minted.json();
+      assert.equal((await deliver(w, payload(), webhookUrl)).status, 202);
+      const revoked = await w.h.request(`/v1/discovery/webhooks/tokens/${id}`, {
+        method: "DELETE",
+        tenant: w.tenant,
+      });
+      assert.equal(revoked.status, 204);
+      const before = await counts(w.h.sql);
+      await expect404(webhookUrl);
+      assert.deepEqual(await counts(w.h.sql), before);
+    });
+
+    await t.step("the token of a deleted connection", async () => {
+      const res = await w.h.request(`/v1/discovery/aggregator-connections/${w.connectionId}`, {
+        method: "DELETE",
+        tenant: w.tenant,
+      });
+      assert.equal(res.status, 204);
+      const before = await counts(w.h.sql);
+      await expect404(w.webhookUrl);
+      assert.deepEqual(await counts(w.h.sql), before);
+    });
+
+    await t.step("no log line carries a token", () => {
+      const logs = w.h.logs.join("\n");
+      assert.ok(!logs.includes(w.token));
+      assert.ok(!logs.includes("mwh_"));
+      assert.ok(logs.includes("/v1/discovery/webhooks/:vendor/:token"));
+    });
+  } finally {
+    await w.close();
+  }
+});
+
+Deno.test("bodies too large, not JSON objects or not the vendor's payload are refused with nothing written", async () => {
+  const w = await wirePluggy({}, { pulls: { wake: false } });
+  try {
+    const post = (body: BodyInit, type = "application/json") =>
+      fetch(w.webhookUrl, { method: "POST", headers: { "content-type": type }, body });
+    const big = JSON.stringify({
+      event: "item/updated",
+      eventId: "e",
+      pad: "x".repeat(256 * 1024),
+    });
+    const cases: [BodyInit, number, string][] = [
+      [big, 413, "MTCH-1004"],
+      ["{not json", 400, "MTCH-1003"],
+      ["[1, 2]", 400, "MTCH-1020"],
+      ['"text"', 400, "MTCH-1020"],
+      [JSON.stringify({ webhook_id: "w", webhook_type: "TRANSACTIONS" }), 400, "MTCH-1020"],
+      [
+        JSON.stringify({ event: "transactions/created", eventId: "e", itemId: w.accountRef }),
+        400,
+        "MTCH-1020",
+      ],
+    ];
+    for (const [body, status, code] of cases) {
+      const res = await post(body);
+      assert.equal(res.status, status, String(body).slice(0, 80));
+      assert.equal((await res.json()).code, code);
+    }
+    // A streamed body without Content-Length is cut off at the cap too.
+    const stream = new ReadableStream({
+      start(c) {
+        c.enqueue(new TextEncoder().encode(big));
+        c.close();
+      },
+    });
+    assert.equal((await post(stream)).status, 413);
+    assert.deepEqual(await counts(w.h.sql), { events: 0, jobs: 0 });
+    // The vendor may send another content type; the body is what counts.
+    const ok = await post(
+      JSON.stringify(w.fake.webhooks.itemUpdated({ itemId: w.accountRef })),
+      "text/plain",
+    );
+    assert.equal(ok.status, 202);
+  } finally {
+    await w.close();
+  }
+});
+
+Deno.test("the same webhook 50 times at once is one event and one pull", async () => {
+  const w = await wirePluggy({}, { pulls: { wake: false } });
+  try {
+    const payload = w.fake.webhooks.itemUpdated({ itemId: w.accountRef });
+    const answers = await Promise.all(Array.from({ length: 50 }, () => deliver(w, payload)));
+    assert.ok(answers.every((a) => a.status === 202));
+    const accepted = answers.filter((a) => a.body.status === "accepted");
+    assert.equal(accepted.length, 1);
+    assert.ok(answers.every((a) => a.body.pullId === accepted[0].body.pullId));
+    assert.equal(answers.filter((a) => a.body.status === "duplicate").length, 49);
+    assert.deepEqual(await counts(w.h.sql), { events: 1, jobs: 1 });
+  } finally {
+    await w.close();
+  }
+});
+
+Deno.test("100 item/updated webhooks in a burst leave at most one running and one queued pull", async () => {
+  const w = await wirePluggy({ pageSize: 5 });
+  try {
+    // The first pull's vendor calls are slowed, so the burst lands while it runs.
+    w.fake.faults.add({ path: "/v2/transactions", times: 3, fault: { delayMs: 1_000 } });
+    const first = await deliver(w, w.fake.webhooks.itemUpdated({ itemId: w.accountRef }));
+    const burst = await Promise.all(
+      Array.from(
+        { length: 100 },
+        () => deliver(w, w.fake.webhooks.itemUpdated({ itemId: w.accountRef })),
+      ),
+    );
+    assert.ok(burst.every((a) => a.status === 202 && a.body.status === "accepted"));
+    const pulls = new Set(burst.map((a) => a.body.pullId));
+    assert.equal(pulls.size, 1, "the burst merged into one queued pull");
+    assert.ok(!pulls.has(first.body.pullId));
+    const jobs = await w.h.sql`select status, count(*)::int from pull_jobs group by status`;
+    assert.ok(jobs.every((j) => j.count === 1), JSON.stringify(jobs));
+    await w.h.pool.drain();
+    const statuses = await w.h.sql`select status from pull_jobs`;
+    assert.deepEqual(statuses.map((s) => s.status), ["succeeded", "succeeded"]);
+    const [events] = await w.h.sql`select count(*)::int from webhook_events`;
+    assert.equal(events.count, 101);
+  } finally {
+    await w.close();
+  }
+});
+
+Deno.test("Belvo deliveries are de-duplicated by webhook_id", async () => {
+  const w = await wireBelvo({}, { pulls: { wake: false } });
+  try {
+    const payload = w.fake.webhooks.historicalUpdate({ linkId: w.accountRef });
+    const first = await deliver(w, payload);
+    const again = await deliver(w, payload);
+    assert.equal(first.body.status, "accepted");
+    assert.deepEqual(again.body, { status: "duplicate", pullId: first.body.pullId });
+  } finally {
+    await w.close();
+  }
+});
