@@ -18,6 +18,7 @@ import { opsRoutes } from "./ops/ops.handlers.ts";
 import type { RateLimiter } from "./http/rate_limit.ts";
 import type { Aggregators } from "./vendors/clients.ts";
 import type { EgressPolicy } from "./vendors/egress.ts";
+import { webhookTokenRoutes } from "./webhooks/tokens.handlers.ts";
 
 /** Everything the app touches, handed in so that tests use real parts of their choosing. */
 export interface AppDeps {
@@ -34,6 +35,8 @@ export interface AppDeps {
   logger: Logger;
   /** The registry /metrics renders; the app adds the HTTP metrics to it, other parts their own. */
   metrics: MetricsRegistry;
+  /** MATCHER_PUBLIC_URL, without a trailing slash: the base of minted webhook URLs. */
+  publicUrl: string;
   /** MATCHER_METRICS_TOKEN; /metrics is off without it. */
   metricsToken?: string;
 }
@@ -48,6 +51,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   opsRoutes(app, deps);
   metricsRoutes(app, deps);
   connectionRoutes(app, deps);
+  webhookTokenRoutes(app, deps);
   connectorRoutes(app, deps.connectors);
   return app;
 }

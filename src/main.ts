@@ -44,6 +44,7 @@ const app = createApp({
   logger,
   metrics,
   metricsToken: config.metricsToken,
+  publicUrl: config.publicUrl,
 });
 
 const server = Deno.serve({

@@ -6,6 +6,7 @@ import { AppError, ErrorCode } from "../http/errors.ts";
 import { decodeCursor, toPage } from "../http/pagination.ts";
 import { checkBaseUrl, type EgressPolicy } from "../vendors/egress.ts";
 import type { Vendor } from "../vendors/vendors.ts";
+import { revokeConnectionTokens } from "../webhooks/token_store.ts";
 import { sealCredential } from "./credential.ts";
 import * as repo from "./connections.repository.ts";
 
@@ -24,6 +25,8 @@ export interface ConnectionDeps {
   sql: Sql;
   keyRing: KeyRing;
   egress: EgressPolicy;
+  /** Holds the connection's webhook tokens, which die with it. */
+  kv: Deno.Kv;
 }
 
 export function notFound(): AppError {
@@ -163,4 +166,7 @@ export async function deleteConnection(
   id: string,
 ): Promise<void> {
   if (!(await repo.deleteConnection(deps.sql, tenantId, id))) throw notFound();
+  // After the delete, never before: a failed delete must leave the connection's tokens working.
+  // If this fails instead, the receiver still refuses a deleted connection's tokens.
+  await revokeConnectionTokens(deps.kv, tenantId, id);
 }

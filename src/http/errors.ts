@@ -21,6 +21,7 @@ export const ErrorCode = {
   noSuchRoute: "MTCH-1404",
   connectionNotFound: "MTCH-2404",
   configNameTaken: "MTCH-2409",
+  webhookTokenNotFound: "MTCH-3404",
   tooManyRequests: "MTCH-1429",
   internal: "MTCH-9500",
   unavailable: "MTCH-9503",

@@ -34,6 +34,9 @@ export interface HarnessOptions {
   now?: () => number;
   /** Turns /metrics on, behind this bearer token; off by default, as in the service. */
   metricsToken?: string;
+  /** The base of minted webhook URLs; by default the served base URL (for buildTestApp alone,
+   * the service's default http://localhost:8080). */
+  publicUrl?: string;
 }
 
 export interface Harness {
@@ -41,6 +44,8 @@ export interface Harness {
   baseUrl: string;
   databaseUrl: string;
   sql: Sql;
+  /** The app's KV (in memory), for tests that look at what is stored. */
+  kv: Deno.Kv;
   sealKeys: Config["sealKeys"];
   /** Every log line the app wrote, as text. */
   logs: string[];
@@ -91,6 +96,7 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
     logger: jsonLogger((line) => logs.push(line)),
     metrics,
     metricsToken: options.metricsToken,
+    publicUrl: options.publicUrl ?? "http://localhost:8080",
   });
   return { app, secret, sealKeys, logs };
 }
@@ -100,9 +106,17 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const sql = createPool(db.url, { max: db.maxConnections });
   await migrate(sql);
   const kv = await Deno.openKv(":memory:");
-  const { app, secret, sealKeys, logs } = await buildTestApp(sql, kv, options);
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
+  // The default publicUrl is the served address, known only once the server listens, so the
+  // server starts first; no request can arrive before the app below exists, as nobody has the URL.
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (request, info) => app.fetch(request, info),
+  );
   const baseUrl = `http://127.0.0.1:${server.addr.port}`;
+  const { app, secret, sealKeys, logs } = await buildTestApp(sql, kv, {
+    ...options,
+    publicUrl: options.publicUrl ?? baseUrl,
+  });
 
   const token = (tenantId: string, claims: Record<string, unknown> = {}) =>
     new SignJWT({ tenant_id: tenantId, ...claims })
@@ -116,6 +130,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     baseUrl,
     databaseUrl: db.url,
     sql,
+    kv,
     sealKeys,
     logs,
     token,
