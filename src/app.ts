@@ -23,6 +23,7 @@ import type { EgressPolicy } from "./vendors/egress.ts";
 import { pullRoutes } from "./pulls/pulls.handlers.ts";
 import { transactionRoutes } from "./transactions/transactions.handlers.ts";
 import { webhookReceiver } from "./webhooks/receiver.ts";
+import { webhookTokenRoutes } from "./webhooks/tokens.handlers.ts";
 
 /** Everything the app touches, handed in so that tests use real parts of their choosing. */
 export interface AppDeps {
@@ -39,6 +40,8 @@ export interface AppDeps {
   logger: Logger;
   /** The registry /metrics renders; the app adds the HTTP metrics to it, other parts their own. */
   metrics: MetricsRegistry;
+  /** MATCHER_PUBLIC_URL, without a trailing slash: the base of minted webhook URLs. */
+  publicUrl: string;
   /** MATCHER_METRICS_TOKEN; /metrics is off without it. */
   metricsToken?: string;
   /** The clock of pulls and webhook receipts (tests move it to bring retries due). */
@@ -62,6 +65,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   opsRoutes(app, deps);
   metricsRoutes(app, deps);
   connectionRoutes(app, deps);
+  webhookTokenRoutes(app, deps);
   connectorRoutes(app, deps.connectors);
   pullRoutes(app, deps);
   transactionRoutes(app, deps);

@@ -73,6 +73,7 @@ const app = createApp({
   metricsToken: config.metricsToken,
   now: Date.now,
   onPullQueued: () => pool.wake(),
+  publicUrl: config.publicUrl,
 });
 pool.start();
 

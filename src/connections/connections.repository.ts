@@ -1,5 +1,5 @@
 // Storage of aggregator connections: every query filters on the tenant and on kind = 'aggregator'.
-import type { Sql } from "../db/pool.ts";
+import type { Db, Sql } from "../db/pool.ts";
 import type { Position } from "../http/pagination.ts";
 import { isUuid } from "../http/uuid.ts";
 import type { Vendor } from "../vendors/vendors.ts";
@@ -129,12 +129,31 @@ export async function updateConnection(
 }
 
 /** Soft-deletes a live connection; false when there was none. */
-export async function deleteConnection(sql: Sql, tenantId: string, id: string): Promise<boolean> {
+export async function deleteConnection(sql: Db, tenantId: string, id: string): Promise<boolean> {
   if (!isConnectionId(id)) return false;
   const result = await sql`
     update connections set deleted_at = clock_timestamp()
     where id = ${id} and tenant_id = ${tenantId} and kind = 'aggregator' and deleted_at is null`;
   return result.count === 1;
+}
+
+/** The condition for the live connection `(vendor, configName)` of the tenant. */
+function liveByName(sql: Sql, tenantId: string, vendor: Vendor, configName: string) {
+  return sql`
+    where tenant_id = ${tenantId} and kind = 'aggregator' and deleted_at is null
+      and connector_type = ${vendor} and config_name = ${configName}`;
+}
+
+/** A live connection found by its vendor and config name. */
+export async function findByName(
+  sql: Sql,
+  tenantId: string,
+  vendor: Vendor,
+  configName: string,
+): Promise<ConnectionRow | undefined> {
+  const [r] = await sql`
+    select ${sql(COLUMNS)} from connections ${liveByName(sql, tenantId, vendor, configName)}`;
+  return r ? toRow(r) : undefined;
 }
 
 /** A live connection found by its vendor and config name, with its sealed credential. */
@@ -146,8 +165,7 @@ export async function findSealedByName(
 ): Promise<{ row: ConnectionRow; sealed: Uint8Array<ArrayBuffer> } | undefined> {
   const [r] = await sql`
     select ${sql(COLUMNS)}, sealed_credential from connections
-    where tenant_id = ${tenantId} and kind = 'aggregator' and deleted_at is null
-      and connector_type = ${vendor} and config_name = ${configName}`;
+    ${liveByName(sql, tenantId, vendor, configName)}`;
   return r ? { row: toRow(r), sealed: r.sealed_credential } : undefined;
 }
 
@@ -161,4 +179,18 @@ export async function findSealedById(
     select ${sql(COLUMNS)}, sealed_credential from connections
     where id = ${id} and tenant_id = ${tenantId} and kind = 'aggregator' and deleted_at is null`;
   return r ? { row: toRow(r), sealed: r.sealed_credential } : undefined;
+}
+
+/** The current config name of each of `ids` that is a live connection of the tenant. */
+export async function configNames(
+  sql: Sql,
+  tenantId: string,
+  ids: string[],
+): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await sql`
+    select id, config_name from connections
+    where tenant_id = ${tenantId} and id = any(${ids}::uuid[])
+      and kind = 'aggregator' and deleted_at is null`;
+  return new Map(rows.map((r) => [r.id as string, r.config_name as string]));
 }

@@ -6,8 +6,10 @@ import { AppError, ErrorCode } from "../http/errors.ts";
 import { decodeCursor, toPage } from "../http/pagination.ts";
 import { checkBaseUrl, type EgressPolicy } from "../vendors/egress.ts";
 import type { Vendor } from "../vendors/vendors.ts";
+import { revokeConnectionTokens } from "../webhooks/token_store.ts";
 import { sealCredential } from "./credential.ts";
 import * as repo from "./connections.repository.ts";
+import { cancelConnectionPulls } from "../pulls/pulls.repository.ts";
 
 type Schemas = components["schemas"];
 type CreateBody = Schemas["CreateAggregatorConnectionRequest"] & {
@@ -24,6 +26,8 @@ export interface ConnectionDeps {
   sql: Sql;
   keyRing: KeyRing;
   egress: EgressPolicy;
+  /** Holds the connection's webhook tokens, which die with it. */
+  kv: Deno.Kv;
 }
 
 export function notFound(): AppError {
@@ -162,5 +166,14 @@ export async function deleteConnection(
   tenantId: string,
   id: string,
 ): Promise<void> {
-  if (!(await repo.deleteConnection(deps.sql, tenantId, id))) throw notFound();
+  // Its unfinished pulls end with it; a running one stops at its next page.
+  const deleted = await deps.sql.begin(async (tx) => {
+    if (!(await repo.deleteConnection(tx, tenantId, id))) return false;
+    await cancelConnectionPulls(tx, id, new Date());
+    return true;
+  });
+  if (!deleted) throw notFound();
+  // After the delete, never before: a failed delete must leave the connection's tokens working.
+  // If this fails instead, the receiver still refuses a deleted connection's tokens.
+  await revokeConnectionTokens(deps.kv, tenantId, id);
 }

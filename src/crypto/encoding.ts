@@ -1,4 +1,4 @@
-// Base64 and base64url helpers on top of the platform (JSR's @std/encoding is out of reach).
+// Base64, base64url and hex helpers on top of the platform (JSR's @std/encoding is out of reach).
 
 export function encodeBase64(bytes: Uint8Array): string {
   let text = "";
@@ -17,4 +17,9 @@ export function decodeBase64(text: string): Uint8Array {
 
 export function encodeBase64Url(bytes: Uint8Array): string {
   return encodeBase64(bytes).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+/** Lowercase hex, two digits a byte. */
+export function encodeHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -1,4 +1,5 @@
 // Applies src/db/migrations/*.sql in order, once each, under an advisory lock, with checksums.
+import { encodeHex } from "../crypto/encoding.ts";
 import type { Sql } from "./pool.ts";
 
 const LOCK_KEY = 7_146_021_001; // any constant shared by every replica of this service
@@ -31,7 +32,7 @@ export async function readMigrations(
 
 async function checksum(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  return encodeHex(new Uint8Array(digest));
 }
 
 /**

@@ -2,6 +2,8 @@
 import postgres from "postgres";
 
 export type Sql = postgres.Sql;
+/** The pool or a transaction on it: what a query that may run inside a transaction takes. */
+export type Db = Sql | postgres.TransactionSql;
 
 export interface PoolOptions {
   /** Connections at most; the embedded database serves one at a time. */

@@ -22,6 +22,7 @@ export const ErrorCode = {
   noSuchRoute: "MTCH-1404",
   connectionNotFound: "MTCH-2404",
   configNameTaken: "MTCH-2409",
+  webhookTokenNotFound: "MTCH-3404",
   pullNotFound: "MTCH-4404",
   tooManyRequests: "MTCH-1429",
   internal: "MTCH-9500",

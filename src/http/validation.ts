@@ -47,6 +47,8 @@ export function jsonBodies(): MiddlewareHandler {
   return async function guardJsonBody(c, next) {
     if (c.req.method === "POST" || c.req.method === "PUT" || c.req.method === "PATCH") {
       const type = c.req.header("Content-Type") ?? "";
+      // A POST that sends nothing (requesting a pull) has no body to check.
+      if (!type && !hasBody(c.req.raw.headers)) return await next();
       if (!/^application\/(.+\+)?json\s*(;|$)/i.test(type)) {
         throw new AppError(
           400,
@@ -58,4 +60,9 @@ export function jsonBodies(): MiddlewareHandler {
     }
     await next();
   };
+}
+
+function hasBody(headers: Headers): boolean {
+  const length = headers.get("Content-Length");
+  return headers.has("Transfer-Encoding") || (length !== null && length !== "0");
 }

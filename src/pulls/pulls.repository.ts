@@ -1,13 +1,10 @@
 // Storage of pull jobs: queueing and merging, claims with leases, fenced progress, and outcomes.
 import type postgres from "postgres";
-import type { Sql } from "../db/pool.ts";
+import type { Db, Sql } from "../db/pool.ts";
 import type { Position } from "../http/pagination.ts";
 import { isUuid } from "../http/uuid.ts";
 import type { Checkpoint, PullWork } from "./work.ts";
 import { mergeWork } from "./work.ts";
-
-/** A transaction or the pool: queueing happens inside a webhook's transaction. */
-type Db = Sql | postgres.TransactionSql;
 
 export type PullStatus = "queued" | "running" | "retrying" | "succeeded" | "failed" | "dead";
 export type PullTrigger = "webhook" | "manual";

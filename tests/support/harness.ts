@@ -45,6 +45,9 @@ export interface HarnessOptions {
   };
   /** Turns /metrics on, behind this bearer token; off by default, as in the service. */
   metricsToken?: string;
+  /** The base of minted webhook URLs; by default the served base URL (for buildTestApp alone,
+   * the service's default http://localhost:8080). */
+  publicUrl?: string;
 }
 
 export interface Harness {
@@ -52,10 +55,11 @@ export interface Harness {
   baseUrl: string;
   databaseUrl: string;
   sql: Sql;
+  /** The app's KV (in memory), for tests that look at what is stored. */
+  kv: Deno.Kv;
   sealKeys: Config["sealKeys"];
   /** Every log line the app wrote, as text. */
   logs: string[];
-  kv: Deno.Kv;
   /** The app's pull worker pool. */
   pool: PullPool;
   /** The retry sweep Deno.cron runs every minute, on the harness clock. */
@@ -131,6 +135,7 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
     onPullQueued: () => {
       if (pulls.wake !== false) pool.wake();
     },
+    publicUrl: options.publicUrl ?? "http://localhost:8080",
   });
   return { app, secret, sealKeys, logs, pool, sweep, newPool };
 }
@@ -140,13 +145,17 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const sql = createPool(db.url, { max: db.maxConnections });
   await migrate(sql);
   const kv = await Deno.openKv(":memory:");
-  const { app, secret, sealKeys, logs, pool, sweep, newPool } = await buildTestApp(
-    sql,
-    kv,
-    options,
+  // The default publicUrl is the served address, known only once the server listens, so the
+  // server starts first; no request can arrive before the app below exists, as nobody has the URL.
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (request, info) => app.fetch(request, info),
   );
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
   const baseUrl = `http://127.0.0.1:${server.addr.port}`;
+  const { app, secret, sealKeys, logs, pool, sweep, newPool } = await buildTestApp(sql, kv, {
+    ...options,
+    publicUrl: options.publicUrl ?? baseUrl,
+  });
 
   const token = (tenantId: string, claims: Record<string, unknown> = {}) =>
     new SignJWT({ tenant_id: tenantId, ...claims })
@@ -160,9 +169,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     baseUrl,
     databaseUrl: db.url,
     sql,
+    kv,
     sealKeys,
     logs,
-    kv,
     pool,
     sweep,
     newPool,

@@ -1,0 +1,21 @@
+// The webhook token operations of openapi.yaml (mint, list, revoke), wired to the service.
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import * as routes from "../../generated/routes.ts";
+import type { AppEnv } from "../http/env.ts";
+import * as service from "./tokens.service.ts";
+
+/** Registers mintWebhookToken, listWebhookTokens and revokeWebhookToken on `app`. */
+export function webhookTokenRoutes(app: OpenAPIHono<AppEnv>, deps: service.TokenDeps): void {
+  app.openapi(routes.mintWebhookToken, async (c) => {
+    return c.json(await service.mintToken(deps, c.get("tenantId"), c.req.valid("json")), 201);
+  });
+
+  app.openapi(routes.listWebhookTokens, async (c) => {
+    return c.json(await service.listTokens(deps, c.get("tenantId"), c.req.valid("query")), 200);
+  });
+
+  app.openapi(routes.revokeWebhookToken, async (c) => {
+    await service.revokeToken(deps, c.get("tenantId"), c.req.valid("param").tokenId);
+    return c.body(null, 204);
+  });
+}
