@@ -92,6 +92,12 @@ export function isUnavailable(err: unknown): boolean {
   return typeof code === "string" && UNAVAILABLE_CODES.has(code);
 }
 
+/** Postgres refuses U+0000 in text (22021) and in jsonb (22P05); JSON may carry it as \u0000. */
+function isUnstorableText(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return code === "22021" || code === "22P05";
+}
+
 /** Maps anything thrown to an AppError; unexpected errors become a detail-free 500. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
@@ -102,6 +108,9 @@ export function toAppError(err: unknown): AppError {
     if (err.status === 400) {
       return new AppError(400, ErrorCode.unreadableBody, "The request body is not valid JSON.");
     }
+  }
+  if (isUnstorableText(err)) {
+    return AppError.invalid([{ field: "body", message: "contains a NUL character (U+0000)" }]);
   }
   if (isUnavailable(err)) {
     return new AppError(503, ErrorCode.unavailable, "The database is unavailable; try again.", {

@@ -31,8 +31,14 @@ export async function readJsonCapped(request: Request, maxBytes: number): Promis
     at += chunk.byteLength;
   }
   try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    // Postgres cannot store U+0000; it carries no meaning in a vendor's payload, so it goes.
+    return text.includes("\\u0000") ? JSON.parse(text, withoutNul) : JSON.parse(text);
   } catch {
     throw new AppError(400, ErrorCode.unreadableBody, "The request body is not valid JSON.");
   }
+}
+
+function withoutNul(_key: string, value: unknown): unknown {
+  return typeof value === "string" ? value.replaceAll("\0", "") : value;
 }

@@ -56,7 +56,7 @@ export async function upsertTransactions(
     select ${owner.tenantId}, ${owner.connectionId}, ${owner.vendor}, r.external_id, r.account_id,
       r.amount, r.currency, r.direction, r.status, r.booking_date, r.description,
       r.vendor_created_at, r.raw
-    from jsonb_to_recordset(${tx.json(rows as postgres.JSONValue)}::jsonb) as r(
+    from jsonb_to_recordset(${jsonText(rows)}::text::jsonb) as r(
       external_id text, account_id text, amount numeric, currency text, direction text,
       status text, booking_date date, description text, vendor_created_at timestamptz, raw jsonb)
     on conflict (connection_id, vendor, external_id) do update set
@@ -73,6 +73,19 @@ export async function upsertTransactions(
           excluded.status, excluded.booking_date, excluded.description,
           excluded.vendor_created_at, excluded.raw)`;
   return result.count;
+}
+
+/**
+ * The rows as JSON text for Postgres, which cannot store U+0000 in jsonb or text: a vendor's
+ * stray NUL is dropped rather than failing the page (and the pull) forever.
+ */
+function jsonText(rows: object[]): string {
+  const text = JSON.stringify(rows);
+  if (!text.includes("\\u0000")) return text;
+  return JSON.stringify(
+    rows,
+    (_key, value) => typeof value === "string" ? value.replaceAll("\0", "") : value,
+  );
 }
 
 /** Hides the connection's transactions the vendor deleted; answers how many were hidden. */
