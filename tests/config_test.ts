@@ -64,6 +64,7 @@ Deno.test("an empty development environment takes the documented defaults", () =
     maxResponseBytes: 32 * 1024 * 1024,
   });
   assert.equal(config.connectionTestsPerMinute, 10);
+  assert.deepEqual(config.pulls, { concurrency: 4, maxAttempts: 8 });
   assert.equal(config.auth.jwksUrl, undefined);
   assert.equal(config.auth.issuer, undefined);
   assert.equal(config.auth.audience, undefined);
@@ -86,7 +87,10 @@ Deno.test("explicit settings override the defaults", () => {
     MATCHER_PUBLIC_URL: "https://hooks.example.com/base/",
     AUTH_JWT_ISSUER: "https://issuer.example.com",
     AUTH_JWT_AUDIENCE: "matcher",
+    MATCHER_PULL_CONCURRENCY: "16",
+    MATCHER_PULL_MAX_ATTEMPTS: "3",
   }, () => DEV);
+  assert.deepEqual(config.pulls, { concurrency: 16, maxAttempts: 3 });
   assert.equal(config.port, 3000);
   assert.equal(config.host, "0.0.0.0");
   assert.equal(config.databaseUrl, "postgresql://u@localhost/db");
@@ -305,6 +309,8 @@ Deno.test("malformed scalar settings are refused", () => {
     [{ DATABASE_URL: "mysql://db/x" }, /DATABASE_URL must be a postgres/],
     [{ MATCHER_PUBLIC_URL: "ftp://x.example.com" }, /MATCHER_PUBLIC_URL must be an absolute/],
     [{ MATCHER_EGRESS_ALLOW_HTTP: "yes" }, /MATCHER_EGRESS_ALLOW_HTTP must be "true" or "false"/],
+    [{ MATCHER_PULL_CONCURRENCY: "0" }, /MATCHER_PULL_CONCURRENCY must be a whole number above 0/],
+    [{ MATCHER_PULL_MAX_ATTEMPTS: "-1" }, /MATCHER_PULL_MAX_ATTEMPTS must be a whole number/],
   ];
   for (const [env, pattern] of cases) {
     const err = configError(() => parseConfig(env, () => DEV));
