@@ -139,6 +139,35 @@ Deno.test("after webhooks and pulls of known outcomes the webhook and pull metri
   }
 });
 
+Deno.test("the lag counts pulls a worker could take, not one waiting behind its connection's running pull", async () => {
+  const clock = testClock();
+  const w = await wirePluggy({}, {
+    metricsToken: METRICS_TOKEN,
+    now: clock.now,
+    pulls: { wake: false },
+  });
+  try {
+    const { body } = await deliver(w, w.fake.webhooks.itemUpdated({ itemId: w.accountRef }));
+    // A worker elsewhere holds the first pull for a long first read of the history.
+    await w.h.sql`
+      update pull_jobs set status = 'running', lease_owner = 'elsewhere', attempts = 1,
+        lease_expires_at = ${new Date(clock.now() + 3_600_000)}, next_attempt_at = null
+      where id = ${body.pullId}`;
+    const later = await deliver(w, w.fake.webhooks.itemUpdated({ itemId: w.accountRef }));
+    assert.notEqual(later.body.pullId, body.pullId, "a second pull is queued behind it");
+    clock.advance(15 * 60_000);
+    const text = await scrape(w);
+    assert.deepEqual(jobs(text), zerosAnd(STATUSES, { running: 1, queued: 1 }));
+    assert.equal(lag(text), 0);
+
+    await w.h.sql`update pull_jobs set status = 'succeeded', lease_owner = null,
+      lease_expires_at = null where id = ${body.pullId}`;
+    assert.equal(lag(await scrape(w)), 900, "now free to run, it has waited since it was queued");
+  } finally {
+    await w.close();
+  }
+});
+
 Deno.test("a scrape while the database fails answers 200 with the last pull gauges, and counts it", async () => {
   const w = await wirePluggy({}, { metricsToken: METRICS_TOKEN, pulls: { wake: false } });
   try {

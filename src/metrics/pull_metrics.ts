@@ -59,8 +59,7 @@ export function pullMetrics(registry: MetricsRegistry, deps: PullMetricsDeps): P
   });
   const lag = registry.gauge({
     name: "matcher_pull_oldest_due_lag_seconds",
-    help:
-      "How long the oldest due queued or retrying pull job has waited for a worker, in seconds.",
+    help: "How long the oldest pull job that a worker could claim now has waited, in seconds.",
   });
   for (const outcome of OUTCOMES) attempts.inc({ outcome }, 0);
 

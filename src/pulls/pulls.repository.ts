@@ -290,12 +290,17 @@ export async function countPullsByStatus(db: Db): Promise<Record<PullStatus, num
 }
 
 /**
- * How long the oldest due job (queued or retrying, its `next_attempt_at` passed) has been waiting,
- * in seconds; 0 when none is. A queued job behind a running pull of its connection counts too.
+ * How long the oldest job a worker could claim now (queued or retrying, its `next_attempt_at`
+ * passed) has been waiting, in seconds; 0 when none is. A job behind a running pull of its
+ * connection is not counted: it waits for that pull, not for a worker, and a long first pull must
+ * not look like missing workers (a running pull whose worker died is reclaimed by the sweep).
  */
 export async function oldestDueLagSeconds(sql: Db, now: Date): Promise<number> {
   const [r] = await sql`
-    select min(next_attempt_at) as due from pull_jobs
-    where status in ('queued', 'retrying') and next_attempt_at <= ${now}`;
+    select min(j.next_attempt_at) as due from pull_jobs j
+    where j.status in ('queued', 'retrying') and j.next_attempt_at <= ${now}
+      and not exists (
+        select 1 from pull_jobs r where r.connection_id = j.connection_id and r.status = 'running'
+      )`;
   return r.due ? Math.max(0, (now.getTime() - (r.due as Date).getTime()) / 1000) : 0;
 }
