@@ -11,6 +11,7 @@ import { createRateLimiter } from "./http/rate_limit.ts";
 import { createAggregators } from "./vendors/clients.ts";
 import { createVendorHttp } from "./vendors/vendor_http.ts";
 import { processMetrics } from "./metrics/process_metrics.ts";
+import { pullMetrics } from "./metrics/pull_metrics.ts";
 import { createMetricsRegistry } from "./metrics/registry.ts";
 import { vendorMetrics } from "./metrics/vendor_metrics.ts";
 import { sweepPulls } from "./pulls/sweep.ts";
@@ -54,7 +55,10 @@ const pool = createPullPool({
   now: Date.now,
   leaseMs: PULL_LEASE_MS,
   maxAttempts: config.pulls.maxAttempts,
-}, { concurrency: config.pulls.concurrency });
+}, {
+  concurrency: config.pulls.concurrency,
+  observe: pullMetrics(metrics, { sql: db.sql, now: Date.now }),
+});
 sweep.resolve(() =>
   sweepPulls({ sql: db.sql, logger, now: Date.now, maxAttempts: config.pulls.maxAttempts, pool })
 );

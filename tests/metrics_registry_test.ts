@@ -138,3 +138,83 @@ Deno.test("a counter refuses to go down and a histogram refuses NaN", () => {
   assert.throws(() => h.observe({}, NaN), /NaN/);
   assert.match(registry.render(), /^test_total 0$/m);
 });
+
+// Refreshers: values read from elsewhere before a scrape
+
+/** The refresh failures counted so far, as "source reason" → count. */
+function refreshFailures(text: string): Record<string, number> {
+  return Object.fromEntries(
+    samplesOf(parseExposition(text), "matcher_metrics_refresh_failures_total").map((
+      { labels: { source, reason }, value },
+    ) => [`${source} ${reason}`, value]),
+  );
+}
+
+Deno.test("a refresher's values show after refresh, with its failure counts at zero", async () => {
+  const registry = createMetricsRegistry();
+  const depth = registry.gauge({ name: "test_depth", help: "x", labelNames: ["queue"] });
+  let reads = 0;
+  registry.refresher("queues", async () => {
+    await Promise.resolve();
+    depth.set({ queue: "a" }, ++reads);
+  });
+  assert.doesNotMatch(registry.render(), /^test_depth\{/m, "nothing is read before a refresh");
+  assert.deepEqual(await registry.refresh(), []);
+  assert.deepEqual(await registry.refresh(), []);
+  const text = registry.render();
+  assert.match(text, /^test_depth\{queue="a"\} 2$/m);
+  assert.deepEqual(refreshFailures(text), { "queues error": 0, "queues timeout": 0 });
+  assert.throws(() => registry.refresher("queues", async () => {}), /already exists/);
+});
+
+Deno.test("a refresher that throws leaves the last values, and is counted and answered", async () => {
+  const registry = createMetricsRegistry();
+  const depth = registry.gauge({ name: "test_depth", help: "x" });
+  let fail = false;
+  registry.refresher("db", async () => {
+    await Promise.resolve();
+    if (fail) {
+      throw Object.assign(new Error("relation secret_table does not exist"), { code: "42P01" });
+    }
+    depth.set({}, 7);
+  });
+  await registry.refresh();
+  fail = true;
+  const failures = await registry.refresh();
+  assert.deepEqual(failures.map(({ source, reason }) => ({ source, reason })), [
+    { source: "db", reason: "error" },
+  ]);
+  assert.equal((failures[0].error as { code: string }).code, "42P01");
+  const text = registry.render();
+  assert.match(text, /^test_depth 7$/m);
+  assert.deepEqual(refreshFailures(text), { "db error": 1, "db timeout": 0 });
+});
+
+Deno.test("a refresher that hangs costs a scrape at most the timeout, and runs once at a time", async () => {
+  const registry = createMetricsRegistry();
+  const depth = registry.gauge({ name: "test_depth", help: "x" });
+  const hang = Promise.withResolvers<void>();
+  let reads = 0;
+  registry.refresher("slow", async () => {
+    reads++;
+    await hang.promise;
+    depth.set({}, 3);
+  });
+  const started = performance.now();
+  const [first, second] = await Promise.all([
+    registry.refresh({ timeoutMs: 50 }),
+    registry.refresh({ timeoutMs: 50 }),
+  ]);
+  assert.ok(performance.now() - started < 1_000, "the scrape went on without the value");
+  assert.deepEqual([...first, ...second].map((f) => f.reason), ["timeout", "timeout"]);
+  assert.equal(reads, 1, "the second scrape waited for the read under way");
+  assert.match(registry.render(), /^test_depth 0$/m);
+  assert.deepEqual(refreshFailures(registry.render()), { "slow error": 0, "slow timeout": 2 });
+
+  hang.resolve();
+  assert.deepEqual(await registry.refresh({ timeoutMs: 50 }), []);
+  assert.match(registry.render(), /^test_depth 3$/m, "the late read landed");
+  assert.equal(reads, 1, "that scrape joined the read under way");
+  assert.deepEqual(await registry.refresh({ timeoutMs: 50 }), []);
+  assert.equal(reads, 2, "a scrape after it starts a new read");
+});

@@ -9,11 +9,13 @@ import {
 } from "../clients/typescript/client.ts";
 import { unsealCredential } from "../src/connections/credential.ts";
 import { createKeyRing } from "../src/crypto/seal.ts";
-import { startFakePluggy } from "./fakes/pluggy.ts";
+import { type FakePluggy, startFakePluggy } from "./fakes/pluggy.ts";
 import { type Harness, type HarnessOptions, newTenant, startHarness } from "./support/harness.ts";
 
-type Connection = components["schemas"]["AggregatorConnection"];
-type CreateBody = components["schemas"]["CreateAggregatorConnectionRequest"];
+type Schemas = components["schemas"];
+type Connection = Schemas["AggregatorConnection"];
+type CreateBody = Schemas["CreateAggregatorConnectionRequest"];
+type Pull = Schemas["Pull"];
 
 /** Compile-time check that each type is assignable to the other; `expectType<...>(true)` fails to
  * compile when they differ. */
@@ -22,6 +24,11 @@ function expectType<T extends true>(_: T): void {}
 
 const CONNECTIONS = "/v1/discovery/aggregator-connections";
 const BY_ID = "/v1/discovery/aggregator-connections/{id}";
+const TOKENS = "/v1/discovery/webhooks/tokens";
+const TOKEN_BY_ID = "/v1/discovery/webhooks/tokens/{tokenId}";
+const PULLS = "/v1/discovery/aggregator-connections/{id}/pulls";
+const PULL_BY_ID = "/v1/discovery/pulls/{pullId}";
+const TRANSACTIONS = "/v1/discovery/aggregator-connections/{id}/transactions";
 
 interface Session {
   h: Harness;
@@ -62,6 +69,41 @@ async function create(client: MatcherClient, body: CreateBody): Promise<Connecti
   assert.equal(response.status, 201, JSON.stringify(error));
   assert.ok(data);
   return data;
+}
+
+/** Runs `use` against a service whose connections may reach a fresh fake Pluggy over http. */
+async function withFakePluggy(
+  use: (session: Session & { fake: FakePluggy }) => Promise<void>,
+): Promise<void> {
+  const fake = await startFakePluggy();
+  try {
+    await withClient((session) => use({ ...session, fake }), {
+      egress: { allowHosts: [fake.host], allowHttp: true },
+    });
+  } finally {
+    await fake.close();
+  }
+}
+
+/** A connection to the fake's first item, with the fake's credential. */
+function toFake(fake: FakePluggy): CreateBody {
+  return pluggy({
+    baseUrl: fake.url,
+    accountRef: fake.items[0].id,
+    clientId: "fake-client-id",
+    secret: "fake-client-secret",
+  });
+}
+
+/** Asks for the pull until it has finished, and answers it. */
+async function settled(client: MatcherClient, pullId: string): Promise<Pull> {
+  for (let i = 0; i < 200; i++) {
+    const { data } = await client.GET(PULL_BY_ID, { params: { path: { pullId } } });
+    assert.ok(data);
+    if (!["queued", "running", "retrying"].includes(data.status)) return data;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.fail(`pull ${pullId} did not finish`);
 }
 
 async function sealedCredential(h: Harness, id: string): Promise<Uint8Array<ArrayBuffer>> {
@@ -183,6 +225,157 @@ Deno.test("delete answers 204, after which the id is a 404 and the config name i
     assert.equal(gone.response.status, 404);
     assert.equal(gone.error?.code, "MTCH-2404");
     await create(client, pluggy());
+  });
+});
+
+// Webhook tokens, webhooks, pulls and transactions
+
+Deno.test("a token is minted once, listed without its value, and revoked with 204 then a typed 404", async () => {
+  await withClient(async ({ client }) => {
+    await create(client, pluggy());
+    const body = { vendor: "pluggy", connection_config_name: "pluggy-main" } as const;
+    const minted = await client.POST(TOKENS, { body });
+    expectType<Equals<typeof minted.data, Schemas["MintedWebhookToken"] | undefined>>(true);
+    assert.equal(minted.response.status, 201);
+    assert.ok(minted.data);
+    assert.match(minted.data.token, /^mwh_[\w-]{43}$/);
+    assert.ok(
+      minted.data.webhookUrl.endsWith(`/v1/discovery/webhooks/pluggy/${minted.data.token}`),
+    );
+    const second = await client.POST(TOKENS, { body });
+    assert.ok(second.data);
+
+    const list = await client.GET(TOKENS, { params: { query: { limit: 10 } } });
+    expectType<Equals<typeof list.data, Schemas["WebhookTokenPage"] | undefined>>(true);
+    assert.deepEqual(list.data?.items.map((t) => t.id), [second.data.id, minted.data.id]);
+    assert.equal(list.data?.items[0].configName, "pluggy-main");
+    assert.equal(list.data?.items[0].lastUsedAt, null);
+    assert.ok(!JSON.stringify(list.data).includes(minted.data.token), "never the token again");
+
+    const path = { tokenId: minted.data.id };
+    const revoked = await client.DELETE(TOKEN_BY_ID, { params: { path } });
+    assert.equal(revoked.response.status, 204);
+    const again = await client.DELETE(TOKEN_BY_ID, { params: { path } });
+    assert.equal(again.response.status, 404);
+    assert.deepEqual(again.error, {
+      code: "MTCH-3404",
+      title: "Not Found",
+      message: "No such webhook token.",
+    });
+    const left = await client.GET(TOKENS);
+    assert.deepEqual(left.data?.items.map((t) => t.id), [second.data.id]);
+
+    const unbound = await client.POST(TOKENS, {
+      body: { vendor: "belvo", connection_config_name: "pluggy-main" },
+    });
+    assert.equal(unbound.response.status, 404);
+    assert.equal(unbound.error?.code, "MTCH-2404");
+  });
+});
+
+Deno.test("a webhook and a requested pull store the vendor's transactions, listed page by page", async () => {
+  await withFakePluggy(async ({ client, fake }) => {
+    const connection = await create(client, toFake(fake));
+    const body = { vendor: "pluggy", connection_config_name: "pluggy-main" } as const;
+    const { data: minted } = await client.POST(TOKENS, { body });
+    assert.ok(minted);
+
+    const delivery = await fake.sendWebhook(
+      minted.webhookUrl,
+      fake.webhooks.itemUpdated({ itemId: connection.accountRef }),
+    );
+    assert.equal(delivery.status, 202);
+    const receipt: Schemas["WebhookReceipt"] = await delivery.json();
+    assert.equal(receipt.status, "accepted");
+    assert.ok(receipt.pullId);
+    const fromWebhook = await settled(client, receipt.pullId);
+    assert.equal(fromWebhook.status, "succeeded");
+    assert.equal(fromWebhook.trigger, "webhook");
+    assert.equal(fromWebhook.transactionsUpserted, 35);
+
+    const path = { id: connection.id };
+    const requested = await client.POST(PULLS, { params: { path } });
+    expectType<Equals<typeof requested.data, Pull | undefined>>(true);
+    assert.equal(requested.response.status, 202);
+    assert.ok(requested.data);
+    assert.equal(requested.data.trigger, "manual");
+    assert.equal(requested.data.lastError, null);
+    const manual = await settled(client, requested.data.id);
+    assert.equal(manual.status, "succeeded");
+    assert.equal(manual.attempts, 1);
+    assert.equal(manual.transactionsUpserted, 0, "nothing new since the webhook's pull");
+    assert.ok(manual.finishedAt);
+
+    const pulls = await client.GET(PULLS, { params: { path, query: { limit: 1 } } });
+    expectType<Equals<typeof pulls.data, Schemas["PullPage"] | undefined>>(true);
+    assert.deepEqual(pulls.data?.items.map((p) => p.id), [manual.id], "newest first");
+    assert.ok(pulls.data?.nextCursor);
+    const older = await client.GET(PULLS, {
+      params: { path, query: { limit: 1, cursor: pulls.data.nextCursor } },
+    });
+    assert.deepEqual(older.data?.items.map((p) => p.id), [fromWebhook.id]);
+    assert.equal(older.data?.hasMore, false);
+
+    const seen: Schemas["Transaction"][] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await client.GET(TRANSACTIONS, {
+        params: { path, query: { limit: 10, ...(cursor ? { cursor } : {}) } },
+      });
+      expectType<Equals<typeof page.data, Schemas["TransactionPage"] | undefined>>(true);
+      assert.equal(page.response.status, 200);
+      assert.ok(page.data);
+      assert.ok(page.data.items.length <= 10);
+      seen.push(...page.data.items);
+      cursor = page.data.nextCursor ?? undefined;
+      pages++;
+    } while (cursor);
+    assert.equal(pages, 4, "35 transactions at 10 a page");
+    const vendorIds = fake.items[0].accounts.flatMap((a) =>
+      fake.transactions(a.id).map((t) => t.id)
+    );
+    assert.deepEqual(seen.map((t) => t.externalId).sort(), vendorIds.sort(), "each once");
+    assert.ok(seen.every((t) => t.connectionId === connection.id && t.vendor === "pluggy"));
+
+    await client.DELETE(TOKEN_BY_ID, { params: { path: { tokenId: minted.id } } });
+    const late = await fake.sendWebhook(
+      minted.webhookUrl,
+      fake.webhooks.itemUpdated({ itemId: connection.accountRef }),
+    );
+    assert.equal(late.status, 404, "a revoked token's URL is gone");
+    await late.body?.cancel();
+  });
+});
+
+Deno.test("a pull id that is not the tenant's is a typed 404, and so are another tenant's routes", async () => {
+  await withFakePluggy(async ({ h, client, fake }) => {
+    const mine = await create(client, toFake(fake));
+    const { data: pull } = await client.POST(PULLS, { params: { path: { id: mine.id } } });
+    assert.ok(pull);
+
+    const theirs = createMatcherClient({ baseUrl: h.baseUrl, token: () => h.token(newTenant()) });
+    for (const pullId of [pull.id, crypto.randomUUID(), "not-a-uuid"]) {
+      const { error, response } = await theirs.GET(PULL_BY_ID, { params: { path: { pullId } } });
+      assert.equal(response.status, 404, pullId);
+      expectType<Equals<typeof error, MatcherError | undefined>>(true);
+      assert.deepEqual(error, { code: "MTCH-4404", title: "Not Found", message: "No such pull." });
+    }
+    const path = { id: mine.id };
+    for (
+      const answer of [
+        await theirs.POST(PULLS, { params: { path } }),
+        await theirs.GET(PULLS, { params: { path } }),
+        await theirs.GET(TRANSACTIONS, { params: { path } }),
+      ]
+    ) {
+      assert.equal(answer.response.status, 404);
+      assert.equal(answer.error?.code, "MTCH-2404");
+    }
+    const bad = await client.GET(TRANSACTIONS, { params: { path, query: { cursor: "%%%" } } });
+    assert.equal(bad.response.status, 400);
+    assert.equal(bad.error?.code, "MTCH-1002");
+    await settled(client, pull.id);
   });
 });
 

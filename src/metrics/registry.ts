@@ -41,9 +41,32 @@ export interface MetricsRegistry {
   histogram<L extends string = never>(
     options: MetricOptions<L> & { buckets?: readonly number[] },
   ): Histogram<L>;
+  /**
+   * Registers an asynchronous read that `refresh` runs before a scrape, for values held elsewhere
+   * (the database) that a synchronous `collect` cannot fetch. `read` sets its gauges itself.
+   * Declares `matcher_metrics_refresh_failures_total{source,reason}` with the first refresher.
+   */
+  refresher(source: string, read: () => Promise<void>): void;
+  /**
+   * Runs every refresher, waiting at most `timeoutMs` for them, so that a slow database cannot
+   * hang a scrape. A read that fails or is late leaves its metrics as they were; it is counted and
+   * answered, for the caller to log. Only one read per refresher runs at a time: a scrape that
+   * finds one under way waits for that one rather than starting another.
+   */
+  refresh(options?: { timeoutMs?: number }): Promise<RefreshFailure[]>;
   /** Every metric in the Prometheus text exposition format, in declaration order. */
   render(): string;
 }
+
+/** A refresher that did not finish in time, or threw (`error`, for a log line without details). */
+export interface RefreshFailure {
+  source: string;
+  reason: "error" | "timeout";
+  error?: unknown;
+}
+
+/** How long `refresh` waits for the refreshers by default: well inside a scrape timeout. */
+export const REFRESH_TIMEOUT_MS = 2_000;
 
 /** Prometheus' default buckets, in seconds: 5 ms to 10 s. */
 export const DEFAULT_BUCKETS: readonly number[] = [
@@ -72,6 +95,8 @@ function header(name: string, help: string, type: string): string[] {
 /** An empty registry. */
 export function createMetricsRegistry(): MetricsRegistry {
   const metrics = new Map<string, Metric>();
+  const refreshers = new Map<string, { read: () => Promise<void>; running?: Promise<void> }>();
+  let refreshFailures: Counter<"source" | "reason"> | undefined;
 
   function declare<L extends string>(options: MetricOptions<L>, reserved: string[] = []) {
     const labelNames = options.labelNames ?? [];
@@ -88,7 +113,7 @@ export function createMetricsRegistry(): MetricsRegistry {
     return labelNames;
   }
 
-  return {
+  const registry: MetricsRegistry = {
     counter<L extends string = never>(options: MetricOptions<L>): Counter<L> {
       const { name, help } = options;
       const series = seriesOf(name, declare(options), () => ({ value: 0 }));
@@ -175,9 +200,47 @@ export function createMetricsRegistry(): MetricsRegistry {
       };
     },
 
+    refresher(source, read) {
+      if (refreshers.has(source)) throw new TypeError(`refresher "${source}" already exists`);
+      refreshFailures ??= registry.counter({
+        name: "matcher_metrics_refresh_failures_total",
+        help: "Reads of metric values from elsewhere (the database) that failed or were too late.",
+        labelNames: ["source", "reason"],
+      });
+      // Zeros from the start, so that an alert on an increase sees the first failure.
+      refreshFailures.inc({ source, reason: "error" }, 0);
+      refreshFailures.inc({ source, reason: "timeout" }, 0);
+      refreshers.set(source, { read });
+    },
+
+    async refresh({ timeoutMs = REFRESH_TIMEOUT_MS } = {}) {
+      const failures: RefreshFailure[] = [];
+      await Promise.all([...refreshers].map(async ([source, refresher]) => {
+        // Kept in a local: the read may settle (and clear `running`) before the race below.
+        const running = refresher.running ??= refresher.read().finally(() => {
+          refresher.running = undefined;
+        });
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const late = new Promise<"late">((resolve) => {
+          timer = setTimeout(() => resolve("late"), timeoutMs);
+        });
+        try {
+          const done = await Promise.race([running.then(() => "done" as const), late]);
+          if (done === "late") failures.push({ source, reason: "timeout" });
+        } catch (error) {
+          failures.push({ source, reason: "error", error });
+        } finally {
+          clearTimeout(timer);
+        }
+      }));
+      for (const { source, reason } of failures) refreshFailures?.inc({ source, reason });
+      return failures;
+    },
+
     render(): string {
       for (const metric of metrics.values()) metric.collect?.();
       return [...metrics.values()].flatMap((m) => m.lines()).join("\n") + "\n";
     },
   };
+  return registry;
 }

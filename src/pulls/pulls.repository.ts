@@ -6,7 +6,16 @@ import { isUuid } from "../http/uuid.ts";
 import type { Checkpoint, PullWork } from "./work.ts";
 import { mergeWork } from "./work.ts";
 
-export type PullStatus = "queued" | "running" | "retrying" | "succeeded" | "failed" | "dead";
+/** Every status a pull job can be in. */
+export const PULL_STATUSES = [
+  "queued",
+  "running",
+  "retrying",
+  "succeeded",
+  "failed",
+  "dead",
+] as const;
+export type PullStatus = typeof PULL_STATUSES[number];
 export type PullTrigger = "webhook" | "manual";
 export type PullFailureReason =
   | "credentials_rejected"
@@ -272,10 +281,26 @@ export async function listPulls(
   return rows.map(toRow);
 }
 
-/** How long the oldest due job has been waiting, in seconds (0 when none is). */
-export async function oldestDueLagSeconds(sql: Sql, now: Date): Promise<number> {
+/** How many jobs of every tenant are in each status now; every status is there, zeros included. */
+export async function countPullsByStatus(db: Db): Promise<Record<PullStatus, number>> {
+  const rows = await db`select status, count(*)::int as n from pull_jobs group by status`;
+  const counts = Object.fromEntries(PULL_STATUSES.map((s) => [s, 0])) as Record<PullStatus, number>;
+  for (const r of rows) counts[r.status as PullStatus] = r.n;
+  return counts;
+}
+
+/**
+ * How long the oldest job a worker could claim now (queued or retrying, its `next_attempt_at`
+ * passed) has been waiting, in seconds; 0 when none is. A job behind a running pull of its
+ * connection is not counted: it waits for that pull, not for a worker, and a long first pull must
+ * not look like missing workers (a running pull whose worker died is reclaimed by the sweep).
+ */
+export async function oldestDueLagSeconds(sql: Db, now: Date): Promise<number> {
   const [r] = await sql`
-    select min(next_attempt_at) as due from pull_jobs
-    where status in ('queued', 'retrying') and next_attempt_at <= ${now}`;
+    select min(j.next_attempt_at) as due from pull_jobs j
+    where j.status in ('queued', 'retrying') and j.next_attempt_at <= ${now}
+      and not exists (
+        select 1 from pull_jobs r where r.connection_id = j.connection_id and r.status = 'running'
+      )`;
   return r.due ? Math.max(0, (now.getTime() - (r.due as Date).getTime()) / 1000) : 0;
 }

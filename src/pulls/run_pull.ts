@@ -40,13 +40,24 @@ export interface RunControl {
 /** Thrown between pages when the pool is stopping; the job is released, not failed. */
 class Stopping extends Error {}
 
+/**
+ * How an attempt ended: the status it left the job in (`succeeded`, `retrying`, `failed`, `dead`),
+ * `released` (handed back at shutdown), `abandoned` (left held by a stop without release) or
+ * `lost` (another worker or a delete took the job first).
+ */
+export type PullOutcome =
+  | Exclude<repo.PullStatus, "queued" | "running">
+  | "released"
+  | "abandoned"
+  | "lost";
+
 /** Runs `job` (claimed under `lease`) to an outcome: succeeded, retrying, failed, dead or released. */
 export async function runPull(
   deps: PullRunDeps,
   job: repo.PullRow,
   lease: repo.Lease,
   control: RunControl,
-): Promise<repo.PullStatus | "released" | "abandoned" | "lost"> {
+): Promise<PullOutcome> {
   const at = () => new Date(deps.now());
   const log = { jobId: job.id, connectionId: job.connectionId, attempt: job.attempts };
   try {
@@ -213,7 +224,7 @@ function handleFailure(
   job: repo.PullRow,
   lease: repo.Lease,
   err: unknown,
-): Promise<repo.PullStatus | "lost"> {
+): Promise<PullOutcome> {
   if (err instanceof VendorError) {
     const error = { reason: err.reason, message: err.message };
     if (err.kind === "credentials_rejected" || err.kind === "not_found") {
@@ -242,7 +253,7 @@ function retryOrDie(
   lease: repo.Lease,
   error: repo.PullError,
   details: { status?: number; retryAfterMs?: number; vendorCode?: string },
-): Promise<repo.PullStatus | "lost"> {
+): Promise<PullOutcome> {
   if (job.attempts >= deps.maxAttempts) return fail(deps, lease, "dead", job, error, details);
   const delay = retryDelayMs(job.attempts, details.retryAfterMs, deps.random);
   const at = new Date(deps.now() + delay);
@@ -264,7 +275,7 @@ async function fail(
   job: repo.PullRow,
   error: repo.PullError,
   details: object = {},
-): Promise<repo.PullStatus | "lost"> {
+): Promise<PullOutcome> {
   deps.logger.warn({
     msg: `pull ${status}`,
     jobId: job.id,

@@ -1,6 +1,15 @@
 // The in-process pool that claims due pull jobs and runs up to `concurrency` of them at once.
 import * as repo from "./pulls.repository.ts";
-import { type PullRunDeps, runPull } from "./run_pull.ts";
+import { type PullOutcome, type PullRunDeps, runPull } from "./run_pull.ts";
+
+/** One finished attempt: how it ended (`crashed` when the run itself threw) and how long it ran. */
+export interface PullAttempt {
+  outcome: PullOutcome | "crashed";
+  seconds: number;
+}
+
+/** Told about every finished attempt (the metrics); pulls know nothing of what it does. */
+export type PullAttemptObserver = (attempt: PullAttempt) => void;
 
 export interface PullPoolOptions {
   /** Jobs this process runs at once (MATCHER_PULL_CONCURRENCY). */
@@ -9,6 +18,8 @@ export interface PullPoolOptions {
   pollMs?: number;
   /** Names this pool's leases; unique per process. */
   owner?: string;
+  /** Called after each attempt this pool ran. */
+  observe?: PullAttemptObserver;
 }
 
 export interface PullPool {
@@ -75,14 +86,23 @@ export function createPullPool(deps: PullRunDeps, options: PullPoolOptions): Pul
     const heartbeat = setInterval(() => {
       repo.renewLease(deps.sql, lease, new Date(deps.now() + deps.leaseMs)).catch(() => {});
     }, Math.max(1_000, deps.leaseMs / 3));
+    const started = performance.now();
     const run = runPull(deps, job, lease, control)
-      .catch((err) => {
+      .catch((err): "crashed" => {
         const e = err as { name?: string; code?: string };
         deps.logger.error({
           msg: "pull run crashed",
           jobId: job.id,
           error: { name: e?.name, code: e?.code },
         });
+        return "crashed";
+      })
+      .then((outcome) => {
+        try {
+          options.observe?.({ outcome, seconds: (performance.now() - started) / 1000 });
+        } catch {
+          // An observer's fault must not stop the pool from taking the next job.
+        }
       })
       .finally(() => {
         clearInterval(heartbeat);

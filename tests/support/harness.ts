@@ -16,6 +16,7 @@ import { createRateLimiter } from "../../src/http/rate_limit.ts";
 import { type Aggregators, createAggregators } from "../../src/vendors/clients.ts";
 import { createVendorHttp, type VendorHttpOptions } from "../../src/vendors/vendor_http.ts";
 import { processMetrics } from "../../src/metrics/process_metrics.ts";
+import { pullMetrics } from "../../src/metrics/pull_metrics.ts";
 import { createMetricsRegistry } from "../../src/metrics/registry.ts";
 import { vendorMetrics } from "../../src/metrics/vendor_metrics.ts";
 import { createTestDatabase } from "./database.ts";
@@ -102,6 +103,7 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
   const logger = jsonLogger((line) => logs.push(line));
   const pulls = options.pulls ?? {};
   const maxAttempts = pulls.maxAttempts ?? 8;
+  const observePull = pullMetrics(metrics, { sql, now });
   const newPool = (o: { concurrency?: number } = {}) =>
     createPullPool({
       sql,
@@ -112,7 +114,7 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
       leaseMs: pulls.leaseMs ?? 60_000,
       maxAttempts,
       random: pulls.random,
-    }, { concurrency: o.concurrency ?? pulls.concurrency ?? 4 });
+    }, { concurrency: o.concurrency ?? pulls.concurrency ?? 4, observe: observePull });
   const pool = newPool();
   const sweep = () => sweepPulls({ sql, logger, now, maxAttempts, pool });
   const app = createApp({
