@@ -337,9 +337,11 @@ export interface paths {
         /**
          * Prometheus metrics
          * @description The service's metrics in the Prometheus text exposition format (version 0.0.4): requests
-         *     by method, route pattern and status (`matcher_http_requests_total`), a request duration
-         *     histogram by method and route pattern (`matcher_http_request_duration_seconds`) and process
-         *     basics. Labels carry route patterns and ids at most: never a raw path, a token or a secret.
+         *     by method, route pattern and status, request durations, webhooks by vendor and outcome,
+         *     pull attempts by outcome, pull jobs by status, the oldest due pull's lag, vendor calls by
+         *     vendor, operation and outcome, and process basics (the README lists each). Labels carry
+         *     route patterns, vendors, statuses and outcomes: never an id, a raw path, a token or a
+         *     secret.
          *     Off unless the operator sets `MATCHER_METRICS_TOKEN`; then that token is the bearer token.
          */
         get: operations["getMetrics"];
@@ -533,7 +535,7 @@ export interface components {
             createdAt: string;
             /**
              * Format: date-time
-             * @description The last accepted delivery, to the minute; null before the first.
+             * @description The last delivery answered 202 (accepted, duplicate or ignored), to the minute; null before the first.
              */
             lastUsedAt: string | null;
         };
@@ -568,7 +570,7 @@ export interface components {
          * @description `queued`: waiting for a worker. `running`: a worker holds it. `retrying`: the last attempt
          *     failed in a way that may pass; `nextAttemptAt` says when the next starts. `succeeded`:
          *     done. `failed`: stopped at once because retrying cannot help (credentials rejected, account
-         *     not found, connection deleted). `dead`: every allowed attempt failed. Request a new pull to
+         *     not found, connection deleted, credential unreadable with the configured seal keys). `dead`: every allowed attempt failed. Request a new pull to
          *     try again after fixing the cause.
          * @enum {string}
          */

@@ -66,6 +66,7 @@ Deno.test("after webhooks and pulls of known outcomes the webhook and pull metri
     assert.equal((await deliver(w, update)).body.status, "duplicate");
     const unknownUrl = w.webhookUrl.replace(/mwh_[\w-]+$/, `mwh_${"x".repeat(43)}`);
     assert.equal((await w.fake.sendWebhook(unknownUrl, update)).status, 404);
+    assert.equal((await w.fake.sendWebhook(w.webhookUrl, { not: "pluggy" })).status, 400);
 
     const queued = await scrape(w);
     assert.deepEqual(jobs(queued), zerosAnd(STATUSES, { queued: 1 }));
@@ -89,7 +90,7 @@ Deno.test("after webhooks and pulls of known outcomes the webhook and pull metri
     const settled = await scrape(w);
     assert.deepEqual(
       byLabel(settled, "matcher_webhooks_received_total", "outcome"),
-      { accepted: 1, duplicate: 1, unknown_token: 1 },
+      { accepted: 1, duplicate: 1, unknown_token: 1, rejected: 1 },
     );
     assert.deepEqual(attempts(settled), zerosAnd(OUTCOMES, { succeeded: 1, retrying: 1 }));
     assert.deepEqual(jobs(settled), zerosAnd(STATUSES, { succeeded: 1, retrying: 1 }));

@@ -147,7 +147,7 @@ export const zWebhookReceipt = z.object({
  * `queued`: waiting for a worker. `running`: a worker holds it. `retrying`: the last attempt
  * failed in a way that may pass; `nextAttemptAt` says when the next starts. `succeeded`:
  * done. `failed`: stopped at once because retrying cannot help (credentials rejected, account
- * not found, connection deleted). `dead`: every allowed attempt failed. Request a new pull to
+ * not found, connection deleted, credential unreadable with the configured seal keys). `dead`: every allowed attempt failed. Request a new pull to
  * try again after fixing the cause.
  *
  */

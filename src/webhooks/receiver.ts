@@ -37,7 +37,7 @@ export function webhookReceiver(app: OpenAPIHono<AppEnv>, deps: ReceiverDeps): v
   const received = deps.metrics.counter({
     name: "matcher_webhooks_received_total",
     help:
-      "Webhook deliveries, by vendor and outcome (accepted, duplicate, ignored, rejected, unknown_token).",
+      "Webhook deliveries, by vendor and outcome (accepted, duplicate, ignored, rejected, unknown_token, failed).",
     labelNames: ["vendor", "outcome"],
   });
 
@@ -47,13 +47,11 @@ export function webhookReceiver(app: OpenAPIHono<AppEnv>, deps: ReceiverDeps): v
   app.post(RECEIVER_PATH, async function receiveWebhook(c) {
     const { vendor, token } = c.req.param();
     if (!isVendor(vendor)) throw unknownToken();
-    const known = await findToken(deps.kv, token);
-    if (!known || known.vendor !== vendor) {
-      received.inc({ vendor, outcome: "unknown_token" });
-      throw unknownToken();
-    }
-    const label = { vendor: known.vendor };
+    let outcome = "unknown_token";
     try {
+      const known = await findToken(deps.kv, token);
+      if (!known || known.vendor !== vendor) throw unknownToken();
+      outcome = "rejected";
       const payload = await readJsonCapped(c.req.raw, MAX_WEBHOOK_BYTES);
       if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
         throw new AppError(400, ErrorCode.invalidWebhook, "A webhook body must be a JSON object.");
@@ -67,25 +65,28 @@ export function webhookReceiver(app: OpenAPIHono<AppEnv>, deps: ReceiverDeps): v
         read: (accountRef) => readWebhook(known.vendor, payload, accountRef),
         now,
       });
-      if (!receipt) throw unknownToken();
-      received.inc({ ...label, outcome: receipt.status });
+      if (!receipt) {
+        outcome = "unknown_token"; // its connection was deleted
+        throw unknownToken();
+      }
+      outcome = receipt.status;
       if (receipt.status === "accepted") deps.onPullQueued();
       deps.logger.info({
         msg: "webhook received",
         requestId: c.get("requestId"),
-        vendor: known.vendor,
+        vendor,
         tokenId: known.id,
         connectionId: known.connectionId,
-        outcome: receipt.status,
+        outcome,
         pullId: receipt.pullId,
       });
       await touchToken(deps.kv, known, now).catch(() => {}); // a missed lastUsedAt is harmless
       return c.json(receipt, 202);
     } catch (err) {
-      if (err instanceof AppError && err.status < 500) {
-        received.inc({ ...label, outcome: "rejected" });
-      }
+      if (!(err instanceof AppError) || err.status >= 500) outcome = "failed";
       throw err;
+    } finally {
+      received.inc({ vendor, outcome });
     }
   });
 }
