@@ -17,9 +17,6 @@ import { vendorMetrics } from "./metrics/vendor_metrics.ts";
 import { sweepPulls } from "./pulls/sweep.ts";
 import { createPullPool } from "./pulls/worker.ts";
 
-/** Pull leases: a worker that makes no progress for this long loses its job to the sweep. */
-const PULL_LEASE_MS = 2 * 60_000;
-
 // Registered first, at the top level of the module, as Deno Deploy requires; a run waits for the
 // wiring below to hand over the sweep.
 const sweep = Promise.withResolvers<() => Promise<unknown>>();
@@ -53,15 +50,15 @@ const pool = createPullPool({
   aggregators,
   logger,
   now: Date.now,
-  leaseMs: PULL_LEASE_MS,
+  leaseMs: config.pulls.leaseMs,
   maxAttempts: config.pulls.maxAttempts,
 }, {
   concurrency: config.pulls.concurrency,
   observe: pullMetrics(metrics, { sql: db.sql, now: Date.now }),
 });
-sweep.resolve(() =>
-  sweepPulls({ sql: db.sql, logger, now: Date.now, maxAttempts: config.pulls.maxAttempts, pool })
-);
+const runSweep = () =>
+  sweepPulls({ sql: db.sql, logger, now: Date.now, maxAttempts: config.pulls.maxAttempts, pool });
+sweep.resolve(runSweep);
 
 const app = createApp({
   sql: db.sql,
@@ -80,6 +77,11 @@ const app = createApp({
   publicUrl: config.publicUrl,
 });
 pool.start();
+// Once at start as well: a replica restarting after a crash takes back its expired pulls at once
+// instead of at the next cron minute.
+runSweep().catch((err) => {
+  logger.error({ msg: "start-up sweep failed", error: { name: err?.name, code: err?.code } });
+});
 
 const server = Deno.serve({
   hostname: config.host,

@@ -24,8 +24,11 @@ export interface Config {
   connectionTestsPerMinute: number;
   /** The bearer token /metrics requires; undefined turns /metrics off. */
   metricsToken?: string;
-  /** Pull jobs: how many run at once in this process, and attempts before a job is dead. */
-  pulls: { concurrency: number; maxAttempts: number };
+  /**
+   * Pull jobs: how many run at once in this process, attempts before a job is dead, and how long
+   * a claim holds without progress before the sweep gives the job to another worker.
+   */
+  pulls: { concurrency: number; maxAttempts: number; leaseMs: number };
 }
 
 /** Settings that development mode generates once into the data dir when they are not given. */
@@ -146,6 +149,7 @@ export function parseConfig(env: Env, devSecrets?: (dataDir: string) => DevSecre
   const pulls = {
     concurrency: positive("MATCHER_PULL_CONCURRENCY", 4),
     maxAttempts: positive("MATCHER_PULL_MAX_ATTEMPTS", 8),
+    leaseMs: positive("MATCHER_PULL_LEASE_SECONDS", 120) * 1000,
   };
   const metricsToken = get("MATCHER_METRICS_TOKEN");
   if (production && metricsToken && metricsToken.length < 32) {

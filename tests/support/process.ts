@@ -30,9 +30,35 @@ export async function runTask(args: string[], env: Record<string, string>) {
   return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
 }
 
-/** Starts `deno task start` and waits for its "listening on" log line; answers the base URL. */
-export async function startService(env: Record<string, string>) {
-  const child = denoTask(["start"], env).spawn();
+/**
+ * `deno task start`'s own `deno run` command, run directly: a signal then reaches the service
+ * itself (SIGKILL to the task runner would leave the service running as an orphan).
+ */
+function startCommand(env: Record<string, string>): Deno.Command {
+  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`));
+  const [deno, ...args] = (config.tasks.start as string).split(/\s+/);
+  if (deno !== "deno" || args[0] !== "run") throw new Error("the start task is not `deno run`");
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--config", `${ROOT}deno.json`, ...args.slice(1)],
+    cwd: ROOT,
+    env,
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+/**
+ * Starts the service as `deno task start` would and waits for its "listening on" log line;
+ * answers the base URL. `{ direct: true }` runs the task's command itself, so that `stop` can
+ * SIGKILL the service.
+ */
+export async function startService(
+  env: Record<string, string>,
+  options: { direct?: boolean } = {},
+) {
+  const child = (options.direct ? startCommand(env) : denoTask(["start"], env)).spawn();
   const lines: string[] = [];
   const stderr = new Response(child.stderr).text();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(new TextLineStream())
@@ -52,8 +78,9 @@ export async function startService(env: Record<string, string>) {
   return {
     baseUrl,
     lines,
-    async stop(): Promise<Deno.CommandStatus> {
-      child.kill("SIGTERM");
+    /** SIGTERM (a graceful stop) by default; SIGKILL is a crash. */
+    async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
+      child.kill(signal);
       const status = await child.status;
       await rest;
       lines.push(await stderr);
