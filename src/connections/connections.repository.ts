@@ -194,3 +194,19 @@ export async function configNames(
       and kind = 'aggregator' and deleted_at is null`;
   return new Map(rows.map((r) => [r.id as string, r.config_name as string]));
 }
+
+/**
+ * Inside a transaction, the live connection's account reference, share-locked so that a delete
+ * waits until the transaction ends; undefined when the connection is not live.
+ */
+export async function lockLiveConnection(
+  tx: Db,
+  tenantId: string,
+  id: string,
+): Promise<{ accountRef: string } | undefined> {
+  const [r] = await tx`
+    select account_ref from connections
+    where id = ${id} and tenant_id = ${tenantId} and kind = 'aggregator' and deleted_at is null
+    for share`;
+  return r ? { accountRef: r.account_ref } : undefined;
+}

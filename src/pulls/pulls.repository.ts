@@ -111,6 +111,24 @@ export async function enqueuePull(
 }
 
 /**
+ * The condition on `pull_jobs j` of a job a worker may claim at `now`: queued or retrying, due,
+ * and its connection has no running job (at most one runs per connection).
+ */
+function claimable(db: Db, now: Date) {
+  return db`
+    j.status in ('queued', 'retrying') and j.next_attempt_at <= ${now}
+    and not exists (
+      select 1 from pull_jobs r where r.connection_id = j.connection_id and r.status = 'running'
+    )`;
+}
+
+/** True when some job is claimable at `now`. */
+export async function hasClaimablePull(sql: Sql, now: Date): Promise<boolean> {
+  const [r] = await sql`select 1 from pull_jobs j where ${claimable(sql, now)} limit 1`;
+  return r !== undefined;
+}
+
+/**
  * Claims the next due job whose connection has no running job, under a lease until `leaseUntil`.
  * Answers undefined when none is due, or when another claimer took the connection at the same
  * moment (the unique index on running jobs refuses the second; the caller just tries again).
@@ -128,10 +146,7 @@ export async function claimPull(
         started_at = coalesce(started_at, ${now})
       where id = (
         select j.id from pull_jobs j
-        where j.status in ('queued', 'retrying') and j.next_attempt_at <= ${now}
-          and not exists (
-            select 1 from pull_jobs r where r.connection_id = j.connection_id and r.status = 'running'
-          )
+        where ${claimable(sql, now)}
         order by j.next_attempt_at, j.created_at
         for update skip locked
         limit 1)
@@ -297,10 +312,6 @@ export async function countPullsByStatus(db: Db): Promise<Record<PullStatus, num
  */
 export async function oldestDueLagSeconds(sql: Db, now: Date): Promise<number> {
   const [r] = await sql`
-    select min(j.next_attempt_at) as due from pull_jobs j
-    where j.status in ('queued', 'retrying') and j.next_attempt_at <= ${now}
-      and not exists (
-        select 1 from pull_jobs r where r.connection_id = j.connection_id and r.status = 'running'
-      )`;
+    select min(j.next_attempt_at) as due from pull_jobs j where ${claimable(sql, now)}`;
   return r.due ? Math.max(0, (now.getTime() - (r.due as Date).getTime()) / 1000) : 0;
 }

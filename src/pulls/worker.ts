@@ -35,7 +35,6 @@ export interface PullPool {
    * crash would, for the sweep to reclaim when their lease runs out.
    */
   stop(options?: { release?: boolean }): Promise<void>;
-  readonly running: number;
 }
 
 export function createPullPool(deps: PullRunDeps, options: PullPoolOptions): PullPool {
@@ -125,7 +124,10 @@ export function createPullPool(deps: PullRunDeps, options: PullPoolOptions): Pul
         await fill();
         while (active.size) await Promise.race(active);
         await filling;
-      } while (!control.stopping && (active.size || (await hasDue())));
+      } while (
+        !control.stopping &&
+        (active.size || (await repo.hasClaimablePull(deps.sql, new Date(deps.now()))))
+      );
     },
     async stop(opts = {}) {
       control.stopping = true;
@@ -134,19 +136,5 @@ export function createPullPool(deps: PullRunDeps, options: PullPoolOptions): Pul
       await filling;
       await Promise.all(active);
     },
-    get running() {
-      return active.size;
-    },
   };
-
-  async function hasDue(): Promise<boolean> {
-    const [r] = await deps.sql`
-      select 1 from pull_jobs
-      where status in ('queued', 'retrying') and next_attempt_at <= ${new Date(deps.now())}
-        and not exists (
-          select 1 from pull_jobs r where r.connection_id = pull_jobs.connection_id and r.status = 'running'
-        )
-      limit 1`;
-    return r !== undefined;
-  }
 }

@@ -1,6 +1,7 @@
 // Recording a webhook: the event and the pull it queues, together in one database transaction.
 import type postgres from "postgres";
 import type { Sql } from "../db/pool.ts";
+import { lockLiveConnection } from "../connections/connections.repository.ts";
 import { enqueuePull } from "../pulls/pulls.repository.ts";
 import type { Vendor } from "../vendors/vendors.ts";
 import type { WebhookEvent } from "./vendor_events.ts";
@@ -28,14 +29,10 @@ export function recordWebhook(
   },
 ): Promise<WebhookReceipt | undefined> {
   return sql.begin(async (tx: postgres.TransactionSql) => {
-    // FOR SHARE: a delete of the connection waits until this event and its pull are in.
-    const [connection] = await tx`
-      select account_ref from connections
-      where id = ${delivery.connectionId} and tenant_id = ${delivery.tenantId}
-        and kind = 'aggregator' and deleted_at is null
-      for share`;
+    // A delete of the connection waits until this event and its pull are in.
+    const connection = await lockLiveConnection(tx, delivery.tenantId, delivery.connectionId);
     if (!connection) return undefined;
-    const event = delivery.read(connection.account_ref);
+    const event = delivery.read(connection.accountRef);
     const [inserted] = await tx`
       insert into webhook_events (id, tenant_id, connection_id, vendor, event_key, event_type,
                                   outcome, payload, received_at)
