@@ -222,6 +222,25 @@ export const getPull = createRoute({
   },
 });
 
+export const retryPull = createRoute({
+  operationId: "retryPull",
+  method: "post",
+  path: "/v1/discovery/pulls/{pullId}/retry",
+  tags: ["pulls"],
+  summary: "Run a finished pull's work again",
+  request: {
+  params: zod.zRetryPullPath,
+  },
+  responses: {
+    202: { description: "The queued pull.", content: { "application/json": { schema: zod.zPull } } },
+    401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
+    404: { description: "No pull of this tenant has that id, or its connection was deleted.", content: { "application/json": { schema: zod.zError } } },
+    409: { description: "The pull has not finished (`queued`, `running` or `retrying`); it will run on its own.", content: { "application/json": { schema: zod.zError } } },
+    500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
+    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+  },
+});
+
 export const listWebhookTokens = createRoute({
   operationId: "listWebhookTokens",
   method: "get",
@@ -386,4 +405,4 @@ export const getApiDocs = createRoute({
 });
 
 /** Every operation of the spec, by operationId. */
-export const operations = { listAggregatorConnections, createAggregatorConnection, testAggregatorConnection, getAggregatorConnection, updateAggregatorConnection, deleteAggregatorConnection, listPulls, requestPull, listTransactions, getPull, listWebhookTokens, mintWebhookToken, revokeWebhookToken, receiveWebhook, listConnectorTypes, getHealth, getReadiness, getOpenApiDocument, getMetrics, getApiDocs } as const;
+export const operations = { listAggregatorConnections, createAggregatorConnection, testAggregatorConnection, getAggregatorConnection, updateAggregatorConnection, deleteAggregatorConnection, listPulls, requestPull, listTransactions, getPull, retryPull, listWebhookTokens, mintWebhookToken, revokeWebhookToken, receiveWebhook, listConnectorTypes, getHealth, getReadiness, getOpenApiDocument, getMetrics, getApiDocs } as const;

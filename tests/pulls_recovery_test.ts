@@ -276,3 +276,50 @@ Deno.test("a pull that keeps failing is dead after its attempts, and a new pull 
     await w.close();
   }
 });
+
+Deno.test("retry runs a dead pull's own work again, the ids its webhook listed included", async () => {
+  const w = await wirePluggy({}, { pulls: { wake: false, maxAttempts: 1 } });
+  try {
+    await deliver(w, w.fake.webhooks.itemUpdated({ itemId: w.accountRef }));
+    await w.h.pool.drain();
+    const account = w.fake.items[0].accounts[0].id;
+    const ids = w.fake.transactions(account).slice(0, 2).map((t) => t.id);
+    const changed = w.fake.updateTransactions(ids);
+    w.fake.faults.add({ path: "/transactions", fault: { status: 500 } });
+    const { body } = await deliver(
+      w,
+      w.fake.webhooks.transactionsUpdated({
+        itemId: w.accountRef,
+        accountId: account,
+        transactionIds: ids,
+      }),
+    );
+    await w.h.pool.drain();
+    assert.equal((await w.pull(body.pullId)).status, "dead");
+
+    const retry = (id: string, tenant = w.tenant) =>
+      w.h.request(`/v1/discovery/pulls/${id}/retry`, { method: "POST", tenant });
+    const foreign = await retry(body.pullId, crypto.randomUUID());
+    assert.equal(foreign.status, 404);
+    assert.equal((await foreign.json()).code, "MTCH-4404");
+
+    const res = await retry(body.pullId);
+    assert.equal(res.status, 202);
+    const again = await res.json();
+    assert.notEqual(again.id, body.pullId);
+    assert.equal(again.status, "queued");
+    assert.equal((await w.pull(body.pullId)).status, "dead", "the dead pull stays as it was");
+    const busy = await retry(again.id);
+    assert.equal(busy.status, 409);
+    assert.equal((await busy.json()).code, "MTCH-4409");
+
+    w.fake.resetRequests();
+    await w.h.pool.drain();
+    assert.equal((await w.pull(again.id)).status, "succeeded");
+    assert.ok(w.fake.requests.some((r) => r.path === "/transactions" && r.query.has("ids")));
+    const stored = new Map((await w.transactions()).map((t) => [t.externalId, t]));
+    for (const tx of changed) assert.equal(stored.get(tx.id).description, tx.description);
+  } finally {
+    await w.close();
+  }
+});

@@ -149,7 +149,7 @@ export interface paths {
             header?: never;
             path: {
                 /** @description The pull's id (a UUID). Another tenant's pull answers 404. */
-                pullId: string;
+                pullId: components["parameters"]["PullId"];
             };
             cookie?: never;
         };
@@ -161,6 +161,32 @@ export interface paths {
         get: operations["getPull"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/discovery/pulls/{pullId}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The pull's id (a UUID). Another tenant's pull answers 404. */
+                pullId: components["parameters"]["PullId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run a finished pull's work again
+         * @description Queues the same work as a finished pull (`succeeded`, `failed` or `dead`): the accounts,
+         *     created-from timestamps and transaction ids its webhooks asked for, so that fixing the
+         *     cause of a dead pull loses nothing its events announced. The answer is the new pull, or the
+         *     connection's queued pull that absorbed the work; the finished pull stays as it was.
+         */
+        post: operations["retryPull"];
         delete?: never;
         options?: never;
         head?: never;
@@ -570,8 +596,9 @@ export interface components {
          * @description `queued`: waiting for a worker. `running`: a worker holds it. `retrying`: the last attempt
          *     failed in a way that may pass; `nextAttemptAt` says when the next starts. `succeeded`:
          *     done. `failed`: stopped at once because retrying cannot help (credentials rejected, account
-         *     not found, connection deleted, credential unreadable with the configured seal keys). `dead`: every allowed attempt failed. Request a new pull to
-         *     try again after fixing the cause.
+         *     not found, connection deleted, credential unreadable with the configured seal keys).
+         *     `dead`: every allowed attempt failed. After fixing the cause, run its work again with
+         *     `POST /v1/discovery/pulls/{pullId}/retry`, or request a new pull of the connection.
          * @enum {string}
          */
         PullStatus: "queued" | "running" | "retrying" | "succeeded" | "failed" | "dead";
@@ -695,8 +722,8 @@ export interface components {
              *     `MTCH-1011` partial credential, `MTCH-1012` base URL not allowed, `MTCH-1401`
              *     unauthenticated, `MTCH-1404` no such route, `MTCH-2404` connection not found,
              *     `MTCH-2409` config name taken, `MTCH-1020` not a webhook payload of that vendor,
-             *     `MTCH-3404` webhook token not found, `MTCH-4404` pull not found, `MTCH-1429` too many
-             *     requests, `MTCH-9500` internal error, `MTCH-9503` unavailable.
+             *     `MTCH-3404` webhook token not found, `MTCH-4404` pull not found, `MTCH-4409` pull not
+             *     finished, `MTCH-1429` too many requests, `MTCH-9500` internal error, `MTCH-9503` unavailable.
              */
             code: string;
             /** @description The HTTP status text. */
@@ -813,6 +840,8 @@ export interface components {
          * @example 0b6f0f0e-8a0f-4c1a-9d8e-2f7c3b1a9e55
          */
         ConnectionId: string;
+        /** @description The pull's id (a UUID). Another tenant's pull answers 404. */
+        PullId: string;
         /** @description Page size, 1 to 200. Out of range is a 400, not clamped. */
         Limit: number;
         /** @description The `nextCursor` of the previous page, as given (opaque, base64url). */
@@ -1122,7 +1151,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The pull's id (a UUID). Another tenant's pull answers 404. */
-                pullId: string;
+                pullId: components["parameters"]["PullId"];
             };
             cookie?: never;
         };
@@ -1139,6 +1168,50 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["PullNotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    retryPull: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The pull's id (a UUID). Another tenant's pull answers 404. */
+                pullId: components["parameters"]["PullId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The queued pull. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Pull"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description No pull of this tenant has that id, or its connection was deleted. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The pull has not finished (`queued`, `running` or `retrying`); it will run on its own. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };

@@ -147,8 +147,9 @@ export const zWebhookReceipt = z.object({
  * `queued`: waiting for a worker. `running`: a worker holds it. `retrying`: the last attempt
  * failed in a way that may pass; `nextAttemptAt` says when the next starts. `succeeded`:
  * done. `failed`: stopped at once because retrying cannot help (credentials rejected, account
- * not found, connection deleted, credential unreadable with the configured seal keys). `dead`: every allowed attempt failed. Request a new pull to
- * try again after fixing the cause.
+ * not found, connection deleted, credential unreadable with the configured seal keys).
+ * `dead`: every allowed attempt failed. After fixing the cause, run its work again with
+ * `POST /v1/discovery/pulls/{pullId}/retry`, or request a new pull of the connection.
  *
  */
 export const zPullStatus = z.enum([
@@ -272,6 +273,11 @@ export const zUpdateAggregatorConnectionRequestWritable = z.object({
 export const zConnectionId = z.string();
 
 /**
+ * The pull's id (a UUID). Another tenant's pull answers 404.
+ */
+export const zPullId = z.string();
+
+/**
  * Page size, 1 to 200. Out of range is a 400, not clamped.
  */
 export const zLimit = z.int().gte(1).lte(200).default(20);
@@ -380,6 +386,15 @@ export const zGetPullPath = z.object({
  * The pull.
  */
 export const zGetPullResponse = zPull;
+
+export const zRetryPullPath = z.object({
+    pullId: z.string()
+});
+
+/**
+ * The queued pull.
+ */
+export const zRetryPullResponse = zPull;
 
 export const zListWebhookTokensQuery = z.object({
     limit: z.int().gte(1).lte(200).optional().default(20),

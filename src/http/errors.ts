@@ -24,6 +24,7 @@ export const ErrorCode = {
   configNameTaken: "MTCH-2409",
   webhookTokenNotFound: "MTCH-3404",
   pullNotFound: "MTCH-4404",
+  pullNotFinished: "MTCH-4409",
   tooManyRequests: "MTCH-1429",
   internal: "MTCH-9500",
   unavailable: "MTCH-9503",

@@ -15,6 +15,11 @@ export function pullRoutes(app: OpenAPIHono<AppEnv>, deps: service.PullServiceDe
     return c.json(await service.listPulls(deps, c.get("tenantId"), id, c.req.valid("query")), 200);
   });
 
+  app.openapi(routes.retryPull, async (c) => {
+    const pull = await service.retryPull(deps, c.get("tenantId"), c.req.valid("param").pullId);
+    return c.json(pull, 202);
+  });
+
   app.openapi(routes.getPull, async (c) => {
     return c.json(await service.getPull(deps, c.get("tenantId"), c.req.valid("param").pullId), 200);
   });

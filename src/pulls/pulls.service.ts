@@ -58,10 +58,44 @@ export async function requestPull(
   return getPull(deps, tenantId, id);
 }
 
+function pullNotFound(): AppError {
+  return new AppError(404, ErrorCode.pullNotFound, "No such pull.");
+}
+
 export async function getPull(deps: { sql: Sql }, tenantId: string, id: string): Promise<Pull> {
   const row = await repo.findPull(deps.sql, tenantId, id);
-  if (!row) throw new AppError(404, ErrorCode.pullNotFound, "No such pull.");
+  if (!row) throw pullNotFound();
   return toPull(row);
+}
+
+/**
+ * Queues a finished pull's work again (or merges it into the connection's queued pull), so that
+ * the ids and timestamps its webhooks announced are not lost when it failed or died.
+ */
+export async function retryPull(
+  deps: PullServiceDeps,
+  tenantId: string,
+  id: string,
+): Promise<Pull> {
+  const finished = await repo.findPull(deps.sql, tenantId, id);
+  if (!finished) throw pullNotFound();
+  if (!["succeeded", "failed", "dead"].includes(finished.status)) {
+    throw new AppError(
+      409,
+      ErrorCode.pullNotFinished,
+      `The pull is ${finished.status}; it runs on its own.`,
+    );
+  }
+  await requireConnection(deps.sql, tenantId, finished.connectionId);
+  const queued = await repo.enqueuePull(deps.sql, {
+    tenantId,
+    connectionId: finished.connectionId,
+    trigger: "manual",
+    work: finished.work,
+    now: new Date(deps.now()),
+  });
+  deps.onPullQueued();
+  return getPull(deps, tenantId, queued);
 }
 
 export async function listPulls(
