@@ -316,6 +316,14 @@ Deno.test("a webhook and a requested pull store the vendor's transactions, liste
     assert.deepEqual(older.data?.items.map((p) => p.id), [fromWebhook.id]);
     assert.equal(older.data?.hasMore, false);
 
+    const retried = await client.POST(`${PULL_BY_ID}/retry`, {
+      params: { path: { pullId: fromWebhook.id } },
+    });
+    expectType<Equals<typeof retried.data, Pull | undefined>>(true);
+    assert.equal(retried.response.status, 202);
+    assert.ok(retried.data && retried.data.id !== fromWebhook.id);
+    assert.equal((await settled(client, retried.data.id)).status, "succeeded");
+
     const seen: Schemas["Transaction"][] = [];
     let cursor: string | undefined;
     let pages = 0;
