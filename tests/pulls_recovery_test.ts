@@ -1,5 +1,6 @@
 // Pulls under crashes, competing workers and vendor faults: nothing lost, nothing twice, no pile-up.
 import assert from "node:assert/strict";
+import { reclaimExpiredLeases } from "../src/pulls/pulls.repository.ts";
 import type { Aggregators } from "../src/vendors/clients.ts";
 import type { Json } from "./support/fakes.ts";
 import { deliver, testClock, wirePluggy } from "./support/pulls.ts";
@@ -319,6 +320,52 @@ Deno.test("retry runs a dead pull's own work again, the ids its webhook listed i
     assert.ok(w.fake.requests.some((r) => r.path === "/transactions" && r.query.has("ids")));
     const stored = new Map((await w.transactions()).map((t) => [t.externalId, t]));
     for (const tx of changed) assert.equal(stored.get(tx.id).description, tx.description);
+  } finally {
+    await w.close();
+  }
+});
+
+Deno.test("a worker whose lease was taken over cannot store its late page", async () => {
+  const clock = testClock();
+  const items = [{ accounts: [{ type: "BANK" as const, transactions: 30 }] }];
+  let slowNextPage = () => {};
+  const w = await wirePluggy({ items, pageSize: 10 }, (fake) => ({
+    now: clock.now,
+    pulls: { wake: false, leaseMs: 60_000 },
+    aggregators: watchingPages(fakeAggregators([fake.host], { now: clock.now }), (n) => {
+      if (n === 1) slowNextPage();
+    }),
+  }));
+  let slowed = false;
+  slowNextPage = () => {
+    slowNextPage = () => {};
+    // Below the test client's 1 s wait for an answer to start, so the page does arrive, late.
+    w.fake.faults.add({ path: "/v2/transactions", fault: { delayMs: 700 } });
+    slowed = true;
+  };
+  try {
+    const { body } = await deliver(w, w.fake.webhooks.itemUpdated({ itemId: w.accountRef }));
+    const hung = w.h.pool.drain(); // its worker stores page 1, then waits on page 2
+    // Reclaim only once that worker's request for page 2 (the slowed one) is at the vendor.
+    const walks = () => w.fake.requests.filter((r) => r.path === "/v2/transactions").length;
+    while (!slowed || walks() < 2) await new Promise((r) => setTimeout(r, 10));
+    clock.advance(60_001);
+    assert.equal(await reclaimExpiredLeases(w.h.sql, new Date(clock.now()), 8), 1);
+    // The new holder's own page 2 comes later still, so the stale page lands while it runs.
+    w.fake.faults.add({ path: "/v2/transactions", fault: { delayMs: 900 } });
+    await w.h.newPool().drain(); // another worker takes the job over and finishes it
+    const done = await w.pull(body.pullId);
+    assert.equal(done.status, "succeeded");
+    assert.equal(done.attempts, 2);
+
+    await hung; // page 2 reaches the first worker only now; its write is refused
+    assert.ok(w.h.logs.some((l) => l.includes("pull lease lost")));
+    const after = await w.pull(body.pullId);
+    assert.deepEqual(
+      { status: after.status, pages: after.pagesFetched, upserted: after.transactionsUpserted },
+      { status: "succeeded", pages: 3, upserted: 30 },
+    );
+    assert.deepEqual(await storedCount(w), { all: 30, distinct: 30 });
   } finally {
     await w.close();
   }

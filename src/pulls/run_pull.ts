@@ -59,7 +59,6 @@ export async function runPull(
   control: RunControl,
 ): Promise<PullOutcome> {
   const at = () => new Date(deps.now());
-  const log = { jobId: job.id, connectionId: job.connectionId, attempt: job.attempts };
   try {
     const found = await connections.findSealedById(deps.sql, job.tenantId, job.connectionId);
     if (!found) {
@@ -84,18 +83,15 @@ export async function runPull(
       if (!run.checkpoint.done.includes(step.key)) await runStep(run, client, step);
     }
     if (!(await repo.finishPull(deps.sql, lease, { status: "succeeded", now: at() }))) {
-      return "lost";
+      return lost(deps, job);
     }
-    deps.logger.info({ msg: "pull succeeded", ...log });
+    deps.logger.info({ msg: "pull succeeded", ...logFields(job) });
     return "succeeded";
   } catch (err) {
-    if (err instanceof repo.LeaseLost) {
-      deps.logger.warn({ msg: "pull lease lost", ...log });
-      return "lost";
-    }
+    if (err instanceof repo.LeaseLost) return lost(deps, job);
     if (err instanceof Stopping) {
       if (!control.release) return "abandoned";
-      return (await repo.releasePull(deps.sql, lease, at())) ? "released" : "lost";
+      return (await repo.releasePull(deps.sql, lease, at())) ? "released" : lost(deps, job);
     }
     return await handleFailure(deps, job, lease, err);
   }
@@ -247,7 +243,7 @@ function handleFailure(
   }, {});
 }
 
-function retryOrDie(
+async function retryOrDie(
   deps: PullRunDeps,
   job: repo.PullRow,
   lease: repo.Lease,
@@ -257,15 +253,14 @@ function retryOrDie(
   if (job.attempts >= deps.maxAttempts) return fail(deps, lease, "dead", job, error, details);
   const delay = retryDelayMs(job.attempts, details.retryAfterMs, deps.random);
   const at = new Date(deps.now() + delay);
+  if (!(await repo.retryPull(deps.sql, lease, { at, error }))) return lost(deps, job);
   deps.logger.warn({
     msg: "pull failed; will retry",
-    jobId: job.id,
-    connectionId: job.connectionId,
-    attempt: job.attempts,
+    ...logFields(job),
     retryAt: at.toISOString(),
     error: { ...error, ...details },
   });
-  return repo.retryPull(deps.sql, lease, { at, error }).then((ok) => (ok ? "retrying" : "lost"));
+  return "retrying";
 }
 
 async function fail(
@@ -276,13 +271,18 @@ async function fail(
   error: repo.PullError,
   details: object = {},
 ): Promise<PullOutcome> {
-  deps.logger.warn({
-    msg: `pull ${status}`,
-    jobId: job.id,
-    connectionId: job.connectionId,
-    attempt: job.attempts,
-    error: { ...error, ...details },
-  });
   const ok = await repo.finishPull(deps.sql, lease, { status, error, now: new Date(deps.now()) });
-  return ok ? status : "lost";
+  if (!ok) return lost(deps, job);
+  deps.logger.warn({ msg: `pull ${status}`, ...logFields(job), error: { ...error, ...details } });
+  return status;
+}
+
+/** The job is no longer this worker's: the sweep or another worker took it, or it was cancelled. */
+function lost(deps: PullRunDeps, job: repo.PullRow): "lost" {
+  deps.logger.warn({ msg: "pull lease lost", ...logFields(job) });
+  return "lost";
+}
+
+function logFields(job: repo.PullRow) {
+  return { jobId: job.id, connectionId: job.connectionId, attempt: job.attempts };
 }
