@@ -98,7 +98,7 @@ export async function findConnection(
   if (!isConnectionId(id)) return undefined;
   const [r] = await sql`
     select ${sql(COLUMNS)} from connections
-    where id = ${id} and tenant_id = ${tenantId} and kind = 'aggregator' and deleted_at is null`;
+    ${liveById(sql, tenantId, id)}`;
   return r ? toRow(r) : undefined;
 }
 
@@ -119,7 +119,7 @@ export async function updateConnection(
         account_ref = ${fields.accountRef},
         sealed_credential = coalesce(${sealed ?? null}::bytea, sealed_credential),
         updated_at = date_trunc('milliseconds', clock_timestamp())
-      where id = ${id} and tenant_id = ${tenantId} and kind = 'aggregator' and deleted_at is null
+      ${liveById(sql, tenantId, id)}
       returning ${sql(COLUMNS)}`;
     return r ? toRow(r) : undefined;
   } catch (err) {
@@ -133,8 +133,13 @@ export async function deleteConnection(sql: Db, tenantId: string, id: string): P
   if (!isConnectionId(id)) return false;
   const result = await sql`
     update connections set deleted_at = clock_timestamp()
-    where id = ${id} and tenant_id = ${tenantId} and kind = 'aggregator' and deleted_at is null`;
+    ${liveById(sql, tenantId, id)}`;
   return result.count === 1;
+}
+
+/** The condition for the tenant's live aggregator connection `id`. */
+function liveById(db: Db, tenantId: string, id: string) {
+  return db`where id = ${id} and tenant_id = ${tenantId} and kind = 'aggregator' and deleted_at is null`;
 }
 
 /** The condition for the live connection `(vendor, configName)` of the tenant. */
@@ -177,7 +182,7 @@ export async function findSealedById(
 ): Promise<{ row: ConnectionRow; sealed: Uint8Array<ArrayBuffer> } | undefined> {
   const [r] = await sql`
     select ${sql(COLUMNS)}, sealed_credential from connections
-    where id = ${id} and tenant_id = ${tenantId} and kind = 'aggregator' and deleted_at is null`;
+    ${liveById(sql, tenantId, id)}`;
   return r ? { row: toRow(r), sealed: r.sealed_credential } : undefined;
 }
 
@@ -206,7 +211,7 @@ export async function lockLiveConnection(
 ): Promise<{ accountRef: string } | undefined> {
   const [r] = await tx`
     select account_ref from connections
-    where id = ${id} and tenant_id = ${tenantId} and kind = 'aggregator' and deleted_at is null
+    ${liveById(tx, tenantId, id)}
     for share`;
   return r ? { accountRef: r.account_ref } : undefined;
 }

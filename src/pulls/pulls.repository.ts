@@ -1,34 +1,20 @@
 // Storage of pull jobs: queueing and merging, claims with leases, fenced progress, and outcomes.
 import type postgres from "postgres";
+import type { components } from "../../generated/types.ts";
+import { zPullStatus } from "../../generated/zod/zod.gen.ts";
 import type { Db, Sql } from "../db/pool.ts";
 import type { Position } from "../http/pagination.ts";
 import { isUuid } from "../http/uuid.ts";
 import type { Checkpoint, PullWork } from "./work.ts";
 import { mergeWork } from "./work.ts";
 
-/** Every status a pull job can be in. */
-export const PULL_STATUSES = [
-  "queued",
-  "running",
-  "retrying",
-  "succeeded",
-  "failed",
-  "dead",
-] as const;
-export type PullStatus = typeof PULL_STATUSES[number];
-export type PullTrigger = "webhook" | "manual";
-export type PullFailureReason =
-  | "credentials_rejected"
-  | "account_not_found"
-  | "vendor_unreachable"
-  | "timeout"
-  | "rate_limited"
-  | "unexpected_response"
-  | "connection_deleted"
-  | "credential_unreadable"
-  | "worker_lost"
-  | "internal_error";
-export type PullError = { reason: PullFailureReason; message: string };
+type Pull = components["schemas"]["Pull"];
+export type PullStatus = Pull["status"];
+export type PullTrigger = Pull["trigger"];
+export type PullError = components["schemas"]["PullError"];
+
+/** Every status a pull job can be in, in the spec's order. */
+export const PULL_STATUSES: readonly PullStatus[] = zPullStatus.options;
 
 export interface PullRow {
   id: string;

@@ -17,7 +17,7 @@ export interface PullServiceDeps {
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export function toPull(row: repo.PullRow): Pull {
+function toPull(row: repo.PullRow): Pull {
   return {
     id: row.id,
     connectionId: row.connectionId,

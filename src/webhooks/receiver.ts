@@ -15,8 +15,8 @@ import { recordWebhook } from "./webhook_events.repository.ts";
 /** Largest webhook body accepted; vendors' payloads are a few KiB. */
 export const MAX_WEBHOOK_BYTES = 256 * 1024;
 
-/** The receiver's path in Hono's syntax; the auth middleware leaves exactly this route alone. */
-export const RECEIVER_PATH = "/v1/discovery/webhooks/:vendor/:token";
+/** The receiver's path in Hono's syntax (app.ts exempts it from JWT auth and the JSON guard). */
+const RECEIVER_PATH = "/v1/discovery/webhooks/:vendor/:token";
 
 export interface ReceiverDeps {
   sql: Sql;

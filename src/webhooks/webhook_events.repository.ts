@@ -1,15 +1,13 @@
 // Recording a webhook: the event and the pull it queues, together in one database transaction.
 import type postgres from "postgres";
+import type { components } from "../../generated/types.ts";
 import type { Sql } from "../db/pool.ts";
 import { lockLiveConnection } from "../connections/connections.repository.ts";
 import { enqueuePull } from "../pulls/pulls.repository.ts";
 import type { Vendor } from "../vendors/vendors.ts";
 import type { WebhookEvent } from "./vendor_events.ts";
 
-export type WebhookReceipt = {
-  status: "accepted" | "duplicate" | "ignored";
-  pullId: string | null;
-};
+export type WebhookReceipt = components["schemas"]["WebhookReceipt"];
 
 /**
  * Stores the event once per connection and vendor event id and, when it asks for a pull, queues
