@@ -172,3 +172,101 @@ Deno.test("Belvo deliveries are de-duplicated by webhook_id", async () => {
     await w.close();
   }
 });
+
+Deno.test("a burst over many connections shares commits, yet each delivery gets its own receipt", async () => {
+  const connections = 6;
+  const w = await wirePluggy({
+    items: Array.from({ length: connections }, () => ({
+      accounts: [{ transactions: 3 }, { type: "CREDIT", transactions: 3 }],
+    })),
+  }, { pulls: { wake: false } });
+  try {
+    // The wired connection is the first item's; one more connection and token per other item.
+    const urls = [w.webhookUrl];
+    for (const [i, item] of w.fake.items.entries()) {
+      if (i === 0) continue;
+      const made = await w.h.request("/v1/discovery/aggregator-connections", {
+        method: "POST",
+        tenant: w.tenant,
+        json: {
+          vendor: "pluggy",
+          configName: `pluggy-${i}`,
+          baseUrl: w.fake.url,
+          accountRef: item.id,
+          clientId: "fake-client-id",
+          secret: "fake-client-secret",
+        },
+      });
+      assert.equal(made.status, 201);
+      const minted = await w.h.request("/v1/discovery/webhooks/tokens", {
+        method: "POST",
+        tenant: w.tenant,
+        json: { vendor: "pluggy", connection_config_name: `pluggy-${i}` },
+      });
+      urls.push((await minted.json()).webhookUrl);
+    }
+    const from = (i: number) => new Date(Date.UTC(2026, 0, 1 + i)).toISOString();
+    type Send = { url: string; payload: object; expect: number };
+    const sends: Send[] = w.fake.items.flatMap((item, i) => {
+      const [bank, credit] = item.accounts;
+      const created = (accountId: string, day: number, eventId?: string) =>
+        w.fake.webhooks.transactionsCreated({
+          itemId: item.id,
+          accountId,
+          transactionsCreatedAtFrom: from(day),
+          eventId,
+        });
+      const repeated = created(bank.id, 5, `repeat-${i}`);
+      return [
+        { url: urls[i], payload: created(bank.id, 3), expect: 202 },
+        { url: urls[i], payload: created(bank.id, 2), expect: 202 },
+        { url: urls[i], payload: created(credit.id, 7), expect: 202 },
+        { url: urls[i], payload: repeated, expect: 202 },
+        { url: urls[i], payload: repeated, expect: 202 },
+        { url: urls[i], payload: repeated, expect: 202 },
+        // Not a Pluggy event: refused alone, without failing its batch.
+        {
+          url: urls[i],
+          payload: { event: "transactions/created", eventId: `bad-${i}` },
+          expect: 400,
+        },
+        // Another item's event: recorded and ignored.
+        {
+          url: urls[i],
+          payload: w.fake.webhooks.itemUpdated({ itemId: "not-this-item" }),
+          expect: 202,
+        },
+      ];
+    });
+    const answers = await Promise.all(sends.map(async (s) => {
+      const res = await w.fake.sendWebhook(s.url, s.payload);
+      return { status: res.status, body: await res.json(), send: s };
+    }));
+    for (const a of answers) assert.equal(a.status, a.send.expect, JSON.stringify(a.body));
+
+    const jobs = await w.h.sql`
+      select j.id, j.work, c.account_ref from pull_jobs j join connections c on c.id = j.connection_id
+      where j.status = 'queued'`;
+    assert.equal(jobs.length, connections, "one queued pull per connection");
+    for (const [i, item] of w.fake.items.entries()) {
+      const job = jobs.find((j) => j.account_ref === item.id)!;
+      const [bank, credit] = item.accounts;
+      assert.deepEqual(job.work, { createdFrom: { [bank.id]: from(2), [credit.id]: from(7) } });
+      const mine = answers.filter((a) => a.send.url === urls[i] && a.status === 202);
+      const byStatus = (s: string) => mine.filter((a) => a.body.status === s);
+      assert.equal(byStatus("accepted").length, 4);
+      assert.equal(byStatus("duplicate").length, 2);
+      assert.equal(byStatus("ignored").length, 1);
+      for (const a of [...byStatus("accepted"), ...byStatus("duplicate")]) {
+        assert.equal(a.body.pullId, job.id);
+      }
+    }
+    const [events] = await w.h.sql`
+      select count(*)::int as n, count(distinct (connection_id, event_key))::int as distinct_n,
+             count(*) filter (where outcome = 'accepted' and pull_id is null)::int as unlinked
+      from webhook_events`;
+    assert.deepEqual(events, { n: connections * 5, distinct_n: connections * 5, unlinked: 0 });
+  } finally {
+    await w.close();
+  }
+});

@@ -3,17 +3,21 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import * as routes from "../../generated/routes.ts";
 import type { Sql } from "../db/pool.ts";
 import type { AppEnv } from "../http/env.ts";
-import { AppError, ErrorCode } from "../http/errors.ts";
+import { AppError, ErrorCode, isUnavailable } from "../http/errors.ts";
 import type { Logger } from "../http/logger.ts";
 import { readJsonCapped } from "../http/read_body.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
 import { isVendor } from "../vendors/vendors.ts";
 import { findToken, touchToken } from "./token_store.ts";
 import { readWebhook } from "./vendor_events.ts";
-import { recordWebhook } from "./webhook_events.repository.ts";
+import { groupCommit } from "./group_commit.ts";
+import { recordWebhooks, type WebhookDelivery } from "./webhook_events.repository.ts";
 
 /** Largest webhook body accepted; vendors' payloads are a few KiB. */
 export const MAX_WEBHOOK_BYTES = 256 * 1024;
+
+/** The most deliveries one database transaction records. */
+const MAX_BATCH = 200;
 
 /** The receiver's path in Hono's syntax (app.ts exempts it from JWT auth and the JSON guard). */
 const RECEIVER_PATH = "/v1/discovery/webhooks/:vendor/:token";
@@ -41,6 +45,12 @@ export function webhookReceiver(app: OpenAPIHono<AppEnv>, deps: ReceiverDeps): v
     labelNames: ["vendor", "outcome"],
   });
 
+  // Concurrent deliveries share one transaction (and one commit): see group_commit.ts.
+  const record = groupCommit(
+    (deliveries: WebhookDelivery[]) => recordWebhooks(deps.sql, deliveries),
+    { maxBatch: MAX_BATCH, retryAlone: (err) => !isUnavailable(err) },
+  );
+
   // Documented from the generated route, but served by a plain handler: the token must be checked
   // before the body is read, which the generated body validator would do first.
   app.openAPIRegistry.registerPath(routes.receiveWebhook);
@@ -57,7 +67,7 @@ export function webhookReceiver(app: OpenAPIHono<AppEnv>, deps: ReceiverDeps): v
         throw new AppError(400, ErrorCode.invalidWebhook, "A webhook body must be a JSON object.");
       }
       const now = new Date(deps.now());
-      const receipt = await recordWebhook(deps.sql, {
+      const receipt = await record({
         tenantId: known.tenantId,
         connectionId: known.connectionId,
         vendor: known.vendor,

@@ -1,60 +1,178 @@
-// Recording a webhook: the event and the pull it queues, together in one database transaction.
+// Recording webhooks: a batch of events and the pulls they queue, together in one database transaction.
 import type postgres from "postgres";
 import type { components } from "../../generated/types.ts";
 import type { Sql } from "../db/pool.ts";
-import { lockLiveConnection } from "../connections/connections.repository.ts";
 import { enqueuePull } from "../pulls/pulls.repository.ts";
+import { mergeWork, type PullWork } from "../pulls/work.ts";
 import type { Vendor } from "../vendors/vendors.ts";
+import type { ItemResult } from "./group_commit.ts";
 import type { WebhookEvent } from "./vendor_events.ts";
 
 export type WebhookReceipt = components["schemas"]["WebhookReceipt"];
 
+export interface WebhookDelivery {
+  tenantId: string;
+  connectionId: string;
+  vendor: Vendor;
+  payload: Record<string, unknown>;
+  /** Turns the body into an event once the connection's account reference is known; may throw. */
+  read: (accountRef: string) => WebhookEvent;
+  now: Date;
+}
+
+/** A delivery's answer: its receipt, or undefined when its connection is not live. */
+export type Recorded = WebhookReceipt | undefined;
+
+/** A delivery whose event is new to this batch and is to be inserted. */
+type Fresh = { index: number; id: string; delivery: WebhookDelivery; event: WebhookEvent };
+
 /**
- * Stores the event once per connection and vendor event id and, when it asks for a pull, queues
- * one (or merges it into the queued one), all in one transaction: a 202 means both are durable.
- * `read` turns the body into an event once the connection's account reference is known. Answers
- * undefined, having written nothing, when the connection is not live.
+ * Stores each event once per connection and vendor event id and, when it asks for a pull, queues
+ * one per connection (or merges into the queued one), all in one transaction: once it commits,
+ * every delivery's event and pull are durable. A delivery whose body is not a valid event of its
+ * vendor gets its own error and leaves the others alone.
  */
-export function recordWebhook(
+export function recordWebhooks(
   sql: Sql,
-  delivery: {
-    tenantId: string;
-    connectionId: string;
-    vendor: Vendor;
-    payload: Record<string, unknown>;
-    read: (accountRef: string) => WebhookEvent;
-    now: Date;
-  },
-): Promise<WebhookReceipt | undefined> {
+  deliveries: WebhookDelivery[],
+): Promise<ItemResult<Recorded>[]> {
   return sql.begin(async (tx: postgres.TransactionSql) => {
-    // A delete of the connection waits until this event and its pull are in.
-    const connection = await lockLiveConnection(tx, delivery.tenantId, delivery.connectionId);
-    if (!connection) return undefined;
-    const event = delivery.read(connection.accountRef);
-    const [inserted] = await tx`
-      insert into webhook_events (id, tenant_id, connection_id, vendor, event_key, event_type,
-                                  outcome, payload, received_at)
-      values (${crypto.randomUUID()}, ${delivery.tenantId}, ${delivery.connectionId},
-              ${delivery.vendor}, ${event.key}, ${event.type},
-              ${event.work ? "accepted" : "ignored"},
-              ${tx.json(delivery.payload as postgres.JSONValue)}, ${delivery.now})
-      on conflict (connection_id, event_key) do nothing
-      returning id`;
-    if (!inserted) {
-      const [first] = await tx`
-        select pull_id from webhook_events
-        where connection_id = ${delivery.connectionId} and event_key = ${event.key}`;
-      return { status: "duplicate", pullId: first?.pull_id ?? null };
-    }
-    if (!event.work) return { status: "ignored", pullId: null };
-    const pullId = await enqueuePull(tx, {
-      tenantId: delivery.tenantId,
-      connectionId: delivery.connectionId,
-      trigger: "webhook",
-      work: event.work,
-      now: delivery.now,
+    const results: ItemResult<Recorded>[] = deliveries.map(() => ({ value: undefined }));
+    const accountRefs = await lockLiveConnections(tx, deliveries);
+
+    // Read each body; the first delivery of an event in this batch is the one inserted.
+    const fresh: Fresh[] = [];
+    const firstOf = new Map<string, Fresh>();
+    const repeats: { index: number; of: Fresh }[] = [];
+    deliveries.forEach((delivery, index) => {
+      const accountRef = accountRefs.get(`${delivery.tenantId}/${delivery.connectionId}`);
+      if (accountRef === undefined) return; // not live: undefined, nothing written
+      let event: WebhookEvent;
+      try {
+        event = delivery.read(accountRef);
+      } catch (error) {
+        results[index] = { error };
+        return;
+      }
+      const key = eventKey({ delivery, event });
+      const first = firstOf.get(key);
+      if (first) return repeats.push({ index, of: first });
+      const item = { index, id: crypto.randomUUID(), delivery, event };
+      firstOf.set(key, item);
+      fresh.push(item);
     });
-    await tx`update webhook_events set pull_id = ${pullId} where id = ${inserted.id}`;
-    return { status: "accepted", pullId };
+
+    const inserted = await insertEvents(tx, fresh);
+    const pullIds = await queuePulls(tx, fresh.filter((f) => inserted.has(f.id) && f.event.work));
+    const earlier = await earlierPullIds(tx, fresh.filter((f) => !inserted.has(f.id)));
+
+    const receiptOf = (f: Fresh): WebhookReceipt => {
+      if (!inserted.has(f.id)) {
+        return { status: "duplicate", pullId: earlier.get(eventKey(f)) ?? null };
+      }
+      const pullId = pullIds.get(f.delivery.connectionId) ?? null;
+      return f.event.work ? { status: "accepted", pullId } : { status: "ignored", pullId: null };
+    };
+    for (const f of fresh) results[f.index] = { value: receiptOf(f) };
+    for (const { index, of } of repeats) {
+      results[index] = { value: { status: "duplicate", pullId: receiptOf(of).pullId } };
+    }
+    return results;
   });
+}
+
+/** An event's identity: its connection and the vendor's event id. */
+function eventKey(f: Pick<Fresh, "delivery" | "event">): string {
+  return `${f.delivery.connectionId}/${f.event.key}`;
+}
+
+/**
+ * Share-locks the batch's live connections, in id order so that two batches cannot deadlock; a
+ * delete of one waits until this batch is in. Answers the account reference of each, keyed by
+ * tenant and id.
+ */
+async function lockLiveConnections(tx: postgres.TransactionSql, deliveries: WebhookDelivery[]) {
+  const ids = [...new Set(deliveries.map((d) => d.connectionId))].sort();
+  const rows = await tx`
+    select id, tenant_id, account_ref from connections
+    where id = any(${ids}::uuid[]) and kind = 'aggregator' and deleted_at is null
+    order by id
+    for share`;
+  return new Map<string, string>(rows.map((r) => [`${r.tenant_id}/${r.id}`, r.account_ref]));
+}
+
+/** Inserts the events in one statement; answers the ids of those that were new. */
+async function insertEvents(tx: postgres.TransactionSql, fresh: Fresh[]): Promise<Set<string>> {
+  if (fresh.length === 0) return new Set();
+  const rows = fresh.map(({ id, delivery: d, event }) => ({
+    id,
+    tenant_id: d.tenantId,
+    connection_id: d.connectionId,
+    vendor: d.vendor,
+    event_key: event.key,
+    event_type: event.type,
+    outcome: event.work ? "accepted" : "ignored",
+    payload: d.payload,
+    received_at: d.now.toISOString(),
+  }));
+  const inserted = await tx`
+    insert into webhook_events (id, tenant_id, connection_id, vendor, event_key, event_type,
+                                outcome, payload, received_at)
+    select id, tenant_id, connection_id, vendor, event_key, event_type, outcome, payload,
+           received_at
+    from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as r(
+      id uuid, tenant_id uuid, connection_id uuid, vendor text, event_key text, event_type text,
+      outcome text, payload jsonb, received_at timestamptz)
+    on conflict (connection_id, event_key) do nothing
+    returning id`;
+  return new Set(inserted.map((r) => r.id));
+}
+
+/**
+ * Queues one pull per connection with the merged work of its new events, connections in id order
+ * (as they were locked), and links each event to it. Answers the pull id of each connection.
+ */
+async function queuePulls(tx: postgres.TransactionSql, accepted: Fresh[]) {
+  const byConnection = new Map<string, Fresh[]>();
+  for (const f of accepted) {
+    byConnection.set(f.delivery.connectionId, [
+      ...byConnection.get(f.delivery.connectionId) ?? [],
+      f,
+    ]);
+  }
+  const pullIds = new Map<string, string>();
+  for (const connectionId of [...byConnection.keys()].sort()) {
+    const events = byConnection.get(connectionId)!;
+    const work = events.map((f) => f.event.work as PullWork).reduce(mergeWork);
+    const pullId = await enqueuePull(tx, {
+      tenantId: events[0].delivery.tenantId,
+      connectionId,
+      trigger: "webhook",
+      work,
+      now: new Date(Math.min(...events.map((f) => f.delivery.now.getTime()))),
+    });
+    pullIds.set(connectionId, pullId);
+  }
+  if (accepted.length > 0) {
+    const eventIds = accepted.map((f) => f.id);
+    const eventPulls = accepted.map((f) => pullIds.get(f.delivery.connectionId)!);
+    await tx`
+      update webhook_events e set pull_id = v.pull_id
+      from unnest(${eventIds}::uuid[], ${eventPulls}::uuid[]) as v(id, pull_id)
+      where e.id = v.id`;
+  }
+  return pullIds;
+}
+
+/** The pull each already-recorded event queued, keyed as `eventKey` does. */
+async function earlierPullIds(tx: postgres.TransactionSql, duplicates: Fresh[]) {
+  const found = new Map<string, string | null>();
+  if (duplicates.length === 0) return found;
+  const rows = await tx`
+    select e.event_key, e.connection_id, e.pull_id from webhook_events e
+    join unnest(${duplicates.map((f) => f.delivery.connectionId)}::uuid[],
+                ${duplicates.map((f) => f.event.key)}::text[]) as d(connection_id, event_key)
+      on e.connection_id = d.connection_id and e.event_key = d.event_key`;
+  for (const r of rows) found.set(`${r.connection_id}/${r.event_key}`, r.pull_id);
+  return found;
 }
