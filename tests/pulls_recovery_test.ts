@@ -346,9 +346,13 @@ Deno.test("a worker whose lease was taken over cannot store its late page", asyn
   try {
     const { body } = await deliver(w, w.fake.webhooks.itemUpdated({ itemId: w.accountRef }));
     const hung = w.h.pool.drain(); // its worker stores page 1, then waits on page 2
-    // Reclaim only once that worker's request for page 2 (the slowed one) is at the vendor.
+    // Reclaim only once that worker has stored page 1 and its request for page 2 (the slowed
+    // one, read ahead while page 1 was stored) is at the vendor.
     const walks = () => w.fake.requests.filter((r) => r.path === "/v2/transactions").length;
-    while (!slowed || walks() < 2) await new Promise((r) => setTimeout(r, 10));
+    const stored = async () => (await w.pull(body.pullId)).pagesFetched;
+    while (!slowed || walks() < 2 || await stored() < 1) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
     clock.advance(60_001);
     assert.equal(await reclaimExpiredLeases(w.h.sql, new Date(clock.now()), 8), 1);
     // The new holder's own page 2 comes later still, so the stale page lands while it runs.

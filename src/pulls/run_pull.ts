@@ -11,6 +11,7 @@ import type { AggregatorClient, TransactionPage } from "../vendors/aggregator.ts
 import type { Aggregators } from "../vendors/clients.ts";
 import { VendorError } from "../vendors/errors.ts";
 import { retryDelayMs } from "./backoff.ts";
+import { prefetch } from "./prefetch.ts";
 import * as repo from "./pulls.repository.ts";
 import { type Checkpoint, planSteps, type PullStep } from "./work.ts";
 
@@ -104,11 +105,11 @@ async function runStep(run: PageWriter, client: AggregatorClient, step: PullStep
       return await run.commit(step.key, { deleted: step.ids, finished: true });
     case "ids": {
       // By-id fetches are short and cannot resume mid-way; the step is redone whole if it stops.
-      const pages = client.transactionsByIds({
+      const pages = prefetch(client.transactionsByIds({
         accountRef,
         accountId: step.accountId,
         ids: step.ids,
-      });
+      }));
       for await (const page of pages) await run.commit(step.key, { page, finished: false });
       return await run.commit(step.key, { finished: true });
     }
@@ -125,12 +126,12 @@ async function runStep(run: PageWriter, client: AggregatorClient, step: PullStep
         if (mark) createdFrom = new Date(mark.getTime() - WATERMARK_OVERLAP_MS).toISOString();
       }
       let maxCreatedAt = resume?.maxCreatedAt ?? null;
-      const pages = client.transactions({
+      const pages = prefetch(client.transactions({
         accountRef,
         accountId: step.accountId,
         createdFrom,
         resumeFrom: resume?.next,
-      });
+      }));
       for await (const page of pages) {
         maxCreatedAt = latest(maxCreatedAt, page);
         // Only a complete walk of the account from its watermark moves the watermark.
