@@ -62,7 +62,7 @@ Deno.test("a worker stopped after page 4 of 10 leaves a checkpoint a fresh worke
 
     clock.advance(60_001);
     w.fake.resetRequests();
-    assert.deepEqual(await w.h.sweep(), { reclaimed: 1 });
+    assert.equal((await w.h.sweep()).reclaimed, 1);
     const reclaimed = await w.pull(body.pullId);
     assert.equal(reclaimed.status, "retrying");
     assert.equal(reclaimed.lastError.reason, "worker_lost");
@@ -370,6 +370,30 @@ Deno.test("a worker whose lease was taken over cannot store its late page", asyn
       { status: "succeeded", pages: 3, upserted: 30 },
     );
     assert.deepEqual(await storedCount(w), { all: 30, distinct: 30 });
+  } finally {
+    await w.close();
+  }
+});
+
+Deno.test("a drain ends when the only due job is locked by another transaction", async () => {
+  const w = await wirePluggy({}, { pulls: { wake: false } });
+  try {
+    const { body } = await deliver(w, w.fake.webhooks.itemUpdated({ itemId: w.accountRef }));
+    const outcome = await w.h.sql.begin(async (tx) => {
+      // As a replica's claim or a webhook's merge would, for a moment.
+      await tx`select id from pull_jobs where id = ${body.pullId} for update`;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const safetyNet = new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve("still spinning"), 10_000);
+      });
+      const result = await Promise.race([w.h.pool.drain().then(() => "ended"), safetyNet]);
+      clearTimeout(timer);
+      return result;
+    });
+    assert.equal(outcome, "ended");
+    assert.equal((await w.pull(body.pullId)).status, "queued");
+    await w.h.pool.drain(); // unlocked now: it runs
+    assert.equal((await w.pull(body.pullId)).status, "succeeded");
   } finally {
     await w.close();
   }

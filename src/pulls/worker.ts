@@ -44,6 +44,7 @@ export function createPullPool(deps: PullRunDeps, options: PullPoolOptions): Pul
   let timer: ReturnType<typeof setInterval> | undefined;
   let filling: Promise<void> | undefined;
   let again = false;
+  let claimed = 0;
 
   /** Claims jobs into free slots until none is due; one filler at a time, re-run if woken. */
   function fill(): Promise<void> {
@@ -81,6 +82,7 @@ export function createPullPool(deps: PullRunDeps, options: PullPoolOptions): Pul
   }
 
   function start(job: repo.PullRow): void {
+    claimed++;
     const lease = { jobId: job.id, owner };
     const heartbeat = setInterval(() => {
       repo.renewLease(deps.sql, lease, new Date(deps.now() + deps.leaseMs)).catch(() => {});
@@ -120,13 +122,19 @@ export function createPullPool(deps: PullRunDeps, options: PullPoolOptions): Pul
       if (!control.stopping) fill();
     },
     async drain() {
+      let before: number;
       do {
+        before = claimed;
         await fill();
         while (active.size) await Promise.race(active);
         await filling;
+        // Jobs may have come due while these ran. A round that claimed nothing ends the drain,
+        // though: a due job it could not claim is locked by another transaction (a replica
+        // claiming it, a webhook merging into it), and asking again would only spin.
       } while (
         !control.stopping &&
-        (active.size || (await repo.hasClaimablePull(deps.sql, new Date(deps.now()))))
+        (active.size ||
+          (claimed > before && (await repo.hasClaimablePull(deps.sql, new Date(deps.now())))))
       );
     },
     async stop(opts = {}) {
