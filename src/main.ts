@@ -57,7 +57,14 @@ const pool = createPullPool({
   observe: pullMetrics(metrics, { sql: db.sql, now: Date.now }),
 });
 const runSweep = () =>
-  sweepPulls({ sql: db.sql, logger, now: Date.now, maxAttempts: config.pulls.maxAttempts, pool });
+  sweepPulls({
+    sql: db.sql,
+    logger,
+    now: Date.now,
+    maxAttempts: config.pulls.maxAttempts,
+    retentionMs: config.pulls.retentionMs,
+    pool,
+  });
 sweep.resolve(runSweep);
 
 const app = createApp({

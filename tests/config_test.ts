@@ -64,7 +64,12 @@ Deno.test("an empty development environment takes the documented defaults", () =
     maxResponseBytes: 32 * 1024 * 1024,
   });
   assert.equal(config.connectionTestsPerMinute, 10);
-  assert.deepEqual(config.pulls, { concurrency: 4, maxAttempts: 8, leaseMs: 120_000 });
+  assert.deepEqual(config.pulls, {
+    concurrency: 4,
+    maxAttempts: 8,
+    leaseMs: 120_000,
+    retentionMs: 30 * 86_400_000,
+  });
   assert.equal(config.auth.jwksUrl, undefined);
   assert.equal(config.auth.issuer, undefined);
   assert.equal(config.auth.audience, undefined);
@@ -90,8 +95,14 @@ Deno.test("explicit settings override the defaults", () => {
     MATCHER_PULL_CONCURRENCY: "16",
     MATCHER_PULL_MAX_ATTEMPTS: "3",
     MATCHER_PULL_LEASE_SECONDS: "30",
+    MATCHER_RETENTION_DAYS: "7",
   }, () => DEV);
-  assert.deepEqual(config.pulls, { concurrency: 16, maxAttempts: 3, leaseMs: 30_000 });
+  assert.deepEqual(config.pulls, {
+    concurrency: 16,
+    maxAttempts: 3,
+    leaseMs: 30_000,
+    retentionMs: 7 * 86_400_000,
+  });
   assert.equal(config.port, 3000);
   assert.equal(config.host, "0.0.0.0");
   assert.equal(config.databaseUrl, "postgresql://u@localhost/db");
@@ -313,6 +324,7 @@ Deno.test("malformed scalar settings are refused", () => {
     [{ MATCHER_PULL_CONCURRENCY: "0" }, /MATCHER_PULL_CONCURRENCY must be a whole number above 0/],
     [{ MATCHER_PULL_MAX_ATTEMPTS: "-1" }, /MATCHER_PULL_MAX_ATTEMPTS must be a whole number/],
     [{ MATCHER_PULL_LEASE_SECONDS: "1.5" }, /MATCHER_PULL_LEASE_SECONDS must be a whole number/],
+    [{ MATCHER_RETENTION_DAYS: "0" }, /MATCHER_RETENTION_DAYS must be a whole number above 0/],
   ];
   for (const [env, pattern] of cases) {
     const err = configError(() => parseConfig(env, () => DEV));

@@ -26,9 +26,10 @@ export interface Config {
   metricsToken?: string;
   /**
    * Pull jobs: how many run at once in this process, attempts before a job is dead, and how long
-   * a claim holds without progress before the sweep gives the job to another worker.
+   * a claim holds without progress before the sweep gives the job to another worker; how long
+   * webhook events and finished pulls are kept.
    */
-  pulls: { concurrency: number; maxAttempts: number; leaseMs: number };
+  pulls: { concurrency: number; maxAttempts: number; leaseMs: number; retentionMs: number };
 }
 
 /** Settings that development mode generates once into the data dir when they are not given. */
@@ -150,6 +151,7 @@ export function parseConfig(env: Env, devSecrets?: (dataDir: string) => DevSecre
     concurrency: positive("MATCHER_PULL_CONCURRENCY", 4),
     maxAttempts: positive("MATCHER_PULL_MAX_ATTEMPTS", 8),
     leaseMs: positive("MATCHER_PULL_LEASE_SECONDS", 120) * 1000,
+    retentionMs: positive("MATCHER_RETENTION_DAYS", 30) * 86_400_000,
   };
   const metricsToken = get("MATCHER_METRICS_TOKEN");
   if (production && metricsToken && metricsToken.length < 32) {

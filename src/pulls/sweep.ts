@@ -1,7 +1,8 @@
-// The retry sweep Deno.cron runs every minute: reclaim expired leases, then run every due job.
+// The sweep Deno.cron runs every minute: reclaim expired leases, run every due job, prune history.
 import type { Sql } from "../db/pool.ts";
 import type { Logger } from "../http/logger.ts";
 import { reclaimExpiredLeases } from "./pulls.repository.ts";
+import { pruneHistory } from "./retention.ts";
 import type { PullPool } from "./worker.ts";
 
 export interface SweepDeps {
@@ -9,13 +10,19 @@ export interface SweepDeps {
   logger: Logger;
   now: () => number;
   maxAttempts: number;
+  /** Webhook events and finished pulls older than this are deleted. */
+  retentionMs: number;
   pool: PullPool;
 }
 
 /** A plain function, so that tests call it with their own clock instead of waiting for cron. */
-export async function sweepPulls(deps: SweepDeps): Promise<{ reclaimed: number }> {
+export async function sweepPulls(
+  deps: SweepDeps,
+): Promise<{ reclaimed: number; pruned: { webhookEvents: number; pulls: number } }> {
   const reclaimed = await reclaimExpiredLeases(deps.sql, new Date(deps.now()), deps.maxAttempts);
   if (reclaimed) deps.logger.warn({ msg: "reclaimed pulls whose worker stopped", reclaimed });
   await deps.pool.drain();
-  return { reclaimed };
+  const pruned = await pruneHistory(deps.sql, new Date(deps.now() - deps.retentionMs));
+  if (pruned.webhookEvents || pruned.pulls) deps.logger.info({ msg: "pruned history", ...pruned });
+  return { reclaimed, pruned };
 }

@@ -40,6 +40,8 @@ export interface HarnessOptions {
     concurrency?: number;
     maxAttempts?: number;
     leaseMs?: number;
+    /** How long webhook events and finished pulls are kept; 30 days by default. */
+    retentionMs?: number;
     /** False: queued jobs wait for `pool.drain()` or `sweep()`, so a test decides when they run. */
     wake?: boolean;
     random?: () => number;
@@ -64,7 +66,7 @@ export interface Harness {
   /** The app's pull worker pool. */
   pool: PullPool;
   /** The retry sweep Deno.cron runs every minute, on the harness clock. */
-  sweep(): Promise<{ reclaimed: number }>;
+  sweep(): ReturnType<typeof sweepPulls>;
   /** A second worker pool on the same database and vendors, as another replica would run. */
   newPool(options?: { concurrency?: number }): PullPool;
   /** A valid token for `tenantId` (HS256 with the harness secret), with extra claims merged in. */
@@ -116,7 +118,8 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
       random: pulls.random,
     }, { concurrency: o.concurrency ?? pulls.concurrency ?? 4, observe: observePull });
   const pool = newPool();
-  const sweep = () => sweepPulls({ sql, logger, now, maxAttempts, pool });
+  const retentionMs = pulls.retentionMs ?? 30 * 86_400_000;
+  const sweep = () => sweepPulls({ sql, logger, now, maxAttempts, retentionMs, pool });
   const app = createApp({
     sql,
     kv,
