@@ -1,4 +1,5 @@
 // A sliding-window rate limit kept in Deno KV, so every replica sharing the KV shares the count.
+import { commitKv } from "../db/kv_commit.ts";
 
 export interface RateLimitOptions {
   /** Requests allowed per window. */
@@ -27,10 +28,9 @@ export function createRateLimiter(kv: Deno.Kv, options: RateLimitOptions): RateL
         const freeAt = recent[recent.length - options.limit] + options.windowMs;
         return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((freeAt - at) / 1000)) };
       }
-      const result = await kv.atomic()
-        .check(entry)
-        .set(key, [...recent, at], { expireIn: options.windowMs })
-        .commit();
+      const result = await commitKv(
+        kv.atomic().check(entry).set(key, [...recent, at], { expireIn: options.windowMs }),
+      );
       if (result.ok) return { allowed: true };
     }
   };

@@ -52,38 +52,52 @@ export function createPullPool(deps: PullRunDeps, options: PullPoolOptions): Pul
       again = true;
       return filling;
     }
-    filling = (async () => {
-      try {
-        do {
-          again = false;
-          while (!control.stopping && active.size < options.concurrency) {
-            const now = deps.now();
-            const job = await repo.claimPull(
-              deps.sql,
-              owner,
-              new Date(now),
-              new Date(now + deps.leaseMs),
-            );
-            if (!job) break;
-            start(job);
-          }
-        } while (again && !control.stopping);
-      } catch (err) {
-        const e = err as { name?: string; code?: string };
-        deps.logger.error({
-          msg: "claiming pulls failed",
-          error: { name: e?.name, code: e?.code },
-        });
-      } finally {
-        filling = undefined;
-      }
-    })();
+    // Cleared in `finally`, which always runs after this assignment: a round that claims nothing
+    // (every slot busy) finishes synchronously, and clearing inside it would come first and leave
+    // `filling` set for good, so that no later wake or poll ever claims again.
+    filling = claimIntoFreeSlots().finally(() => {
+      filling = undefined;
+      if (again && !control.stopping) fill(); // woken after the last round looked
+    });
     return filling;
+  }
+
+  async function claimIntoFreeSlots(): Promise<void> {
+    try {
+      do {
+        again = false;
+        while (!control.stopping && active.size < options.concurrency) {
+          const now = deps.now();
+          const job = await repo.claimPull(
+            deps.sql,
+            owner,
+            new Date(now),
+            new Date(now + deps.leaseMs),
+          );
+          if (!job) break;
+          start(job);
+        }
+      } while (again && !control.stopping);
+    } catch (err) {
+      const e = err as { name?: string; code?: string };
+      deps.logger.error({
+        msg: "claiming pulls failed",
+        error: { name: e?.name, code: e?.code },
+      });
+    }
   }
 
   function start(job: repo.PullRow): void {
     claimed++;
     const lease = { jobId: job.id, owner };
+    // Which process took which attempt: with several replicas, the logs show no job taken twice.
+    deps.logger.info({
+      msg: "pull claimed",
+      jobId: job.id,
+      connectionId: job.connectionId,
+      attempt: job.attempts,
+      owner,
+    });
     const heartbeat = setInterval(() => {
       repo.renewLease(deps.sql, lease, new Date(deps.now() + deps.leaseMs)).catch(() => {});
     }, Math.max(1_000, deps.leaseMs / 3));

@@ -1,5 +1,6 @@
 // All Deno KV access for webhook tokens. Only a token's SHA-256 is stored, never the token itself.
 import { encodeBase64Url, encodeHex } from "../crypto/encoding.ts";
+import { commitKv } from "../db/kv_commit.ts";
 import { isUuid } from "../http/uuid.ts";
 import type { Vendor } from "../vendors/vendors.ts";
 
@@ -44,13 +45,14 @@ export async function storeToken(
   record: WebhookTokenRecord,
   hash: string,
 ): Promise<void> {
-  const result = await kv.atomic()
-    .check({ key: [BY_HASH, hash], versionstamp: null })
-    .check({ key: [BY_TENANT, record.tenantId, record.id], versionstamp: null })
-    .set([BY_HASH, hash], record)
-    .set([BY_TENANT, record.tenantId, record.id], { hash, record } satisfies TenantEntry)
-    .set([BY_CONNECTION, record.connectionId, record.id], hash)
-    .commit();
+  const result = await commitKv(
+    kv.atomic()
+      .check({ key: [BY_HASH, hash], versionstamp: null })
+      .check({ key: [BY_TENANT, record.tenantId, record.id], versionstamp: null })
+      .set([BY_HASH, hash], record)
+      .set([BY_TENANT, record.tenantId, record.id], { hash, record } satisfies TenantEntry)
+      .set([BY_CONNECTION, record.connectionId, record.id], hash),
+  );
   if (!result.ok) throw new Error("a webhook token with this hash or id is already stored");
 }
 
@@ -157,7 +159,7 @@ async function changeEntry(
     if (entry.value === null) return false;
     const op = kv.atomic().check(entry);
     if (!write(op, entry.value)) return false;
-    if ((await op.commit()).ok) return true;
+    if ((await commitKv(op)).ok) return true;
   }
   throw new Error("a webhook token kept changing while it was being written");
 }

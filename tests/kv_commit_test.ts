@@ -1,0 +1,61 @@
+// KV commits that wait out another process writing the same KV file, as replicas sharing one do.
+import assert from "node:assert/strict";
+import { commitKv } from "../src/db/kv_commit.ts";
+
+const busy = () => new TypeError("database is locked");
+
+/** An atomic operation whose commits answer from `script` in turn. */
+function scripted(script: Array<Error | Deno.KvCommitResult>) {
+  let calls = 0;
+  const op = {
+    commit() {
+      const next = script[Math.min(calls++, script.length - 1)];
+      return next instanceof Error ? Promise.reject(next) : Promise.resolve(next);
+    },
+  } as unknown as Deno.AtomicOperation;
+  return { op, calls: () => calls };
+}
+
+const committed: Deno.KvCommitResult = { ok: true, versionstamp: "00000000000000010000" };
+const noWait = () => Promise.resolve();
+
+Deno.test("a commit that finds the KV file busy is committed again", async () => {
+  const waits: number[] = [];
+  const { op, calls } = scripted([busy(), busy(), committed]);
+  const result = await commitKv(op, { wait: (ms) => (waits.push(ms), Promise.resolve()) });
+  assert.deepEqual(result, committed);
+  assert.equal(calls(), 3);
+  assert.equal(waits.length, 2);
+});
+
+Deno.test("any other commit error is thrown at once, and a file busy for good in the end", async () => {
+  const other = scripted([new TypeError("value too large"), committed]);
+  await assert.rejects(commitKv(other.op, { wait: noWait }), /value too large/);
+  assert.equal(other.calls(), 1);
+  const stuck = scripted([busy()]);
+  await assert.rejects(commitKv(stuck.op, { wait: noWait, attempts: 5 }), /database is locked/);
+  assert.equal(stuck.calls(), 5);
+});
+
+Deno.test("two processes adding to one counter in a shared KV file lose no update and fail none", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "matcher-kv-" });
+  const path = `${dir}/kv.sqlite3`;
+  const script = new URL("./support/kv_counter.ts", import.meta.url).pathname;
+  try {
+    const run = () =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "--unstable-kv", "--allow-read", "--allow-write", script, path, "300"],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const outputs = await Promise.all([run(), run()]);
+    for (const out of outputs) {
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    }
+    const kv = await Deno.openKv(path);
+    assert.equal((await kv.get(["counter"])).value, 600);
+    kv.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
