@@ -157,7 +157,7 @@ Deno.test("transactions page without gaps or repeats, filter by account and hide
   }
 });
 
-Deno.test("a lone surrogate in a webhook's values or keys becomes U+FFFD, not a 500", async () => {
+Deno.test("a lone surrogate in a webhook or in vendor data becomes U+FFFD, not a 500 or a stuck pull", async () => {
   const w = await wirePluggy({}, { pulls: { wake: false } });
   try {
     // JSON.stringify writes a lone surrogate as the escape "\ud800", which jsonb refuses.
@@ -174,6 +174,28 @@ Deno.test("a lone surrogate in a webhook's values or keys becomes U+FFFD, not a 
     assert.equal(event.payload.note, "a\ufffdb");
     assert.deepEqual(event.payload["k\ufffd"], ["\ufffd"]);
     assert.equal(event.payload.pair, "😀");
+    await w.h.pool.drain();
+
+    // The same in a vendor's transaction: it was an internal error (22P02) on every attempt.
+    const account = w.fake.items[0].accounts[0].id;
+    const odd = { ...w.fake.transactions(account)[0], description: "caf\udc00e" };
+    w.fake.faults.add({
+      path: "/v2/transactions",
+      fault: { status: 200, body: { results: [odd], next: null } },
+    });
+    const created = await deliver(
+      w,
+      w.fake.webhooks.transactionsCreated({
+        itemId: w.accountRef,
+        accountId: account,
+        transactionsCreatedAtFrom: new Date(0),
+      }),
+    );
+    await w.h.pool.drain();
+    assert.equal((await w.pull(created.body.pullId)).status, "succeeded");
+    const [stored] = await w.h.sql`
+      select description, raw->>'description' as raw from transactions where external_id = ${odd.id}`;
+    assert.deepEqual({ ...stored }, { description: "caf\ufffde", raw: "caf\ufffde" });
   } finally {
     await w.close();
   }

@@ -1,4 +1,5 @@
 // Reads a request body as JSON with a size cap, for routes that must check something before the body.
+import { mayBeUnstorable, storable } from "../db/storable_json.ts";
 import { AppError, ErrorCode } from "./errors.ts";
 
 /**
@@ -35,21 +36,8 @@ export async function readJsonCapped(request: Request, maxBytes: number): Promis
     // Postgres cannot store U+0000 nor a lone UTF-16 surrogate (both only reach here as JSON
     // escapes); neither carries meaning in a vendor's payload, so NUL goes and a lone surrogate
     // becomes U+FFFD, in keys as in values.
-    return UNSTORABLE_ESCAPE.test(text) ? JSON.parse(text, storable) : JSON.parse(text);
+    return mayBeUnstorable(text) ? JSON.parse(text, storable) : JSON.parse(text);
   } catch {
     throw new AppError(400, ErrorCode.unreadableBody, "The request body is not valid JSON.");
   }
-}
-
-/** `\u0000`, or a `\uD800`-`\uDFFF` escape that may be half of a pair or alone. */
-const UNSTORABLE_ESCAPE = /\\u(0000|d[89a-f])/i;
-
-const clean = (text: string) => text.replaceAll("\0", "").toWellFormed();
-
-function storable(_key: string, value: unknown): unknown {
-  if (typeof value === "string") return clean(value);
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
-  const entries = Object.entries(value);
-  if (entries.every(([key]) => clean(key) === key)) return value;
-  return Object.fromEntries(entries.map(([key, v]) => [clean(key), v]));
 }
