@@ -173,8 +173,10 @@ export const requestPull = createRoute({
   },
   responses: {
     202: { description: "The queued pull.", content: { "application/json": { schema: zod.zPull } } },
+    400: { description: "The operation takes no body, but one was sent that is not JSON (`MTCH-1003`).", content: { "application/json": { schema: zod.zError } } },
     401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
     404: { description: "No live aggregator connection of this tenant has that id.", content: { "application/json": { schema: zod.zError } } },
+    413: { description: "The request body is larger than 64 KiB.", content: { "application/json": { schema: zod.zError } } },
     500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
     503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
   },
@@ -233,9 +235,11 @@ export const retryPull = createRoute({
   },
   responses: {
     202: { description: "The queued pull.", content: { "application/json": { schema: zod.zPull } } },
+    400: { description: "The operation takes no body, but one was sent that is not JSON (`MTCH-1003`).", content: { "application/json": { schema: zod.zError } } },
     401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
     404: { description: "No pull of this tenant has that id, or its connection was deleted.", content: { "application/json": { schema: zod.zError } } },
     409: { description: "The pull has not finished (`queued`, `running` or `retrying`); it will run on its own.", content: { "application/json": { schema: zod.zError } } },
+    413: { description: "The request body is larger than 64 KiB.", content: { "application/json": { schema: zod.zError } } },
     500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
     503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
   },

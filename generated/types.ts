@@ -740,6 +740,15 @@ export interface components {
         };
     };
     responses: {
+        /** @description The operation takes no body, but one was sent that is not JSON (`MTCH-1003`). */
+        BodyNotJson: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description Invalid input; `details.fields` names each offending field. */
         BadRequest: {
             headers: {
@@ -1101,8 +1110,10 @@ export interface operations {
                     "application/json": components["schemas"]["Pull"];
                 };
             };
+            400: components["responses"]["BodyNotJson"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1193,6 +1204,7 @@ export interface operations {
                     "application/json": components["schemas"]["Pull"];
                 };
             };
+            400: components["responses"]["BodyNotJson"];
             401: components["responses"]["Unauthorized"];
             /** @description No pull of this tenant has that id, or its connection was deleted. */
             404: {
@@ -1212,6 +1224,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };

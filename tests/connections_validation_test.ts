@@ -201,6 +201,20 @@ Deno.test("create rejects each invalid field with a 400 naming it and writes not
       assert.equal(await countRows(h, tenant), 0);
     });
 
+    await t.step("a JSON type the body validator would refuse is our 400, not a 500", async () => {
+      // Our guard once let "application/json ;charset=utf-8" through; the validator answered 415.
+      for (const type of ["application/json ;charset=utf-8", "application/json; charset"]) {
+        const res = await h.request(BASE, {
+          method: "POST",
+          tenant,
+          headers: { "Content-Type": type },
+          body: JSON.stringify(pluggyBody()),
+        });
+        await expectError(res, 400, "MTCH-1003");
+      }
+      assert.equal(await countRows(h, tenant), 0);
+    });
+
     await t.step("a JSON array body is a 400 naming the body", async () => {
       const res = await h.request(BASE, { method: "POST", tenant, json: [pluggyBody()] });
       await expectBadRequest(res, "body");
@@ -541,6 +555,14 @@ Deno.test("list rejects a bad limit or cursor with a 400 and defaults the limit 
         JSON.stringify({ t: "yesterday", i: crypto.randomUUID() }),
       ),
       "a cursor that is base64url of JSON null": base64url("null"),
+      // Dates JavaScript reads but Postgres does not (it has no year 0): these were 500s.
+      ...Object.fromEntries(
+        ["0000-01-01T00:00:00.000Z", "-000001-01-01T00:00:00.000Z", "+275760-09-13T00:00:00.000Z"]
+          .map((t) => [
+            `a cursor at ${t}`,
+            base64url(JSON.stringify({ t, i: crypto.randomUUID() })),
+          ]),
+      ),
       "a cursor longer than 512 characters": "A".repeat(513),
     };
     for (const [name, cursor] of Object.entries(cursors)) {

@@ -1,5 +1,6 @@
 // The pull and transaction routes: tenant isolation, the one 404, pagination and odd vendor data.
 import assert from "node:assert/strict";
+import { parse } from "yaml";
 import type { Json } from "./support/fakes.ts";
 import { newTenant } from "./support/harness.ts";
 import { deliver, wirePluggy } from "./support/pulls.ts";
@@ -156,6 +157,50 @@ Deno.test("transactions page without gaps or repeats, filter by account and hide
   }
 });
 
+Deno.test("a lone surrogate in a webhook or in vendor data becomes U+FFFD, not a 500 or a stuck pull", async () => {
+  const w = await wirePluggy({}, { pulls: { wake: false } });
+  try {
+    // JSON.stringify writes a lone surrogate as the escape "\ud800", which jsonb refuses.
+    const payload = {
+      ...w.fake.webhooks.itemUpdated({ itemId: w.accountRef }),
+      note: "a\ud800b",
+      ["k\udc00"]: ["\ud83d"],
+      pair: "\ud83d\ude00",
+    };
+    const { status, body } = await deliver(w, payload);
+    assert.equal(status, 202, JSON.stringify(body));
+    assert.equal(body.status, "accepted");
+    const [event] = await w.h.sql`select payload from webhook_events`;
+    assert.equal(event.payload.note, "a\ufffdb");
+    assert.deepEqual(event.payload["k\ufffd"], ["\ufffd"]);
+    assert.equal(event.payload.pair, "😀");
+    await w.h.pool.drain();
+
+    // The same in a vendor's transaction: it was an internal error (22P02) on every attempt.
+    const account = w.fake.items[0].accounts[0].id;
+    const odd = { ...w.fake.transactions(account)[0], description: "caf\udc00e" };
+    w.fake.faults.add({
+      path: "/v2/transactions",
+      fault: { status: 200, body: { results: [odd], next: null } },
+    });
+    const created = await deliver(
+      w,
+      w.fake.webhooks.transactionsCreated({
+        itemId: w.accountRef,
+        accountId: account,
+        transactionsCreatedAtFrom: new Date(0),
+      }),
+    );
+    await w.h.pool.drain();
+    assert.equal((await w.pull(created.body.pullId)).status, "succeeded");
+    const [stored] = await w.h.sql`
+      select description, raw->>'description' as raw from transactions where external_id = ${odd.id}`;
+    assert.deepEqual({ ...stored }, { description: "caf\ufffde", raw: "caf\ufffde" });
+  } finally {
+    await w.close();
+  }
+});
+
 Deno.test("a NUL character in a webhook or in vendor data is dropped, not a 500 or a stuck pull", async () => {
   const w = await wirePluggy({}, { pulls: { wake: false } });
   try {
@@ -200,6 +245,55 @@ Deno.test("a NUL character in a webhook or in vendor data is dropped, not a 500 
     });
     assert.equal(res.status, 400);
     assert.equal((await res.json()).code, "MTCH-1001");
+  } finally {
+    await w.close();
+  }
+});
+
+Deno.test("requesting or retrying a pull with a body that is not JSON, or too large, is a declared 4xx", async () => {
+  const w = await wirePluggy({}, { pulls: { wake: false } });
+  try {
+    const queued = await w.h.request(
+      `/v1/discovery/aggregator-connections/${w.connectionId}/pulls`,
+      {
+        method: "POST",
+        tenant: w.tenant,
+      },
+    );
+    assert.equal(queued.status, 202);
+    const pullId = (await queued.json()).id;
+    await w.h.pool.drain();
+    for (
+      const path of [`/aggregator-connections/${w.connectionId}/pulls`, `/pulls/${pullId}/retry`]
+    ) {
+      const url = `/v1/discovery${path}`;
+      const text = await w.h.request(url, {
+        method: "POST",
+        tenant: w.tenant,
+        headers: { "Content-Type": "text/plain" },
+        body: "now please",
+      });
+      assert.equal(text.status, 400);
+      assert.equal((await text.json()).code, "MTCH-1003");
+      const large = await w.h.request(url, {
+        method: "POST",
+        tenant: w.tenant,
+        json: { padding: "x".repeat(70_000) },
+      });
+      assert.equal(large.status, 413);
+      assert.equal((await large.json()).code, "MTCH-1004");
+    }
+    // openapi.yaml declares both answers for both operations.
+    const spec = parse(await Deno.readTextFile(new URL("../openapi.yaml", import.meta.url)));
+    for (
+      const path of [
+        "/v1/discovery/aggregator-connections/{id}/pulls",
+        "/v1/discovery/pulls/{pullId}/retry",
+      ]
+    ) {
+      assert.ok(spec.paths[path].post.responses["400"], `${path} declares 400`);
+      assert.ok(spec.paths[path].post.responses["413"], `${path} declares 413`);
+    }
   } finally {
     await w.close();
   }

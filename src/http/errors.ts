@@ -109,6 +109,14 @@ export function toAppError(err: unknown): AppError {
     if (err.status === 400) {
       return new AppError(400, ErrorCode.unreadableBody, "The request body is not valid JSON.");
     }
+    if (err.status === 415) {
+      // The body validator's own media type check; the JSON guard should have answered first.
+      return new AppError(
+        400,
+        ErrorCode.unreadableBody,
+        "The request body must be JSON (Content-Type: application/json).",
+      );
+    }
   }
   if (isUnstorableText(err)) {
     return AppError.invalid([{ field: "body", message: "contains a NUL character (U+0000)" }]);

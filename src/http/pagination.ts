@@ -5,6 +5,10 @@ import { isUuid } from "./uuid.ts";
 
 export type Position = { createdAt: Date; id: string };
 
+/** The times a cursor may hold: years 1 to 9999, which Postgres reads back (it has no year 0). */
+const EARLIEST = Date.parse("0001-01-01T00:00:00.000Z");
+const LATEST = Date.parse("9999-12-31T23:59:59.999Z");
+
 export function encodeCursor(position: Position): string {
   const json = JSON.stringify({ t: position.createdAt.toISOString(), i: position.id });
   return encodeBase64Url(new TextEncoder().encode(json));
@@ -15,8 +19,9 @@ export function decodeCursor(cursor: string): Position {
   try {
     const value = JSON.parse(new TextDecoder().decode(decodeBase64(cursor)));
     const createdAt = new Date(value.t);
+    const time = createdAt.getTime();
     if (
-      typeof value.t === "string" && !Number.isNaN(createdAt.getTime()) &&
+      typeof value.t === "string" && time >= EARLIEST && time <= LATEST &&
       typeof value.i === "string" && isUuid(value.i)
     ) {
       return { createdAt, id: value.i };

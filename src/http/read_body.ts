@@ -1,4 +1,5 @@
 // Reads a request body as JSON with a size cap, for routes that must check something before the body.
+import { mayBeUnstorable, storable } from "../db/storable_json.ts";
 import { AppError, ErrorCode } from "./errors.ts";
 
 /**
@@ -32,13 +33,11 @@ export async function readJsonCapped(request: Request, maxBytes: number): Promis
   }
   try {
     const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-    // Postgres cannot store U+0000; it carries no meaning in a vendor's payload, so it goes.
-    return text.includes("\\u0000") ? JSON.parse(text, withoutNul) : JSON.parse(text);
+    // Postgres cannot store U+0000 nor a lone UTF-16 surrogate (both only reach here as JSON
+    // escapes); neither carries meaning in a vendor's payload, so NUL goes and a lone surrogate
+    // becomes U+FFFD, in keys as in values.
+    return mayBeUnstorable(text) ? JSON.parse(text, storable) : JSON.parse(text);
   } catch {
     throw new AppError(400, ErrorCode.unreadableBody, "The request body is not valid JSON.");
   }
-}
-
-function withoutNul(_key: string, value: unknown): unknown {
-  return typeof value === "string" ? value.replaceAll("\0", "") : value;
 }

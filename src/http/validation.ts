@@ -32,6 +32,13 @@ export function validationHook(
   throw AppError.invalid(fields, pagination ? ErrorCode.invalidPagination : ErrorCode.invalidField);
 }
 
+/**
+ * A JSON media type exactly as @hono/zod-openapi's body validator accepts it (its own check answers
+ * 415, which the spec does not declare): `application/json` or `application/<x>+json`, each
+ * parameter `; name=value`, with no space before a semicolon.
+ */
+const JSON_CONTENT_TYPE = /^application\/([a-z-.]+\+)?json(;\s*[a-zA-Z0-9-]+=([^;]+))*$/i;
+
 /** Bodies must be JSON and at most MAX_BODY_BYTES; both are checked before any handler runs. */
 export function jsonBodies(): MiddlewareHandler {
   const limit = bodyLimit({
@@ -49,7 +56,7 @@ export function jsonBodies(): MiddlewareHandler {
       const type = c.req.header("Content-Type") ?? "";
       // A POST that sends nothing (requesting a pull) has no body to check.
       if (!type && !hasBody(c.req.raw.headers)) return await next();
-      if (!/^application\/(.+\+)?json\s*(;|$)/i.test(type)) {
+      if (!JSON_CONTENT_TYPE.test(type)) {
         throw new AppError(
           400,
           ErrorCode.unreadableBody,

@@ -1,6 +1,7 @@
 // Storage of normalized transactions: page upserts inside a pull's transaction, deletions, lists.
 import type postgres from "postgres";
 import type { Sql } from "../db/pool.ts";
+import { mayBeUnstorable, storable } from "../db/storable_json.ts";
 import type { Position } from "../http/pagination.ts";
 import type { VendorTransaction } from "../vendors/aggregator.ts";
 import type { Vendor } from "../vendors/vendors.ts";
@@ -76,16 +77,13 @@ export async function upsertTransactions(
 }
 
 /**
- * The rows as JSON text for Postgres, which cannot store U+0000 in jsonb or text: a vendor's
- * stray NUL is dropped rather than failing the page (and the pull) forever.
+ * The rows as JSON text for Postgres, which cannot store U+0000 nor a lone surrogate in jsonb or
+ * text: a vendor's stray NUL is dropped and a lone surrogate becomes U+FFFD, rather than failing
+ * the page (and the pull) forever.
  */
 function jsonText(rows: object[]): string {
   const text = JSON.stringify(rows);
-  if (!text.includes("\\u0000")) return text;
-  return JSON.stringify(
-    rows,
-    (_key, value) => typeof value === "string" ? value.replaceAll("\0", "") : value,
-  );
+  return mayBeUnstorable(text) ? JSON.stringify(rows, storable) : text;
 }
 
 /** Hides the connection's transactions the vendor deleted; answers how many were hidden. */

@@ -52,6 +52,11 @@ export interface FakeBelvoOptions {
   secrets?: FakeBelvoSecret[];
   /** Default: one link with a checking account of 25 transactions and a credit card of 10. */
   links?: FakeBelvoLinkOptions[];
+  /**
+   * A careless vendor: a 401 repeats the Authorization header it received and its decoded id and
+   * password, so that a client relaying the vendor's words would leak them. Default false.
+   */
+  echoCredentials?: boolean;
   /** `page_size` when the request has none; default 100 (Belvo's). */
   defaultPageSize?: number;
   /** Clock for transactions added later; default Date.now. */
@@ -146,6 +151,14 @@ export function startFakeBelvo(options: FakeBelvoOptions = {}): Promise<FakeBelv
     };
   }
 
+  function decodeBasic(header: string): string {
+    try {
+      return atob(header.replace(/^Basic\s+/i, ""));
+    } catch {
+      return "";
+    }
+  }
+
   function authorized(request: Request): boolean {
     const header = request.headers.get("authorization") ?? "";
     const m = header.match(/^Basic\s+(.+)$/i);
@@ -186,7 +199,13 @@ export function startFakeBelvo(options: FakeBelvoOptions = {}): Promise<FakeBelv
   function handle(request: Request, url: URL): Response {
     const path = url.pathname;
     if (!path.startsWith("/api/")) return notFound();
-    if (!authorized(request)) return errors(401, belvoError(401).body as unknown[]);
+    if (!authorized(request)) {
+      const header = request.headers.get("authorization") ?? "";
+      const echo = options.echoCredentials
+        ? [belvoErrorItem("received", `${header} (${decodeBasic(header)})`)]
+        : [];
+      return errors(401, [...belvoError(401).body as unknown[], ...echo]);
+    }
     if (request.method !== "GET") {
       return errors(405, [
         belvoErrorItem("method_not_allowed", `Method "${request.method}" not allowed.`),

@@ -52,6 +52,11 @@ export interface FakePluggyOptions {
   items?: FakePluggyItemOptions[];
   /** Lifetime of issued API keys; default 7200 (Pluggy's 2 hours). */
   apiKeyTtlSeconds?: number;
+  /**
+   * A careless vendor: POST /auth's 401 repeats the keys it received, so that a client relaying
+   * the vendor's words would leak them (the secret canary suite turns this on). Default false.
+   */
+  echoCredentials?: boolean;
   /** Page size of GET /v2/transactions; default 500 (Pluggy's page maximum). */
   pageSize?: number;
   /**
@@ -157,7 +162,10 @@ export function startFakePluggy(options: FakePluggyOptions = {}): Promise<FakePl
     const client = clients.find((c) =>
       c.clientId === body.clientId && c.clientSecret === body.clientSecret
     );
-    if (!client) return error(401, "Client keys are invalid", "CLIENT_KEYS_UNAUTHORIZED");
+    if (!client) {
+      const echo = options.echoCredentials ? `: ${body.clientId} / ${body.clientSecret}` : "";
+      return error(401, `Client keys are invalid${echo}`, "CLIENT_KEYS_UNAUTHORIZED");
+    }
     if (client.disabled) return error(403, "Client is disabled", "CLIENT_DISABLED");
     const iat = Math.floor(now() / 1000);
     const jti = crypto.randomUUID();

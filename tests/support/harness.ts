@@ -69,7 +69,8 @@ export interface Harness {
   sweep(): ReturnType<typeof sweepPulls>;
   /** A second worker pool on the same database and vendors, as another replica would run. */
   newPool(options?: { concurrency?: number }): PullPool;
-  /** A valid token for `tenantId` (HS256 with the harness secret), with extra claims merged in. */
+  /** A token for `tenantId` (HS256 with the harness secret), with extra claims merged in; valid for
+   * 10 minutes unless the claims give their own `exp` (in seconds since the epoch). */
   token(tenantId: string, claims?: Record<string, unknown>): Promise<string>;
   /** fetch against the served app, as `tenantId` when given. */
   request(
@@ -166,7 +167,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     new SignJWT({ tenant_id: tenantId, ...claims })
       .setProtectedHeader({ alg: "HS256" })
       .setIssuedAt()
-      .setExpirationTime("10m")
+      .setExpirationTime(typeof claims.exp === "number" ? claims.exp : "10m")
       .sign(secret);
 
   return {
