@@ -370,3 +370,53 @@ Deno.test("a worker whose lease was taken over cannot store its late page", asyn
     await w.close();
   }
 });
+
+Deno.test("a pull queued while every worker slot is busy runs once a slot frees", async () => {
+  // One slot; the first pull hangs at the vendor long enough for a second webhook to wake the
+  // pool while that slot is taken. The pool used to keep a settled claim loop as "in progress"
+  // from then on and never claimed again.
+  const w = await wirePluggy({}, { pulls: { concurrency: 1 } });
+  try {
+    const created = await w.h.request("/v1/discovery/aggregator-connections", {
+      method: "POST",
+      tenant: w.tenant,
+      json: {
+        vendor: "pluggy",
+        configName: "pluggy-second",
+        baseUrl: w.fake.url,
+        accountRef: w.accountRef,
+        clientId: "fake-client-id",
+        secret: "fake-client-secret",
+      },
+    });
+    assert.equal(created.status, 201);
+    const second = (await created.json()).id;
+    w.fake.faults.add({ path: "/accounts", fault: { delayMs: 300 } });
+    const first = await deliver(w, w.fake.webhooks.itemUpdated({ itemId: w.accountRef }));
+    assert.equal(first.status, 202);
+    while (!w.fake.requests.some((r) => r.path === "/accounts")) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal((await w.pull(first.body.pullId)).status, "running");
+    const queued = await w.h.request(`/v1/discovery/aggregator-connections/${second}/pulls`, {
+      method: "POST",
+      tenant: w.tenant,
+    });
+    assert.equal(queued.status, 202);
+    const secondPull = (await queued.json()).id;
+
+    // A safety net, not a timing assertion: the second pull needs well under a second.
+    for (let i = 0; i < 200; i++) {
+      if ((await w.pull(secondPull)).status === "succeeded") break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal((await w.pull(first.body.pullId)).status, "succeeded");
+    assert.equal(
+      (await w.pull(secondPull)).status,
+      "succeeded",
+      "the second pull was never claimed",
+    );
+  } finally {
+    await w.close();
+  }
+});

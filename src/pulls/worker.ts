@@ -51,33 +51,39 @@ export function createPullPool(deps: PullRunDeps, options: PullPoolOptions): Pul
       again = true;
       return filling;
     }
-    filling = (async () => {
-      try {
-        do {
-          again = false;
-          while (!control.stopping && active.size < options.concurrency) {
-            const now = deps.now();
-            const job = await repo.claimPull(
-              deps.sql,
-              owner,
-              new Date(now),
-              new Date(now + deps.leaseMs),
-            );
-            if (!job) break;
-            start(job);
-          }
-        } while (again && !control.stopping);
-      } catch (err) {
-        const e = err as { name?: string; code?: string };
-        deps.logger.error({
-          msg: "claiming pulls failed",
-          error: { name: e?.name, code: e?.code },
-        });
-      } finally {
-        filling = undefined;
-      }
-    })();
-    return filling;
+    // Cleared in a callback, never synchronously: with every slot busy the loop finishes without
+    // awaiting, and a clearing inside it would run before `filling` is even assigned, leaving a
+    // settled loop that every later fill() mistakes for one in progress (the pool stopped).
+    const current = claimIntoFreeSlots().finally(() => {
+      if (filling === current) filling = undefined;
+    });
+    filling = current;
+    return current;
+  }
+
+  async function claimIntoFreeSlots(): Promise<void> {
+    try {
+      do {
+        again = false;
+        while (!control.stopping && active.size < options.concurrency) {
+          const now = deps.now();
+          const job = await repo.claimPull(
+            deps.sql,
+            owner,
+            new Date(now),
+            new Date(now + deps.leaseMs),
+          );
+          if (!job) break;
+          start(job);
+        }
+      } while (again && !control.stopping);
+    } catch (err) {
+      const e = err as { name?: string; code?: string };
+      deps.logger.error({
+        msg: "claiming pulls failed",
+        error: { name: e?.name, code: e?.code },
+      });
+    }
   }
 
   function start(job: repo.PullRow): void {
