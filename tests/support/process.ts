@@ -77,6 +77,8 @@ export async function startService(
   })();
   return {
     baseUrl,
+    /** The service's own process id (with `direct: true`; else the task runner's). */
+    pid: child.pid,
     lines,
     /** SIGTERM (a graceful stop) by default; SIGKILL is a crash. */
     async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {

@@ -1,0 +1,122 @@
+// Benchmark 2: a pull of 100,000 transactions over 4 accounts stored by the service, against
+// pluggy-sdk merely fetching the same transactions from the same fake.
+import { PluggyClient } from "pluggy-sdk";
+import { cpuSeconds, startChild } from "./processes.ts";
+import {
+  createConnection,
+  type FakeInfo,
+  pullToEnd,
+  verifyStored,
+  watchPostgresCpu,
+} from "./pull_run.ts";
+import { startBenchService } from "./service.ts";
+
+export interface IngestResult {
+  transactions: number;
+  accounts: number;
+  service: { seconds: number; perSecond: number; pages: number; cpu: CpuSplit };
+  sdk: { seconds: number; perSecond: number; cpu: CpuSplit };
+  ratio: number;
+}
+
+/** CPU seconds each process spent during a phase; `wall` is the phase's elapsed time. */
+export interface CpuSplit {
+  wall: number;
+  fake: number;
+  service?: number;
+  postgres?: number;
+  bench?: number;
+}
+
+const round = (n: number, digits = 2) => Number(n.toFixed(digits));
+
+/** The fake's items: one item with `accounts` accounts sharing `transactions` evenly. */
+export function fakeOptions(transactions: number, accounts: number) {
+  const types = ["BANK", "CREDIT"] as const;
+  return {
+    seed: 7,
+    items: [{
+      accounts: Array.from({ length: accounts }, (_, i) => ({
+        type: types[i % 2],
+        transactions: transactions / accounts,
+      })),
+    }],
+  };
+}
+
+/** pluggy-sdk reads its base URL from PLUGGY_API_URL, once, in the constructor. */
+function sdkClient(url: string): PluggyClient {
+  Deno.env.set("PLUGGY_API_URL", url);
+  try {
+    return new PluggyClient({ clientId: "fake-client-id", clientSecret: "fake-client-secret" });
+  } finally {
+    Deno.env.delete("PLUGGY_API_URL");
+  }
+}
+
+/** Every transaction of the fake's accounts through pluggy-sdk, one account after the other. */
+async function fetchWithSdk(fake: FakeInfo): Promise<{ seconds: number; count: number }> {
+  const start = performance.now();
+  const client = sdkClient(fake.url);
+  const ids = new Set<string>();
+  for (const account of fake.items[0].accounts) {
+    for (const t of await client.fetchAllTransactions(account.id)) ids.add(t.id);
+  }
+  return { seconds: (performance.now() - start) / 1000, count: ids.size };
+}
+
+export async function benchIngest(transactions = 100_000, accounts = 4): Promise<IngestResult> {
+  const fake = await startChild<FakeInfo>("fake_pluggy_process.ts", [
+    JSON.stringify(fakeOptions(transactions, accounts)),
+  ]);
+  try {
+    // The SDK's fetch alone, first: it also warms the fake up for the service's run.
+    let fakeCpu = cpuSeconds(fake.pid);
+    const benchCpu = cpuSeconds(Deno.pid);
+    const sdk = await fetchWithSdk(fake.info);
+    if (sdk.count !== transactions) {
+      throw new Error(`pluggy-sdk fetched ${sdk.count} distinct transactions, not ${transactions}`);
+    }
+    const sdkCpu: CpuSplit = {
+      wall: round(sdk.seconds),
+      fake: round(cpuSeconds(fake.pid) - fakeCpu),
+      bench: round(cpuSeconds(Deno.pid) - benchCpu),
+    };
+
+    const service = await startBenchService({ allowHost: fake.info.host });
+    try {
+      const connectionId = await createConnection(service, fake.info);
+      const postgresCpu = await watchPostgresCpu(service, cpuSeconds);
+      fakeCpu = cpuSeconds(fake.pid);
+      const serviceCpu = cpuSeconds(service.pid);
+      const { seconds, pull } = await pullToEnd(service, connectionId);
+      const cpu: CpuSplit = {
+        wall: round(seconds),
+        fake: round(cpuSeconds(fake.pid) - fakeCpu),
+        service: round(cpuSeconds(service.pid) - serviceCpu),
+        postgres: round(await postgresCpu.stop()),
+      };
+      await verifyStored(service, connectionId, transactions);
+      const perSecond = transactions / seconds;
+      const sdkPerSecond = transactions / sdk.seconds;
+      return {
+        transactions,
+        accounts,
+        service: {
+          seconds: round(seconds),
+          perSecond: Math.round(perSecond),
+          pages: pull.pagesFetched,
+          cpu,
+        },
+        sdk: { seconds: round(sdk.seconds), perSecond: Math.round(sdkPerSecond), cpu: sdkCpu },
+        ratio: round(perSecond / sdkPerSecond),
+      };
+    } finally {
+      await service.close();
+    }
+  } finally {
+    await fake.stop();
+  }
+}
+
+if (import.meta.main) console.log(JSON.stringify(await benchIngest(), null, 2));

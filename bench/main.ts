@@ -1,0 +1,174 @@
+// `deno task bench [webhooks|ingest|list|memory ...]`: runs the benchmarks, prints a table and,
+// when all of them ran, writes bench/results.json. Exits 1 when any run or its checks failed.
+import { benchIngest } from "./ingest_bench.ts";
+import { benchList } from "./list_bench.ts";
+import { describeCommit, describeMachine } from "./machine.ts";
+import { benchMemory } from "./memory_bench.ts";
+import { renderTable, type Row } from "./table.ts";
+import { benchWebhooks } from "./webhooks_bench.ts";
+
+interface Target {
+  /** What the target says, e.g. "ratio ≥ 0.3". */
+  text: string;
+  met: boolean;
+  /** How far a missed target is, e.g. "10.0× short". */
+  gap?: string;
+}
+
+interface Benchmark<R> {
+  name: string;
+  run(): Promise<R>;
+  target(result: R): Target;
+  rows(result: R): Row[];
+}
+
+const times = (have: number, want: number) => `${(want / have).toFixed(1)}× short`;
+
+const BENCHMARKS = [
+  {
+    name: "webhooks",
+    run: () => benchWebhooks(),
+    target: (r) => ({
+      text: "ratio ≥ 0.3",
+      met: r.ratio >= 0.3,
+      gap: r.ratio >= 0.3 ? undefined : times(r.ratio, 0.3),
+    }),
+    rows: (r) => [
+      ["webhooks: 202s per second", r.service.perSecond, r.bare.perSecond, r.ratio],
+      [
+        "webhooks: p50 / p99 ms",
+        `${r.service.p50Ms} / ${r.service.p99Ms}`,
+        `${r.bare.p50Ms} / ${r.bare.p99Ms}`,
+        "",
+      ],
+      [
+        "webhooks: CPU ms per request",
+        r.service.cpu.msPerRequest,
+        r.bare.cpu.msPerRequest,
+        "",
+      ],
+    ],
+  } satisfies Benchmark<Awaited<ReturnType<typeof benchWebhooks>>>,
+  {
+    name: "ingest",
+    run: () => benchIngest(),
+    target: (r) => ({
+      text: "ratio > 1",
+      met: r.ratio > 1,
+      gap: r.ratio > 1 ? undefined : times(r.ratio, 1),
+    }),
+    rows: (r) => [
+      [
+        `pull: transactions per second (${r.transactions / 1000}k)`,
+        r.service.perSecond,
+        r.sdk.perSecond,
+        r.ratio,
+      ],
+    ],
+  } satisfies Benchmark<Awaited<ReturnType<typeof benchIngest>>>,
+  {
+    name: "list",
+    run: () => benchList(),
+    target: (r) => ({
+      text: "p99 < 15 ms",
+      met: r.service.p99Ms < 15,
+      gap: r.service.p99Ms < 15 ? undefined : `${(r.service.p99Ms - 15).toFixed(1)} ms over`,
+    }),
+    rows: (r) => [
+      [
+        `list: p50 / p99 ms (limit ${r.limit})`,
+        `${r.service.p50Ms} / ${r.service.p99Ms}`,
+        `${r.bare.p50Ms} / ${r.bare.p99Ms}`,
+        r.ratio,
+      ],
+    ],
+  } satisfies Benchmark<Awaited<ReturnType<typeof benchList>>>,
+  {
+    name: "memory",
+    run: () => benchMemory(),
+    target: (r) => ({
+      text: "peak < 300 MB",
+      met: r.peakRssMb < 300,
+      gap: r.peakRssMb < 300 ? undefined : `${(r.peakRssMb - 300).toFixed(0)} MB over`,
+    }),
+    rows: (r) => [
+      [
+        `memory: peak RSS MB (${r.transactions / 1e6}M pulled)`,
+        r.peakRssMb,
+        `${r.idleRssMb} idle`,
+        r.ratio,
+      ],
+    ],
+  } satisfies Benchmark<Awaited<ReturnType<typeof benchMemory>>>,
+] as Benchmark<unknown>[];
+
+const wanted = Deno.args.filter((a) => !a.startsWith("-"));
+const unknown = wanted.filter((w) => !BENCHMARKS.some((b) => b.name === w));
+if (unknown.length) {
+  console.error(
+    `unknown benchmark ${unknown.join(", ")}; choose from ${
+      BENCHMARKS.map((b) => b.name).join(", ")
+    }`,
+  );
+  Deno.exit(2);
+}
+const chosen = wanted.length ? BENCHMARKS.filter((b) => wanted.includes(b.name)) : BENCHMARKS;
+
+const started = performance.now();
+const machine = await describeMachine();
+const loadBefore = Deno.loadavg();
+const results: Record<string, unknown> = {};
+const rows: Row[] = [];
+const failures: Array<{ benchmark: string; error: string }> = [];
+for (const b of chosen) {
+  console.error(`running ${b.name} ...`);
+  const t0 = performance.now();
+  try {
+    const result = await b.run();
+    const target = b.target(result);
+    const seconds = Number(((performance.now() - t0) / 1000).toFixed(1));
+    results[b.name] = { ...(result as object), target, seconds };
+    for (const [i, row] of b.rows(result).entries()) {
+      rows.push(
+        i === 0
+          ? [...row, target.text, target.met ? "yes" : `no: ${target.gap}`]
+          : [...row, "", ""],
+      );
+    }
+  } catch (err) {
+    const error = err instanceof Error ? err.message : String(err);
+    failures.push({ benchmark: b.name, error });
+    results[b.name] = { error };
+    rows.push([`${b.name}: FAILED`, "", "", "", "", error.slice(0, 60)]);
+  }
+}
+
+const record = {
+  runAt: new Date().toISOString(),
+  commit: await describeCommit(),
+  machine,
+  loadAverage: { before: loadBefore, after: Deno.loadavg() },
+  seconds: Number(((performance.now() - started) / 1000).toFixed(1)),
+  benchmarks: results,
+  failures,
+};
+console.log(renderTable(
+  ["measure", "service", "baseline", "ratio", "target", "met"],
+  rows,
+));
+console.log(
+  `\n${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGb} GB; Deno ${machine.deno}; ` +
+    `${machine.postgres.split(" on ")[0]}; load average ${
+      loadBefore.map((l) => l.toFixed(1)).join(" ")
+    }; ` +
+    `${record.seconds} s`,
+);
+if (chosen.length === BENCHMARKS.length) {
+  const path = new URL("./results.json", import.meta.url).pathname;
+  await Deno.writeTextFile(path, JSON.stringify(record, null, 2) + "\n");
+  console.log(`wrote ${path}`);
+} else {
+  console.log("(a partial run: bench/results.json is written only when every benchmark runs)");
+}
+for (const f of failures) console.error(`FAILED ${f.benchmark}: ${f.error}`);
+Deno.exit(failures.length ? 1 : 0);

@@ -1,0 +1,238 @@
+// Benchmark 1: webhook acknowledgements per second and their latency under autocannon's steady
+// load, the real service (every 2xx durable in Postgres) against a bare Deno.serve answering 202.
+import { autocannon, type AutocannonResult, type LoadRequest, rate } from "./autocannon.ts";
+import { cpuSeconds, startChild } from "./processes.ts";
+import { type FakeInfo, watchPostgresCpu } from "./pull_run.ts";
+import { type BenchService, expectStatus, startBenchService } from "./service.ts";
+
+export interface WebhookFigures {
+  perSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  requests: number;
+  seconds: number;
+}
+
+export interface WebhookResult {
+  connections: number;
+  tokens: number;
+  service: WebhookFigures & {
+    /** Events stored during the timed run (between its 2xx count and the requests it sent). */
+    storedEvents: number;
+    /** A run to a fixed count after it: every answer read, so the two must be equal. */
+    exactCheck: { acknowledged: number; stored: number };
+    /** Pull jobs by status at the end: the workers ran during the load. */
+    pulls: Record<string, number>;
+    /** CPU seconds over the timed run, and per answer (service and Postgres together). */
+    cpu: { wall: number; service: number; postgres: number; msPerRequest: number };
+  };
+  bare: WebhookFigures & { cpu: { wall: number; server: number; msPerRequest: number } };
+  ratio: number;
+}
+
+/** Requests of the fixed-count run that checks stored against acknowledged exactly. */
+const EXACT_RUN = 1_000;
+const round = (n: number, digits = 2) => Number(n.toFixed(digits));
+
+export interface WebhookOptions {
+  connections?: number;
+  tokens?: number;
+  seconds?: number;
+  warmupSeconds?: number;
+}
+
+/** Connections of the tenant on the fake's item, each with a minted token: the receivers' paths. */
+async function webhookPaths(service: BenchService, fake: FakeInfo, tokens: number) {
+  const paths: string[] = [];
+  for (let i = 0; i < tokens; i++) {
+    const configName = `pluggy-${i}`;
+    expectStatus(
+      "create a connection",
+      await service.api("POST", "/v1/discovery/aggregator-connections", {
+        vendor: "pluggy",
+        configName,
+        baseUrl: fake.url,
+        accountRef: fake.items[0].id,
+        clientId: "fake-client-id",
+        secret: "fake-client-secret",
+      }),
+      201,
+    );
+    const minted = expectStatus(
+      "mint a token",
+      await service.api("POST", "/v1/discovery/webhooks/tokens", {
+        vendor: "pluggy",
+        connection_config_name: configName,
+      }),
+      201,
+    );
+    // PORT=0 leaves the public URL's port wrong; the path is what the receiver reads.
+    paths.push(new URL(minted.webhookUrl).pathname);
+  }
+  return paths;
+}
+
+/** Pluggy's `item/updated` for the item, with `[<id>]` for autocannon to make each eventId unique. */
+function itemUpdated(fake: FakeInfo): string {
+  const { id, clientUserId } = fake.items[0];
+  return JSON.stringify({
+    event: "item/updated",
+    eventId: "[<id>]",
+    id,
+    itemId: id,
+    triggeredBy: "SYNC",
+    clientUserId,
+  });
+}
+
+function requestsTo(base: string, paths: string[], body: string): LoadRequest[] {
+  return paths.map((path) => ({
+    method: "POST",
+    url: `${base}${path}`,
+    headers: { "content-type": "application/json" },
+    body,
+  }));
+}
+
+function checkClean(what: string, r: AutocannonResult, amount?: number) {
+  if (r.errors || r.timeouts || r.non2xx || (amount !== undefined && r["2xx"] !== amount)) {
+    throw new Error(
+      `${what}: ${r["2xx"]} 2xx of ${amount ?? "?"}, ${r.non2xx} non-2xx, ${r.errors} errors, ` +
+        `${r.timeouts} timeouts`,
+    );
+  }
+}
+
+/** A timed warm-up (discarded), then the timed run that gives the figures. */
+async function measure(
+  requests: LoadRequest[],
+  options: Required<WebhookOptions>,
+  between: (warm: AutocannonResult) => Promise<void> = async () => {},
+): Promise<{ figures: WebhookFigures; run: AutocannonResult }> {
+  const { connections, seconds, warmupSeconds } = options;
+  const warm = await autocannon({ requests, connections, seconds: warmupSeconds });
+  checkClean("warm-up", warm);
+  await between(warm);
+  const run = await autocannon({ requests, connections, seconds });
+  checkClean("measured run", run);
+  return {
+    run,
+    figures: {
+      perSecond: Math.round(rate(run)),
+      p50Ms: run.latency.p50,
+      p99Ms: run.latency.p99,
+      requests: run["2xx"],
+      seconds: Number(((Date.parse(run.finish) - Date.parse(run.start)) / 1000).toFixed(2)),
+    },
+  };
+}
+
+/**
+ * A timed run stops with answers in flight: their events may be stored though no 2xx was read.
+ * So at least every acknowledged one is stored, and no more than were sent.
+ */
+function checkTimedRun(what: string, run: AutocannonResult, stored: number) {
+  if (stored < run["2xx"] || stored > run.requests.sent) {
+    throw new Error(
+      `${what}: ${run["2xx"]} acknowledged of ${run.requests.sent} sent, ${stored} events stored`,
+    );
+  }
+}
+
+/** The count of stored events once it stops moving (answers still in flight commit meanwhile). */
+async function settledEvents(service: BenchService): Promise<number> {
+  const count = async () =>
+    (await service.sql`select count(*)::int as n from webhook_events`)[0].n as number;
+  let last = await count();
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 300));
+    const now = await count();
+    if (now === last) return now;
+    last = now;
+  }
+}
+
+export async function benchWebhooks(options: WebhookOptions = {}): Promise<WebhookResult> {
+  const o = { connections: 50, tokens: 50, seconds: 10, warmupSeconds: 2, ...options };
+  const fake = await startChild<FakeInfo>("fake_pluggy_process.ts", ["{}"]);
+  try {
+    const body = itemUpdated(fake.info);
+    let service: WebhookResult["service"];
+    const svc = await startBenchService({ allowHost: fake.info.host });
+    try {
+      const paths = await webhookPaths(svc, fake.info, o.tokens);
+      const requests = requestsTo(svc.baseUrl, paths, body);
+      let before = 0;
+      let cpu: { service: number; postgres: { stop(): Promise<number> } } | undefined;
+      const { figures, run } = await measure(requests, o, async (warm) => {
+        before = await settledEvents(svc);
+        checkTimedRun("warm-up", warm, before);
+        cpu = { service: cpuSeconds(svc.pid), postgres: await watchPostgresCpu(svc, cpuSeconds) };
+      });
+      const cpuSplit = {
+        wall: figures.seconds,
+        service: round(cpuSeconds(svc.pid) - cpu!.service),
+        postgres: round(await cpu!.postgres.stop()),
+        msPerRequest: 0,
+      };
+      cpuSplit.msPerRequest = round(1000 * (cpuSplit.service + cpuSplit.postgres) / run["2xx"], 3);
+      const after = await settledEvents(svc);
+      checkTimedRun("measured run", run, after - before);
+      // A run to a fixed count ends with every answer read: then stored equals acknowledged.
+      const exact = await autocannon({ requests, connections: o.connections, amount: EXACT_RUN });
+      checkClean("fixed-count run", exact, EXACT_RUN);
+      const stored = await settledEvents(svc) - after;
+      if (stored !== exact["2xx"]) {
+        throw new Error(`${exact["2xx"]} webhooks acknowledged but ${stored} events stored`);
+      }
+      const pulls = await svc.sql`select status, count(*)::int as n from pull_jobs group by status`;
+      service = {
+        ...figures,
+        storedEvents: after - before,
+        exactCheck: { acknowledged: exact["2xx"], stored },
+        pulls: Object.fromEntries(pulls.map((p) => [p.status, p.n])),
+        cpu: cpuSplit,
+      };
+    } finally {
+      await svc.close();
+    }
+
+    const bareServer = await startChild<{ url: string }>("bare_server.ts", ["webhook"]);
+    try {
+      const paths = requestsTo(
+        bareServer.info.url,
+        [...Array(o.tokens).keys()].map((i) => `/v1/discovery/webhooks/pluggy/mwh_bench${i}`),
+        body,
+      );
+      let bareCpu = 0;
+      const { figures } = await measure(paths, o, () => {
+        bareCpu = cpuSeconds(bareServer.pid);
+        return Promise.resolve();
+      });
+      const bare = {
+        ...figures,
+        cpu: {
+          wall: figures.seconds,
+          server: round(cpuSeconds(bareServer.pid) - bareCpu),
+          msPerRequest: round(1000 * (cpuSeconds(bareServer.pid) - bareCpu) / figures.requests, 3),
+        },
+      };
+      return {
+        connections: o.connections,
+        tokens: o.tokens,
+        service,
+        bare,
+        ratio: Number((service.perSecond / bare.perSecond).toFixed(3)),
+      };
+    } finally {
+      await bareServer.stop();
+    }
+  } finally {
+    await fake.stop();
+  }
+}
+
+if (import.meta.main) {
+  const [connections = 50, tokens = 50] = Deno.args.map(Number);
+  console.log(JSON.stringify(await benchWebhooks({ connections, tokens }), null, 2));
+}
