@@ -62,38 +62,78 @@ function toRow(r: Record<string, unknown>): PullRow {
   };
 }
 
+/** What to queue for one connection. */
+export type PullRequest = {
+  tenantId: string;
+  connectionId: string;
+  trigger: PullTrigger;
+  work: PullWork;
+  now: Date;
+};
+
 /**
  * Queues `work` for the connection, or merges it into the connection's queued job when there is
  * one (a partial unique index allows only one), and answers the job's id. Run it inside the
  * transaction that records the trigger, so that both or neither are stored.
  */
-export async function enqueuePull(
-  db: Db,
-  job: { tenantId: string; connectionId: string; trigger: PullTrigger; work: PullWork; now: Date },
-): Promise<string> {
-  // A concurrent transaction may queue or claim between the two statements; a few rounds settle it.
-  for (let round = 0; round < 10; round++) {
-    const [queued] = await db`
-      select id, work from pull_jobs
-      where connection_id = ${job.connectionId} and status = 'queued'
+export async function enqueuePull(db: Db, job: PullRequest): Promise<string> {
+  return (await enqueuePulls(db, [job])).get(job.connectionId)!;
+}
+
+/**
+ * `enqueuePull` for several connections (one request each) in a few statements whatever their
+ * number: the queued jobs are locked in connection order, merged and updated together, and the
+ * rest inserted together. Answers each connection's job id.
+ */
+export async function enqueuePulls(db: Db, jobs: PullRequest[]): Promise<Map<string, string>> {
+  const ids = new Map<string, string>();
+  let pending = [...jobs].sort((a, b) => a.connectionId < b.connectionId ? -1 : 1);
+  // A concurrent transaction may queue or claim between the statements; a few rounds settle it.
+  for (let round = 0; round < 10 && pending.length > 0; round++) {
+    const queued = await db`
+      select id, connection_id, work from pull_jobs
+      where connection_id = any(${pending.map((j) => j.connectionId)}::uuid[])
+        and status = 'queued'
+      order by connection_id
       for update`;
-    if (queued) {
-      const merged = mergeWork(queued.work, job.work);
-      await db`update pull_jobs set work = ${db.json(merged as postgres.JSONValue)}
-               where id = ${queued.id}`;
-      return queued.id;
+    const queuedOf = new Map(queued.map((r) => [r.connection_id as string, r]));
+    const merged = pending.flatMap((j) => {
+      const row = queuedOf.get(j.connectionId);
+      return row ? [{ id: row.id as string, work: mergeWork(row.work, j.work) }] : [];
+    });
+    if (merged.length > 0) {
+      await db`
+        update pull_jobs p set work = v.work
+        from jsonb_to_recordset(${JSON.stringify(merged)}::text::jsonb) as v(id uuid, work jsonb)
+        where p.id = v.id`;
     }
-    const [created] = await db`
-      insert into pull_jobs (id, tenant_id, connection_id, trigger, status, work, next_attempt_at,
-                             created_at)
-      values (${crypto.randomUUID()}, ${job.tenantId}, ${job.connectionId}, ${job.trigger},
-              'queued', ${db.json(job.work as postgres.JSONValue)}, ${job.now},
-              date_trunc('milliseconds', ${job.now}::timestamptz))
-      on conflict (connection_id) where status = 'queued' do nothing
-      returning id`;
-    if (created) return created.id;
+    for (const row of queued) ids.set(row.connection_id, row.id);
+    const fresh = pending.filter((j) => !queuedOf.has(j.connectionId)).map((j) => ({
+      id: crypto.randomUUID(),
+      tenant_id: j.tenantId,
+      connection_id: j.connectionId,
+      trigger: j.trigger,
+      work: j.work,
+      now: j.now.toISOString(),
+    }));
+    if (fresh.length > 0) {
+      const created = await db`
+        insert into pull_jobs (id, tenant_id, connection_id, trigger, status, work,
+                               next_attempt_at, created_at)
+        select id, tenant_id, connection_id, trigger, 'queued', work, now,
+               date_trunc('milliseconds', now)
+        from jsonb_to_recordset(${JSON.stringify(fresh)}::text::jsonb) as v(
+          id uuid, tenant_id uuid, connection_id uuid, trigger text, work jsonb, now timestamptz)
+        on conflict (connection_id) where status = 'queued' do nothing
+        returning id, connection_id`;
+      for (const row of created) ids.set(row.connection_id, row.id);
+    }
+    pending = pending.filter((j) => !ids.has(j.connectionId));
   }
-  throw new Error("could not queue a pull: the connection's queue kept changing");
+  if (pending.length > 0) {
+    throw new Error("could not queue a pull: the connection's queue kept changing");
+  }
+  return ids;
 }
 
 /**

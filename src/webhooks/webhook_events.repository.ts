@@ -2,8 +2,8 @@
 import type postgres from "postgres";
 import type { components } from "../../generated/types.ts";
 import type { Sql } from "../db/pool.ts";
-import { enqueuePull } from "../pulls/pulls.repository.ts";
-import { mergeWork, type PullWork } from "../pulls/work.ts";
+import { enqueuePulls, type PullRequest } from "../pulls/pulls.repository.ts";
+import { mergeWork } from "../pulls/work.ts";
 import type { Vendor } from "../vendors/vendors.ts";
 import type { ItemResult } from "./group_commit.ts";
 import type { WebhookEvent } from "./vendor_events.ts";
@@ -129,30 +129,22 @@ async function insertEvents(tx: postgres.TransactionSql, fresh: Fresh[]): Promis
 }
 
 /**
- * Queues one pull per connection with the merged work of its new events, connections in id order
- * (as they were locked), and links each event to it. Answers the pull id of each connection.
+ * Queues one pull per connection with the merged work of its new events, and links each event to
+ * it. Answers the pull id of each connection.
  */
 async function queuePulls(tx: postgres.TransactionSql, accepted: Fresh[]) {
-  const byConnection = new Map<string, Fresh[]>();
-  for (const f of accepted) {
-    byConnection.set(f.delivery.connectionId, [
-      ...byConnection.get(f.delivery.connectionId) ?? [],
-      f,
-    ]);
-  }
-  const pullIds = new Map<string, string>();
-  for (const connectionId of [...byConnection.keys()].sort()) {
-    const events = byConnection.get(connectionId)!;
-    const work = events.map((f) => f.event.work as PullWork).reduce(mergeWork);
-    const pullId = await enqueuePull(tx, {
-      tenantId: events[0].delivery.tenantId,
-      connectionId,
+  const byConnection = new Map<string, PullRequest>();
+  for (const { delivery: d, event } of accepted) {
+    const earlier = byConnection.get(d.connectionId);
+    byConnection.set(d.connectionId, {
+      tenantId: d.tenantId,
+      connectionId: d.connectionId,
       trigger: "webhook",
-      work,
-      now: new Date(Math.min(...events.map((f) => f.delivery.now.getTime()))),
+      work: earlier ? mergeWork(earlier.work, event.work!) : event.work!,
+      now: earlier && earlier.now < d.now ? earlier.now : d.now,
     });
-    pullIds.set(connectionId, pullId);
   }
+  const pullIds = await enqueuePulls(tx, [...byConnection.values()]);
   if (accepted.length > 0) {
     const eventIds = accepted.map((f) => f.id);
     const eventPulls = accepted.map((f) => pullIds.get(f.delivery.connectionId)!);
