@@ -6,7 +6,10 @@ const t0 = performance.now();
 await Promise.all(Array.from({ length: conc }, async () => {
   while (next < total) {
     next++;
-    const res = await w.fake.sendWebhook(w.webhookUrl, w.fake.webhooks.itemUpdated({ itemId: w.accountRef }));
+    const res = await w.fake.sendWebhook(
+      w.webhookUrl,
+      w.fake.webhooks.itemUpdated({ itemId: w.accountRef }),
+    );
     await res.body?.cancel();
     if (res.status !== 202) throw new Error(String(res.status));
   }

@@ -45,7 +45,7 @@ export async function mintToken(
     lastUsedAt: null,
   };
   const token = store.newTokenValue();
-  await store.storeToken(deps.kv, record, await store.hashToken(token));
+  await store.storeToken(deps.kv, record, store.hashToken(token));
   return {
     id: record.id,
     token,
