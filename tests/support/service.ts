@@ -115,7 +115,7 @@ export async function webhookPath(api: TenantApi, configName = "pluggy-main"): P
 
 /** Polls `check` until it answers something other than undefined or false; a safety-net timeout. */
 export async function waitFor<T>(
-  what: string,
+  what: string | (() => string),
   check: () => Promise<T | undefined | false> | T | undefined | false,
   options: { timeoutMs?: number; intervalMs?: number } = {},
 ): Promise<T> {
@@ -123,7 +123,7 @@ export async function waitFor<T>(
   for (;;) {
     const value = await check();
     if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`);
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 50));
   }
 }
