@@ -236,7 +236,9 @@ Deno.test({
       stormOver = true;
       await Promise.allSettled([hurry, traffic]);
       await service?.stop();
-      console.log(service?.lines.filter((l) => !l.includes(`"msg":"request"`)).slice(-60).join("\n"));
+      console.log(
+        service?.lines.filter((l) => !l.includes(`"msg":"request"`)).slice(-60).join("\n"),
+      );
       throw err;
     } finally {
       stormOver = true;

@@ -72,6 +72,8 @@ export async function tenantApi(
         ...(body === undefined ? {} : { "Content-Type": "application/json" }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
+      // A safety net: an answer that never comes fails the caller instead of hanging the test.
+      signal: AbortSignal.timeout(30_000),
     });
   const parsed = async (res: Response, status: number) => {
     const text = await res.text();
@@ -123,7 +125,9 @@ export async function waitFor<T>(
   for (;;) {
     const value = await check();
     if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`);
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`);
+    }
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 50));
   }
 }
