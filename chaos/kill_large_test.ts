@@ -7,7 +7,8 @@ const PAGE_SIZE = 10;
 const ACCOUNTS = [700, 550, 450, 300]; // 70 + 55 + 45 + 30 = 200 pages
 
 Deno.test({
-  name: "a 200-page pull killed with SIGKILL at five random pages ends with exactly the vendor's data",
+  name:
+    "a 200-page pull killed with SIGKILL at five random pages ends with exactly the vendor's data",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {

@@ -133,17 +133,25 @@ Deno.test({
         }
       });
       stream(100, async () => {
-        readiness.push(await check("ready", () => fetch(`${baseUrl}/ready`, { signal: AbortSignal.timeout(30_000) })));
-        await check("health", () => fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(30_000) }));
+        readiness.push(
+          await check(
+            "ready",
+            () => fetch(`${baseUrl}/ready`, { signal: AbortSignal.timeout(30_000) }),
+          ),
+        );
+        await check(
+          "health",
+          () => fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(30_000) }),
+        );
       });
       stream(500, async () => {
         await check(
           "metrics",
           () =>
             fetch(`${baseUrl}/metrics`, {
-            headers: { Authorization: `Bearer ${METRICS_TOKEN}` },
-            signal: AbortSignal.timeout(30_000),
-          }),
+              headers: { Authorization: `Bearer ${METRICS_TOKEN}` },
+              signal: AbortSignal.timeout(30_000),
+            }),
         );
       });
 
@@ -159,8 +167,7 @@ Deno.test({
       }
       await waitFor(
         "the pulls to start",
-        async () =>
-          fake.requests.filter((r) => r.path === "/v2/transactions").length >= CONNECTIONS,
+        () => fake.requests.filter((r) => r.path === "/v2/transactions").length >= CONNECTIONS,
       );
 
       await cluster.ctl("restart");

@@ -9,7 +9,6 @@ import {
   createPluggyConnection,
   type Service,
   serviceSetup,
-  type TenantApi,
   tenantApi,
   waitFor,
 } from "./support/service.ts";

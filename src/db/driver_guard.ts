@@ -23,7 +23,7 @@ export function isDriverWriteAfterClose(error: unknown): boolean {
  * function that removes the listener.
  */
 export function guardDriverCrash(logger: Logger, target: EventTarget = globalThis): () => void {
-  const listener = (event: Event) => {
+  const listener: EventListener = (event) => {
     const error = (event as ErrorEvent).error;
     if (!isDriverWriteAfterClose(error)) return;
     event.preventDefault();
