@@ -1,6 +1,7 @@
 // A database outage maps to 503 and never ends the process: error codes and the driver crash guard.
 import assert from "node:assert/strict";
 import { guardDriverCrash, isDriverWriteAfterClose } from "../src/db/driver_guard.ts";
+import { pingDatabase, reconnectDelaySeconds, type Sql } from "../src/db/pool.ts";
 import { isUnavailable, toAppError } from "../src/http/errors.ts";
 import { jsonLogger } from "../src/http/logger.ts";
 
@@ -69,4 +70,23 @@ Deno.test("every way postgres.js reports a database going away is a 503 with Ret
   for (const code of ["23505", "42P01", "22P02", undefined]) {
     assert.equal(toAppError(Object.assign(new Error("x"), { code })).status, 500, String(code));
   }
+});
+
+Deno.test("a pool reconnects within 2 s of the database coming back, however long it was away", () => {
+  assert.equal(reconnectDelaySeconds(0), 0.05);
+  assert.equal(reconnectDelaySeconds(1), 0.1);
+  for (let retries = 0; retries < 60; retries++) {
+    assert.ok(reconnectDelaySeconds(retries) <= 2, String(retries));
+  }
+  assert.equal(reconnectDelaySeconds(1_000), 2);
+});
+
+Deno.test("the readiness ping answers false when the database does not answer in time", async () => {
+  // A query that never settles, as postgres.js leaves one while it waits to reconnect.
+  const hanging = (() => new Promise(() => {})) as unknown as Sql;
+  const started = performance.now();
+  assert.equal(await pingDatabase(hanging, 50), false);
+  assert.ok(performance.now() - started < 5_000, "bounded by its timeout, not the query");
+  const answering = (() => Promise.resolve([{ "?column?": 1 }])) as unknown as Sql;
+  assert.equal(await pingDatabase(answering, 50), true);
 });
