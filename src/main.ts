@@ -4,6 +4,7 @@ import { createApp } from "./app.ts";
 import { loadConfig } from "./config/load.ts";
 import { createConnectorRegistry, registerBuiltInConnectors } from "./connectors/registry.ts";
 import { createKeyRing } from "./crypto/seal.ts";
+import { guardDriverCrash } from "./db/driver_guard.ts";
 import { openDatabase } from "./db/open.ts";
 import { createTenantVerifier } from "./http/auth.ts";
 import { jsonLogger } from "./http/logger.ts";
@@ -21,10 +22,18 @@ import { createPullPool } from "./pulls/worker.ts";
 // wiring below to hand over the sweep.
 const sweep = Promise.withResolvers<() => Promise<unknown>>();
 Deno.cron("matcher-pull-sweep", "* * * * *", async () => {
-  await (await sweep.promise)();
+  try {
+    await (await sweep.promise)();
+  } catch (err) {
+    // The next minute tries again. Logged here, by name and code only: Deno would print the
+    // whole error, and postgres.js errors carry query parameters.
+    const e = err as { name?: string; code?: string };
+    logger.error({ msg: "pull sweep failed", error: { name: e?.name, code: e?.code } });
+  }
 });
 
 const logger = jsonLogger();
+guardDriverCrash(logger);
 const config = loadConfig(logger);
 const db = await openDatabase(config, logger);
 

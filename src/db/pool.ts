@@ -16,16 +16,36 @@ export function createPool(url: string, options: PoolOptions = {}): Sql {
     onnotice: () => {},
     connect_timeout: 10,
     idle_timeout: 60,
+    backoff: reconnectDelaySeconds,
     connection: { application_name: "matcher-discovery" },
   });
 }
 
-/** True when the database answers a trivial query. */
-export async function pingDatabase(sql: Sql): Promise<boolean> {
+/**
+ * How long a pool connection waits before reconnecting after `retries` failed connections in a
+ * row. postgres.js's default grows to 20 s (3^retries / 100) and its count only resets on a
+ * successful connection, so after a few seconds of a Postgres restart every request waited up to
+ * 20 s for a database that was back; this doubles from 50 ms and stays under 2 s.
+ */
+export function reconnectDelaySeconds(retries: number): number {
+  return Math.min(0.05 * 2 ** Math.max(0, retries), 2);
+}
+
+/**
+ * True when the database answers a trivial query within `timeoutMs`. While Postgres is down
+ * postgres.js queues a query until a connection comes back rather than failing it, so without a
+ * bound /ready would hang through an outage instead of answering 503.
+ */
+export async function pingDatabase(sql: Sql, timeoutMs = 2_000): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
   try {
-    await sql`select 1`;
-    return true;
+    return await Promise.race([sql`select 1`.then(() => true), late]);
   } catch {
     return false;
+  } finally {
+    clearTimeout(timer);
   }
 }

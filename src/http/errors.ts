@@ -78,6 +78,7 @@ export class AppError extends Error {
 const UNAVAILABLE_CODES = new Set([
   "ECONNREFUSED",
   "ECONNRESET",
+  "EPIPE", // written to a connection the server had just closed
   "CONNECTION_CLOSED",
   "CONNECTION_ENDED",
   "CONNECTION_DESTROYED",
@@ -86,6 +87,9 @@ const UNAVAILABLE_CODES = new Set([
   "57P02", // crash_shutdown
   "57P03", // cannot_connect_now
   "53300", // too_many_connections
+  "08000", // connection_exception
+  "08003", // connection_does_not_exist
+  "08006", // connection_failure
 ]);
 
 export function isUnavailable(err: unknown): boolean {
