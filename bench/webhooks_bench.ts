@@ -2,7 +2,7 @@
 // load, the real service (every 2xx durable in Postgres) against a bare Deno.serve answering 202.
 import { autocannon, type AutocannonResult, type LoadRequest, rate } from "./autocannon.ts";
 import { cpuSeconds, startChild } from "./processes.ts";
-import { type FakeInfo, watchPostgresCpu } from "./pull_run.ts";
+import { createConnection, type FakeInfo, watchPostgresCpu } from "./pull_run.ts";
 import { type BenchService, expectStatus, startBenchService } from "./service.ts";
 
 export interface WebhookFigures {
@@ -46,18 +46,7 @@ async function webhookPaths(service: BenchService, fake: FakeInfo, tokens: numbe
   const paths: string[] = [];
   for (let i = 0; i < tokens; i++) {
     const configName = `pluggy-${i}`;
-    expectStatus(
-      "create a connection",
-      await service.api("POST", "/v1/discovery/aggregator-connections", {
-        vendor: "pluggy",
-        configName,
-        baseUrl: fake.url,
-        accountRef: fake.items[0].id,
-        clientId: "fake-client-id",
-        secret: "fake-client-secret",
-      }),
-      201,
-    );
+    await createConnection(service, fake, configName);
     const minted = expectStatus(
       "mint a token",
       await service.api("POST", "/v1/discovery/webhooks/tokens", {

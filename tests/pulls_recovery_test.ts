@@ -116,19 +116,7 @@ Deno.test("two worker pools on one database run every pull exactly once", async 
   try {
     const ids = [w.connectionId];
     for (let i = 0; i < 19; i++) {
-      const res = await w.h.request("/v1/discovery/aggregator-connections", {
-        method: "POST",
-        tenant: w.tenant,
-        json: {
-          vendor: "pluggy",
-          configName: `pluggy-${i}`,
-          baseUrl: w.fake.url,
-          accountRef: w.accountRef,
-          clientId: "fake-client-id",
-          secret: "fake-client-secret",
-        },
-      });
-      ids.push((await res.json()).id);
+      ids.push((await w.addConnection(`pluggy-${i}`, w.accountRef)).connectionId);
     }
     for (const id of ids) {
       const res = await w.h.request(`/v1/discovery/aggregator-connections/${id}/pulls`, {

@@ -184,26 +184,7 @@ Deno.test("a burst over many connections shares commits, yet each delivery gets 
     // The wired connection is the first item's; one more connection and token per other item.
     const urls = [w.webhookUrl];
     for (const [i, item] of w.fake.items.entries()) {
-      if (i === 0) continue;
-      const made = await w.h.request("/v1/discovery/aggregator-connections", {
-        method: "POST",
-        tenant: w.tenant,
-        json: {
-          vendor: "pluggy",
-          configName: `pluggy-${i}`,
-          baseUrl: w.fake.url,
-          accountRef: item.id,
-          clientId: "fake-client-id",
-          secret: "fake-client-secret",
-        },
-      });
-      assert.equal(made.status, 201);
-      const minted = await w.h.request("/v1/discovery/webhooks/tokens", {
-        method: "POST",
-        tenant: w.tenant,
-        json: { vendor: "pluggy", connection_config_name: `pluggy-${i}` },
-      });
-      urls.push((await minted.json()).webhookUrl);
+      if (i > 0) urls.push((await w.addConnection(`pluggy-${i}`, item.id)).webhookUrl);
     }
     const from = (i: number) => new Date(Date.UTC(2026, 0, 1 + i)).toISOString();
     type Send = { url: string; payload: object; expect: number };

@@ -19,6 +19,11 @@ export interface Wired<F> {
   transactions(): Promise<Json[]>;
   /** The pull, through the API. */
   pull(id: string): Promise<Json>;
+  /** Another connection of the tenant on the same fake, with a minted webhook token. */
+  addConnection(
+    configName: string,
+    accountRef: string,
+  ): Promise<{ connectionId: string; webhookUrl: string }>;
   close(): Promise<void>;
 }
 
@@ -53,20 +58,23 @@ async function wire<F extends FakePluggy | FakeBelvo>(
   const credential = vendor === "pluggy"
     ? { clientId: "fake-client-id", secret: secret ?? "fake-client-secret" }
     : { clientId: "fake-secret-id", secret: secret ?? "fake-secret-password" };
-  const created = await h.request("/v1/discovery/aggregator-connections", {
-    method: "POST",
-    tenant,
-    json: { vendor, configName: `${vendor}-main`, baseUrl: fake.url, accountRef, ...credential },
-  });
-  assert.equal(created.status, 201);
-  const connectionId = (await created.json()).id;
-  const minted = await h.request("/v1/discovery/webhooks/tokens", {
-    method: "POST",
-    tenant,
-    json: { vendor, connection_config_name: `${vendor}-main` },
-  });
-  assert.equal(minted.status, 201);
-  const { token, webhookUrl } = await minted.json();
+  async function addConnection(configName: string, ref: string) {
+    const created = await h.request("/v1/discovery/aggregator-connections", {
+      method: "POST",
+      tenant,
+      json: { vendor, configName, baseUrl: fake.url, accountRef: ref, ...credential },
+    });
+    assert.equal(created.status, 201);
+    const minted = await h.request("/v1/discovery/webhooks/tokens", {
+      method: "POST",
+      tenant,
+      json: { vendor, connection_config_name: configName },
+    });
+    assert.equal(minted.status, 201);
+    const { token, webhookUrl } = await minted.json();
+    return { connectionId: (await created.json()).id as string, token, webhookUrl };
+  }
+  const { connectionId, token, webhookUrl } = await addConnection(`${vendor}-main`, accountRef);
 
   async function get(path: string, status = 200) {
     const res = await h.request(path, { tenant });
@@ -97,6 +105,7 @@ async function wire<F extends FakePluggy | FakeBelvo>(
       return items;
     },
     pull: (id: string) => get(`/v1/discovery/pulls/${id}`),
+    addConnection,
     async close() {
       await h.close();
       await fake.close();
