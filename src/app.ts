@@ -48,6 +48,8 @@ export interface AppDeps {
   now: () => number;
   /** Called when a pull was queued: the local worker pool's `wake`. */
   onPullQueued: () => void;
+  /** How long a pull a webhook queued waits for the vendor's other events of the same sync. */
+  webhookPullDelayMs: number;
 }
 
 /** Webhook deliveries carry their token in the path, not a JWT, and a vendor's JSON as it is. */

@@ -90,6 +90,7 @@ const app = createApp({
   metricsToken: config.metricsToken,
   now: Date.now,
   onPullQueued: () => pool.wake(),
+  webhookPullDelayMs: config.pulls.webhookDelayMs,
   publicUrl: config.publicUrl,
 });
 pool.start();

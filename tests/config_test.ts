@@ -69,6 +69,7 @@ Deno.test("an empty development environment takes the documented defaults", () =
     maxAttempts: 8,
     leaseMs: 120_000,
     retentionMs: 30 * 86_400_000,
+    webhookDelayMs: 2_000,
   });
   assert.equal(config.auth.jwksUrl, undefined);
   assert.equal(config.auth.issuer, undefined);
@@ -96,12 +97,14 @@ Deno.test("explicit settings override the defaults", () => {
     MATCHER_PULL_MAX_ATTEMPTS: "3",
     MATCHER_PULL_LEASE_SECONDS: "30",
     MATCHER_RETENTION_DAYS: "7",
+    MATCHER_PULL_WEBHOOK_DELAY_MS: "0",
   }, () => DEV);
   assert.deepEqual(config.pulls, {
     concurrency: 16,
     maxAttempts: 3,
     leaseMs: 30_000,
     retentionMs: 7 * 86_400_000,
+    webhookDelayMs: 0,
   });
   assert.equal(config.port, 3000);
   assert.equal(config.host, "0.0.0.0");
@@ -325,6 +328,10 @@ Deno.test("malformed scalar settings are refused", () => {
     [{ MATCHER_PULL_MAX_ATTEMPTS: "-1" }, /MATCHER_PULL_MAX_ATTEMPTS must be a whole number/],
     [{ MATCHER_PULL_LEASE_SECONDS: "1.5" }, /MATCHER_PULL_LEASE_SECONDS must be a whole number/],
     [{ MATCHER_RETENTION_DAYS: "0" }, /MATCHER_RETENTION_DAYS must be a whole number above 0/],
+    [
+      { MATCHER_PULL_WEBHOOK_DELAY_MS: "-5" },
+      /MATCHER_PULL_WEBHOOK_DELAY_MS must be a whole number/,
+    ],
   ];
   for (const [env, pattern] of cases) {
     const err = configError(() => parseConfig(env, () => DEV));

@@ -1,6 +1,6 @@
 // The webhook receiver: the one 404, size and shape checks, de-duplication and coalescing.
 import assert from "node:assert/strict";
-import { deliver, wireBelvo, wirePluggy } from "./support/pulls.ts";
+import { deliver, testClock, wireBelvo, wirePluggy } from "./support/pulls.ts";
 
 async function counts(sql: import("../src/db/pool.ts").Sql) {
   const [row] = await sql`
@@ -247,6 +247,50 @@ Deno.test("a burst over many connections shares commits, yet each delivery gets 
              count(*) filter (where outcome = 'accepted' and pull_id is null)::int as unlinked
       from webhook_events`;
     assert.deepEqual(events, { n: connections * 5, distinct_n: connections * 5, unlinked: 0 });
+  } finally {
+    await w.close();
+  }
+});
+
+Deno.test("a webhook's pull waits for the rest of the vendor's sync; a manual request does not", async () => {
+  const clock = testClock();
+  const w = await wirePluggy({}, { now: clock.now, pulls: { wake: false, webhookDelayMs: 2_000 } });
+  try {
+    const queuedAt = clock.now();
+    const first = await deliver(w, w.fake.webhooks.itemUpdated({ itemId: w.accountRef }));
+    const due = async () => {
+      const [job] = await w.h.sql`select next_attempt_at from pull_jobs where status = 'queued'`;
+      return (job.next_attempt_at as Date).getTime();
+    };
+    assert.equal(await due(), queuedAt + 2_000);
+    await w.h.pool.drain();
+    assert.equal((await w.pull(first.body.pullId)).status, "queued", "not due yet");
+
+    // Another event of the same sync, a second later, merges without pushing the pull back.
+    clock.advance(1_000);
+    const account = w.fake.items[0].accounts[0].id;
+    const second = await deliver(
+      w,
+      w.fake.webhooks.transactionsCreated({
+        itemId: w.accountRef,
+        accountId: account,
+        transactionsCreatedAtFrom: new Date(0),
+      }),
+    );
+    assert.equal(second.body.pullId, first.body.pullId);
+    assert.equal(await due(), queuedAt + 2_000);
+
+    // A tenant asking for a pull wants it now: the queued one comes due at once.
+    const asked = await w.h.request(
+      `/v1/discovery/aggregator-connections/${w.connectionId}/pulls`,
+      { method: "POST", tenant: w.tenant },
+    );
+    assert.equal((await asked.json()).id, first.body.pullId);
+    assert.equal(await due(), clock.now());
+    await w.h.pool.drain();
+    const done = await w.pull(first.body.pullId);
+    assert.equal(done.status, "succeeded");
+    assert.equal(done.trigger, "webhook");
   } finally {
     await w.close();
   }

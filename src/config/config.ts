@@ -27,9 +27,16 @@ export interface Config {
   /**
    * Pull jobs: how many run at once in this process, attempts before a job is dead, and how long
    * a claim holds without progress before the sweep gives the job to another worker; how long
-   * webhook events and finished pulls are kept.
+   * webhook events and finished pulls are kept; how long a pull a webhook queued waits for the
+   * other events of the same vendor sync.
    */
-  pulls: { concurrency: number; maxAttempts: number; leaseMs: number; retentionMs: number };
+  pulls: {
+    concurrency: number;
+    maxAttempts: number;
+    leaseMs: number;
+    retentionMs: number;
+    webhookDelayMs: number;
+  };
 }
 
 /** Settings that development mode generates once into the data dir when they are not given. */
@@ -129,15 +136,17 @@ export function parseConfig(env: Env, devSecrets?: (dataDir: string) => DevSecre
     }
   }
 
-  const positive = (name: string, fallback: number) => {
+  const number = (name: string, fallback: number, min: number) => {
     const text = get(name);
     if (text === undefined) return fallback;
-    if (!/^\d{1,10}$/.test(text) || Number(text) < 1) {
-      problems.push(`${name} must be a whole number above 0`);
+    if (!/^\d{1,10}$/.test(text) || Number(text) < min) {
+      problems.push(`${name} must be a whole number${min > 0 ? " above 0" : ""}`);
       return fallback; // reported; the fallback keeps later checks from piling on
     }
     return Number(text);
   };
+  const positive = (name: string, fallback: number) => number(name, fallback, 1);
+  const wholeNumber = (name: string, fallback: number) => number(name, fallback, 0);
   const vendorHttp = {
     connectTimeoutMs: positive("MATCHER_VENDOR_CONNECT_TIMEOUT_MS", 5_000),
     timeoutMs: positive("MATCHER_VENDOR_TIMEOUT_MS", 30_000),
@@ -152,6 +161,7 @@ export function parseConfig(env: Env, devSecrets?: (dataDir: string) => DevSecre
     maxAttempts: positive("MATCHER_PULL_MAX_ATTEMPTS", 8),
     leaseMs: positive("MATCHER_PULL_LEASE_SECONDS", 120) * 1000,
     retentionMs: positive("MATCHER_RETENTION_DAYS", 30) * 86_400_000,
+    webhookDelayMs: wholeNumber("MATCHER_PULL_WEBHOOK_DELAY_MS", 2_000),
   };
   const metricsToken = get("MATCHER_METRICS_TOKEN");
   if (production && metricsToken && metricsToken.length < 32) {

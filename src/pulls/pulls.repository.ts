@@ -69,6 +69,8 @@ export type PullRequest = {
   trigger: PullTrigger;
   work: PullWork;
   now: Date;
+  /** When the job may run; `now` by default. Merging into a queued job never makes it later. */
+  dueAt?: Date;
 };
 
 /**
@@ -99,12 +101,15 @@ export async function enqueuePulls(db: Db, jobs: PullRequest[]): Promise<Map<str
     const queuedOf = new Map(queued.map((r) => [r.connection_id as string, r]));
     const merged = pending.flatMap((j) => {
       const row = queuedOf.get(j.connectionId);
-      return row ? [{ id: row.id as string, work: mergeWork(row.work, j.work) }] : [];
+      if (!row) return [];
+      return [{ id: row.id as string, work: mergeWork(row.work, j.work), due: dueAt(j) }];
     });
     if (merged.length > 0) {
       await db`
-        update pull_jobs p set work = v.work
-        from jsonb_to_recordset(${JSON.stringify(merged)}::text::jsonb) as v(id uuid, work jsonb)
+        update pull_jobs p
+        set work = v.work, next_attempt_at = least(p.next_attempt_at, v.due)
+        from jsonb_to_recordset(${JSON.stringify(merged)}::text::jsonb)
+          as v(id uuid, work jsonb, due timestamptz)
         where p.id = v.id`;
     }
     for (const row of queued) ids.set(row.connection_id, row.id);
@@ -115,15 +120,17 @@ export async function enqueuePulls(db: Db, jobs: PullRequest[]): Promise<Map<str
       trigger: j.trigger,
       work: j.work,
       now: j.now.toISOString(),
+      due: dueAt(j),
     }));
     if (fresh.length > 0) {
       const created = await db`
         insert into pull_jobs (id, tenant_id, connection_id, trigger, status, work,
                                next_attempt_at, created_at)
-        select id, tenant_id, connection_id, trigger, 'queued', work, now,
+        select id, tenant_id, connection_id, trigger, 'queued', work, due,
                date_trunc('milliseconds', now)
         from jsonb_to_recordset(${JSON.stringify(fresh)}::text::jsonb) as v(
-          id uuid, tenant_id uuid, connection_id uuid, trigger text, work jsonb, now timestamptz)
+          id uuid, tenant_id uuid, connection_id uuid, trigger text, work jsonb, now timestamptz,
+          due timestamptz)
         on conflict (connection_id) where status = 'queued' do nothing
         returning id, connection_id`;
       for (const row of created) ids.set(row.connection_id, row.id);
@@ -135,6 +142,8 @@ export async function enqueuePulls(db: Db, jobs: PullRequest[]): Promise<Map<str
   }
   return ids;
 }
+
+const dueAt = (j: PullRequest) => (j.dueAt ?? j.now).toISOString();
 
 /**
  * The condition on `pull_jobs j` of a job a worker may claim at `now`: queued or retrying, due,

@@ -30,6 +30,8 @@ export interface ReceiverDeps {
   now: () => number;
   /** Called after a pull was queued, so a local worker starts it without waiting for its poll. */
   onPullQueued: () => void;
+  /** How long a queued pull waits, so that the other events of the same sync merge into it. */
+  webhookPullDelayMs: number;
 }
 
 /** One answer for every delivery that names no live token of that vendor: nothing to learn. */
@@ -47,9 +49,21 @@ export function webhookReceiver(app: OpenAPIHono<AppEnv>, deps: ReceiverDeps): v
 
   // Concurrent deliveries share one transaction (and one commit): see group_commit.ts.
   const record = groupCommit(
-    (deliveries: WebhookDelivery[]) => recordWebhooks(deps.sql, deliveries),
+    (deliveries: WebhookDelivery[]) =>
+      recordWebhooks(deps.sql, deliveries, { pullDelayMs: deps.webhookPullDelayMs }),
     { maxBatch: MAX_BATCH, retryAlone: (err) => !isUnavailable(err) },
   );
+
+  // The pull comes due after the delay; one timer at a time wakes the workers then (a pull queued
+  // meanwhile is found by that wake or by the workers' poll a second later).
+  let wake: ReturnType<typeof setTimeout> | undefined;
+  function wakeWhenDue() {
+    if (deps.webhookPullDelayMs === 0) return deps.onPullQueued();
+    wake ??= setTimeout(() => {
+      wake = undefined;
+      deps.onPullQueued();
+    }, deps.webhookPullDelayMs);
+  }
 
   // Documented from the generated route, but served by a plain handler: the token must be checked
   // before the body is read, which the generated body validator would do first.
@@ -80,7 +94,7 @@ export function webhookReceiver(app: OpenAPIHono<AppEnv>, deps: ReceiverDeps): v
         throw unknownToken();
       }
       outcome = receipt.status;
-      if (receipt.status === "accepted") deps.onPullQueued();
+      if (receipt.status === "accepted") wakeWhenDue();
       deps.logger.info({
         msg: "webhook received",
         requestId: c.get("requestId"),

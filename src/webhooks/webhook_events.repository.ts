@@ -35,6 +35,7 @@ type Fresh = { index: number; id: string; delivery: WebhookDelivery; event: Webh
 export function recordWebhooks(
   sql: Sql,
   deliveries: WebhookDelivery[],
+  options: { pullDelayMs: number },
 ): Promise<ItemResult<Recorded>[]> {
   return sql.begin(async (tx: postgres.TransactionSql) => {
     const results: ItemResult<Recorded>[] = deliveries.map(() => ({ value: undefined }));
@@ -63,7 +64,8 @@ export function recordWebhooks(
     });
 
     const inserted = await insertEvents(tx, fresh);
-    const pullIds = await queuePulls(tx, fresh.filter((f) => inserted.has(f.id) && f.event.work));
+    const accepted = fresh.filter((f) => inserted.has(f.id) && f.event.work);
+    const pullIds = await queuePulls(tx, accepted, options.pullDelayMs);
     const earlier = await earlierPullIds(tx, fresh.filter((f) => !inserted.has(f.id)));
 
     const receiptOf = (f: Fresh): WebhookReceipt => {
@@ -129,10 +131,11 @@ async function insertEvents(tx: postgres.TransactionSql, fresh: Fresh[]): Promis
 }
 
 /**
- * Queues one pull per connection with the merged work of its new events, and links each event to
- * it. Answers the pull id of each connection.
+ * Queues one pull per connection with the merged work of its new events, due `delayMs` after the
+ * first of them (a vendor sends several events for one sync: they become one pull), and links
+ * each event to it. Answers the pull id of each connection.
  */
-async function queuePulls(tx: postgres.TransactionSql, accepted: Fresh[]) {
+async function queuePulls(tx: postgres.TransactionSql, accepted: Fresh[], delayMs: number) {
   const byConnection = new Map<string, PullRequest>();
   for (const { delivery: d, event } of accepted) {
     const earlier = byConnection.get(d.connectionId);
@@ -144,7 +147,11 @@ async function queuePulls(tx: postgres.TransactionSql, accepted: Fresh[]) {
       now: earlier && earlier.now < d.now ? earlier.now : d.now,
     });
   }
-  const pullIds = await enqueuePulls(tx, [...byConnection.values()]);
+  const jobs = [...byConnection.values()].map((j) => ({
+    ...j,
+    dueAt: new Date(j.now.getTime() + delayMs),
+  }));
+  const pullIds = await enqueuePulls(tx, jobs);
   if (accepted.length > 0) {
     const eventIds = accepted.map((f) => f.id);
     const eventPulls = accepted.map((f) => pullIds.get(f.delivery.connectionId)!);

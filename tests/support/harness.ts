@@ -40,6 +40,8 @@ export interface HarnessOptions {
     concurrency?: number;
     maxAttempts?: number;
     leaseMs?: number;
+    /** How long a pull a webhook queued waits; 0 by default (the service's default is 2 s). */
+    webhookDelayMs?: number;
     /** How long webhook events and finished pulls are kept; 30 days by default. */
     retentionMs?: number;
     /** False: queued jobs wait for `pool.drain()` or `sweep()`, so a test decides when they run. */
@@ -142,6 +144,7 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
       if (pulls.wake !== false) pool.wake();
     },
     publicUrl: options.publicUrl ?? "http://localhost:8080",
+    webhookPullDelayMs: pulls.webhookDelayMs ?? 0,
   });
   return { app, secret, sealKeys, logs, pool, sweep, newPool };
 }
