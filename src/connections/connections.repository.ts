@@ -201,17 +201,16 @@ export async function configNames(
 }
 
 /**
- * Inside a transaction, the live connection's account reference, share-locked so that a delete
- * waits until the transaction ends; undefined when the connection is not live.
+ * Inside a transaction, the account reference of each of these connections that is live, keyed by
+ * `tenant/id`. The rows are share-locked in id order (so that two such transactions cannot
+ * deadlock), and a delete of one waits until the transaction ends.
  */
-export async function lockLiveConnection(
-  tx: Db,
-  tenantId: string,
-  id: string,
-): Promise<{ accountRef: string } | undefined> {
-  const [r] = await tx`
-    select account_ref from connections
-    ${liveById(tx, tenantId, id)}
+export async function lockLiveConnections(tx: Db, ids: string[]): Promise<Map<string, string>> {
+  const rows = await tx`
+    select id, tenant_id, account_ref from connections
+    where id = any(${[...new Set(ids)].sort()}::uuid[]) and kind = 'aggregator'
+      and deleted_at is null
+    order by id
     for share`;
-  return r ? { accountRef: r.account_ref } : undefined;
+  return new Map(rows.map((r) => [`${r.tenant_id}/${r.id}`, r.account_ref as string]));
 }

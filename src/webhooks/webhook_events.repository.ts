@@ -1,6 +1,7 @@
 // Recording webhooks: a batch of events and the pulls they queue, together in one database transaction.
 import type postgres from "postgres";
 import type { components } from "../../generated/types.ts";
+import { lockLiveConnections } from "../connections/connections.repository.ts";
 import type { Sql } from "../db/pool.ts";
 import { enqueuePulls, type PullRequest } from "../pulls/pulls.repository.ts";
 import { mergeWork } from "../pulls/work.ts";
@@ -39,7 +40,8 @@ export function recordWebhooks(
 ): Promise<ItemResult<Recorded>[]> {
   return sql.begin(async (tx: postgres.TransactionSql) => {
     const results: ItemResult<Recorded>[] = deliveries.map(() => ({ value: undefined }));
-    const accountRefs = await lockLiveConnections(tx, deliveries);
+    // A delete of one of these connections waits until this batch is in.
+    const accountRefs = await lockLiveConnections(tx, deliveries.map((d) => d.connectionId));
 
     // Read each body; the first delivery of an event in this batch is the one inserted.
     const fresh: Fresh[] = [];
@@ -88,21 +90,6 @@ function eventKey(f: Pick<Fresh, "delivery" | "event">): string {
   return `${f.delivery.connectionId}/${f.event.key}`;
 }
 
-/**
- * Share-locks the batch's live connections, in id order so that two batches cannot deadlock; a
- * delete of one waits until this batch is in. Answers the account reference of each, keyed by
- * tenant and id.
- */
-async function lockLiveConnections(tx: postgres.TransactionSql, deliveries: WebhookDelivery[]) {
-  const ids = [...new Set(deliveries.map((d) => d.connectionId))].sort();
-  const rows = await tx`
-    select id, tenant_id, account_ref from connections
-    where id = any(${ids}::uuid[]) and kind = 'aggregator' and deleted_at is null
-    order by id
-    for share`;
-  return new Map<string, string>(rows.map((r) => [`${r.tenant_id}/${r.id}`, r.account_ref]));
-}
-
 /** Inserts the events in one statement; answers the ids of those that were new. */
 async function insertEvents(tx: postgres.TransactionSql, fresh: Fresh[]): Promise<Set<string>> {
   if (fresh.length === 0) return new Set();
@@ -139,19 +126,17 @@ async function queuePulls(tx: postgres.TransactionSql, accepted: Fresh[], delayM
   const byConnection = new Map<string, PullRequest>();
   for (const { delivery: d, event } of accepted) {
     const earlier = byConnection.get(d.connectionId);
+    const now = earlier && earlier.now < d.now ? earlier.now : d.now;
     byConnection.set(d.connectionId, {
       tenantId: d.tenantId,
       connectionId: d.connectionId,
       trigger: "webhook",
       work: earlier ? mergeWork(earlier.work, event.work!) : event.work!,
-      now: earlier && earlier.now < d.now ? earlier.now : d.now,
+      now,
+      dueAt: new Date(now.getTime() + delayMs),
     });
   }
-  const jobs = [...byConnection.values()].map((j) => ({
-    ...j,
-    dueAt: new Date(j.now.getTime() + delayMs),
-  }));
-  const pullIds = await enqueuePulls(tx, jobs);
+  const pullIds = await enqueuePulls(tx, [...byConnection.values()]);
   if (accepted.length > 0) {
     const eventIds = accepted.map((f) => f.id);
     const eventPulls = accepted.map((f) => pullIds.get(f.delivery.connectionId)!);
