@@ -22,14 +22,24 @@ import { type Halt, runAtMost } from "./walks.ts";
 export const WATERMARK_OVERLAP_MS = 5 * 60_000;
 
 /**
- * Steps of one kind (accounts) a pull walks at once, each page's upsert in its own transaction on
- * its own pool connection, so that several Postgres backends work at once. A walk holds a
- * connection only while it stores a page. The pool (src/db/pool.ts) has 10 connections shared
- * with the HTTP side: at the default MATCHER_PULL_CONCURRENCY of 4 pulls, 2 walks each store at
- * most 8 pages at once, which leaves 2 connections to requests, claims and lease renewals even
- * then; and on 2 cores more walks would not add a backend that has a core to run on.
+ * Page stores the pulls of one process may run at once. The pool (src/db/pool.ts) has 10
+ * connections shared with the HTTP side; a walk holds one only while it stores a page, so 8 page
+ * stores at most leave 2 to requests, claims and lease renewals even when every walk stores (a
+ * pool of more than 8 pulls walks one account at a time each, and takes as many as before).
  */
-export const WALKS_PER_PULL = 2;
+const PAGE_STORES = 8;
+/** More walks than this add no Postgres backend that has a core to run on (2 cores here). */
+const MAX_WALKS = 4;
+
+/**
+ * Accounts of one kind of step each pull walks at once, each page's upsert in its own transaction
+ * on its own connection so that several Postgres backends work: PAGE_STORES shared by the pool's
+ * `concurrency` pulls, between 1 and MAX_WALKS. At the default MATCHER_PULL_CONCURRENCY of 4 that
+ * is 2 walks a pull (4 × 2 = 8 connections at most); a pool of 1 or 2 pulls walks 4.
+ */
+export function walksPerPull(concurrency: number): number {
+  return Math.max(1, Math.min(MAX_WALKS, Math.floor(PAGE_STORES / concurrency)));
+}
 
 export interface PullRunDeps {
   sql: Sql;
@@ -41,6 +51,8 @@ export interface PullRunDeps {
   leaseMs: number;
   maxAttempts: number;
   random?: () => number;
+  /** Accounts walked at once; the pool sets `walksPerPull(concurrency)`, 1 when absent. */
+  walksPerPull?: number;
 }
 
 /** What stops a run between pages: the pool shutting down, handing its jobs back or not. */
@@ -101,7 +113,12 @@ export async function runPull(
     // their next page, and is thrown only once every walk has settled: no page of this attempt
     // is stored after the job was handed back.
     for (const ofKind of runsOfOneKind(todo)) {
-      await runAtMost(ofKind, WALKS_PER_PULL, run.halt, (step) => runStep(run, client, step));
+      await runAtMost(
+        ofKind,
+        deps.walksPerPull ?? 1,
+        run.halt,
+        (step) => runStep(run, client, step),
+      );
     }
     if (!(await repo.finishPull(deps.sql, lease, { status: "succeeded", now: at() }))) {
       return lost(deps, job);
