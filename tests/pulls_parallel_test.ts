@@ -1,6 +1,7 @@
 // Pulls walking several accounts at once: overlap, resume of each walk from its own cursor, one
 // walk's failure stopping the others, and checkpoints stored before walks ran at once.
 import assert from "node:assert/strict";
+import { claimPull, recordProgress } from "../src/pulls/pulls.repository.ts";
 import type { Aggregators } from "../src/vendors/clients.ts";
 import type { FakePluggy } from "./fakes/pluggy.ts";
 import type { Json } from "./support/fakes.ts";
@@ -81,6 +82,15 @@ const walks = (fake: FakePluggy) => fake.requests.filter((r) => r.path === "/v2/
 async function checkpointOf(w: Wired<FakePluggy>, pullId: string): Promise<Json> {
   const [row] = await w.h.sql`select checkpoint from pull_jobs where id = ${pullId}`;
   return row.checkpoint;
+}
+
+/** Polls `check` every 5 ms until it holds; fails after 10 s, a safety net. */
+async function until(what: string, check: () => Promise<boolean>) {
+  for (let i = 0; i < 2_000; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.fail(`gave up waiting for ${what}`);
 }
 
 /** The `after` cursor of a vendor next link. */
@@ -379,6 +389,73 @@ Deno.test("a checkpoint stored before walks ran at once (one `current` step) sti
     await assertStoredEqualsVendor(w);
   } finally {
     for (const g of gates) g.open();
+    await w.close();
+  }
+});
+
+Deno.test("each commit changes only its own step's entry, and two commits at once keep both", async () => {
+  const w = await wirePluggy({}, { pulls: { wake: false } });
+  try {
+    const { body } = await deliver(w, w.fake.webhooks.itemUpdated({ itemId: w.accountRef }));
+    const job = await claimPull(w.h.sql, "test-owner", new Date(), new Date(Date.now() + 60_000));
+    assert.equal(job?.id, body.pullId);
+    const lease = { jobId: body.pullId, owner: "test-owner" };
+    const cursor = (n: number) => ({ next: `https://vendor/p?after=${n}`, maxCreatedAt: null });
+    const progress = (step: string, finished: boolean, c?: ReturnType<typeof cursor>) => ({
+      step,
+      finished,
+      cursor: c,
+      pages: 1,
+      upserted: 0,
+      leaseUntil: new Date(Date.now() + 60_000),
+    });
+    // As the previous version stored it: one step mid-walk.
+    await w.h.sql`
+      update pull_jobs set checkpoint = ${
+      w.h.sql.json({ done: ["created:x"], current: { step: "sync:a", ...cursor(1) } })
+    } where id = ${body.pullId}`;
+    await w.h.sql.begin((tx) => recordProgress(tx, lease, progress("sync:b", false, cursor(2))));
+    assert.deepEqual(await checkpointOf(w, body.pullId), {
+      done: ["created:x"],
+      cursors: { "sync:a": cursor(1), "sync:b": cursor(2) },
+    });
+
+    // Step a commits and holds the job's row; step b's commit waits for it, then applies to the
+    // row a left, so neither entry is lost. (Embedded PGlite serves one connection: nothing waits.)
+    if (w.h.sql.options.max < 2) return;
+    const release = Promise.withResolvers<void>();
+    const first = w.h.sql.begin(async (tx) => {
+      await recordProgress(tx, lease, progress("sync:a", true));
+      await release.promise;
+    });
+    const [me] = await w.h.sql`select current_database() as db`;
+    const backends = async (where: string) => {
+      const [{ n }] = await w.h.sql`
+        select count(*)::int as n from pg_stat_activity
+        where datname = ${me.db} and ${w.h.sql.unsafe(where)}`;
+      return n;
+    };
+    await until(
+      "step a's commit to hold the row",
+      async () => await backends("state = 'idle in transaction'") === 1,
+    );
+    const second = w.h.sql.begin((tx) =>
+      recordProgress(tx, lease, progress("sync:b", false, cursor(3)))
+    );
+    await until(
+      "step b's commit to wait for it",
+      async () => await backends("wait_event_type = 'Lock'") === 1,
+    );
+    release.resolve();
+    await Promise.all([first, second]);
+    assert.deepEqual(await checkpointOf(w, body.pullId), {
+      done: ["created:x", "sync:a"],
+      cursors: { "sync:b": cursor(3) },
+    });
+    const [{ pages }] = await w.h.sql`
+      select pages_fetched as pages from pull_jobs where id = ${body.pullId}`;
+    assert.equal(pages, 3);
+  } finally {
     await w.close();
   }
 });
