@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { BASE_DELAY_MS, MAX_DELAY_MS, retryDelayMs } from "../src/pulls/backoff.ts";
 import { type Halt, runAtMost } from "../src/pulls/walks.ts";
-import { cursorsOf, mergeWork, planSteps } from "../src/pulls/work.ts";
+import { cursorsOf, mergeWork, planSteps, runsOfOneKind } from "../src/pulls/work.ts";
 import { AppError } from "../src/http/errors.ts";
 import { readWebhook } from "../src/webhooks/vendor_events.ts";
 
@@ -214,4 +214,20 @@ Deno.test("a checkpoint's cursors include an older checkpoint's `current` step",
   assert.deepEqual(cursorsOf({ done: ["a"], current: { step: "b", ...cursor } }), { b: cursor });
   assert.deepEqual(cursorsOf({ done: [], cursors: { c: cursor } }), { c: cursor });
   assert.deepEqual(cursorsOf({ done: [] }), {});
+});
+
+Deno.test("a job's steps are walked kind after kind, the accounts of one kind together", async () => {
+  const steps = await planSteps({
+    sync: true,
+    createdFrom: { b: "2026-01-01T00:00:00.000Z", a: "2026-01-02T00:00:00.000Z" },
+    ids: { a: ["1"] },
+    deleted: ["x"],
+  }, () => Promise.resolve(["b", "a"]));
+  assert.deepEqual(runsOfOneKind(steps).map((run) => run.map((s) => s.key)), [
+    ["created:a", "created:b"],
+    ["ids:a"],
+    ["sync:a", "sync:b"],
+    ["deleted"],
+  ]);
+  assert.deepEqual(runsOfOneKind([]), []);
 });

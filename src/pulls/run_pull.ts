@@ -14,7 +14,7 @@ import { VendorError } from "../vendors/errors.ts";
 import { retryDelayMs } from "./backoff.ts";
 import { prefetch } from "./prefetch.ts";
 import * as repo from "./pulls.repository.ts";
-import { type Cursor, cursorsOf, planSteps, type PullStep } from "./work.ts";
+import { type Cursor, cursorsOf, planSteps, type PullStep, runsOfOneKind } from "./work.ts";
 import { type Halt, runAtMost } from "./walks.ts";
 
 /** A sync re-reads this much before an account's watermark, for transactions the vendor recorded
@@ -133,17 +133,6 @@ export async function runPull(
     }
     return await handleFailure(deps, job, lease, err);
   }
-}
-
-/** `steps` cut where the kind changes, in their order. */
-function runsOfOneKind(steps: PullStep[]): PullStep[][] {
-  const runs: PullStep[][] = [];
-  for (const step of steps) {
-    const last = runs.at(-1);
-    if (last && last[0].kind === step.kind) last.push(step);
-    else runs.push([step]);
-  }
-  return runs;
 }
 
 async function runStep(run: PageWriter, client: AggregatorClient, step: PullStep): Promise<void> {

@@ -93,6 +93,20 @@ export async function planSteps(
   return steps;
 }
 
+/**
+ * `steps` cut where the kind changes, in their order: the steps of one run may be walked at once,
+ * and each run only after the one before it finished.
+ */
+export function runsOfOneKind(steps: PullStep[]): PullStep[][] {
+  const runs: PullStep[][] = [];
+  for (const step of steps) {
+    const last = runs.at(-1);
+    if (last && last[0].kind === step.kind) last.push(step);
+    else runs.push([step]);
+  }
+  return runs;
+}
+
 function sorted<T>(record: Record<string, T> | undefined): [string, T][] {
   return Object.entries(record ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
