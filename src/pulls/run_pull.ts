@@ -142,6 +142,7 @@ async function runStep(run: PageWriter, client: AggregatorClient, step: PullStep
       return await run.commit(step.key, { deleted: step.ids, finished: true });
     case "ids": {
       // By-id fetches are short and cannot resume mid-way; the step is redone whole if it stops.
+      run.goOn();
       const pages = prefetch(client.transactionsByIds({
         accountRef,
         accountId: step.accountId,
@@ -164,6 +165,7 @@ async function runStep(run: PageWriter, client: AggregatorClient, step: PullStep
       }
       let maxCreatedAt = resume?.maxCreatedAt ?? null;
       let finished = false;
+      run.goOn(); // no first request once the walks are stopping
       const pages = prefetch(client.transactions({
         accountRef,
         accountId: step.accountId,
@@ -217,6 +219,12 @@ class PageWriter {
     this.cursors = cursorsOf(job.checkpoint);
   }
 
+  /** Throws when the walks must stop: the pool is stopping, or another walk of the job failed. */
+  goOn(): void {
+    if (this.halt.failure) throw new Halted();
+    if (this.control.stopping) throw new Stopping();
+  }
+
   async commit(step: string, what: {
     page?: TransactionPage;
     deleted?: string[];
@@ -224,8 +232,7 @@ class PageWriter {
     resume?: Cursor;
     watermark?: { accountId: string; createdUpTo: string };
   }): Promise<void> {
-    if (this.halt.failure) throw new Halted();
-    if (this.control.stopping) throw new Stopping();
+    this.goOn();
     const owner = {
       tenantId: this.job.tenantId,
       connectionId: this.job.connectionId,
