@@ -71,9 +71,13 @@ Deno.test({
     for (const kind of KINDS) {
       for (const endless of [false, true]) {
         const fake = await startFakePluggy({ seed: cases.length + 1, pageSize: 10 });
-        // Transient: every attempt but the last fails; endless: every attempt fails.
+        // Transient: every attempt but the last fails; endless: every attempt fails. A pull walks
+        // its accounts at once, so a transactions fault strikes one account (one request an
+        // attempt), not whichever walk asks first.
+        const account = fake.items[0].accounts[0].id;
         fake.faults.add({
           path: kind.path,
+          query: kind.path === "/v2/transactions" ? { accountId: account } : undefined,
           fault: kind.fault,
           times: endless ? Infinity : MAX_ATTEMPTS - 1,
         });

@@ -81,9 +81,10 @@ Deno.test("deleting a connection fails its queued pull and stops a running one",
 
   const v = await wirePluggy({ pageSize: 5 });
   try {
-    v.fake.faults.add({ path: "/v2/transactions", fault: { delayMs: 500 } });
+    // Both accounts are walked at once: the first page of each is in flight when the delete lands.
+    v.fake.faults.add({ path: "/v2/transactions", times: 2, fault: { delayMs: 500 } });
     const { body } = await deliver(v, v.fake.webhooks.itemUpdated({ itemId: v.accountRef }));
-    while (!v.fake.requests.some((r) => r.path === "/v2/transactions")) {
+    while (v.fake.requests.filter((r) => r.path === "/v2/transactions").length < 2) {
       await new Promise((r) => setTimeout(r, 10));
     }
     const del = await v.h.request(`/v1/discovery/aggregator-connections/${v.connectionId}`, {
@@ -95,7 +96,7 @@ Deno.test("deleting a connection fails its queued pull and stops a running one",
     const pull = await v.pull(body.pullId);
     assert.equal(pull.status, "failed");
     assert.equal(pull.lastError.reason, "connection_deleted");
-    assert.equal(pull.pagesFetched, 0, "the page in flight was not stored");
+    assert.equal(pull.pagesFetched, 0, "the pages in flight were not stored");
     const [{ count }] = await v.h.sql`select count(*)::int from transactions`;
     assert.equal(count, 0);
     assert.ok(v.h.logs.some((l) => l.includes("pull lease lost")));

@@ -1,7 +1,9 @@
-// Pure parts of pulls: merging triggers into a queued job, step order, retry delays, vendor events.
+// Pure parts of pulls: merging triggers into a queued job, step order, walks at once, retry delays,
+// vendor events.
 import assert from "node:assert/strict";
 import { BASE_DELAY_MS, MAX_DELAY_MS, retryDelayMs } from "../src/pulls/backoff.ts";
-import { mergeWork, planSteps } from "../src/pulls/work.ts";
+import { type Halt, runAtMost } from "../src/pulls/walks.ts";
+import { cursorsOf, mergeWork, planSteps, runsOfOneKind } from "../src/pulls/work.ts";
 import { AppError } from "../src/http/errors.ts";
 import { readWebhook } from "../src/webhooks/vendor_events.ts";
 
@@ -142,4 +144,90 @@ Deno.test("a body that is not the vendor's payload is a 400 naming the missing f
       JSON.stringify(body),
     );
   }
+});
+
+/** A promise and its resolve/reject, for a test to settle a walk when it wants. */
+function deferred() {
+  let resolve = () => {};
+  let reject = (_: unknown) => {};
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+const turns = async (n = 5) => {
+  for (let i = 0; i < n; i++) await Promise.resolve();
+};
+
+Deno.test("runAtMost runs every walk, in order, never more than its limit at once", async () => {
+  const pending = new Map<number, ReturnType<typeof deferred>>();
+  const started: number[] = [];
+  const run = runAtMost([1, 2, 3, 4, 5], 2, {}, (n) => {
+    started.push(n);
+    const d = deferred();
+    pending.set(n, d);
+    return d.promise;
+  });
+  await turns();
+  assert.deepEqual(started, [1, 2]);
+  pending.get(2)!.resolve();
+  await turns();
+  assert.deepEqual(started, [1, 2, 3]);
+  pending.get(1)!.resolve();
+  pending.get(3)!.resolve();
+  await turns();
+  assert.deepEqual(started, [1, 2, 3, 4, 5]);
+  pending.get(4)!.resolve();
+  pending.get(5)!.resolve();
+  await run;
+  await runAtMost([], 4, {}, () => Promise.reject(new Error("never called")));
+});
+
+Deno.test("runAtMost stops at the first failure, waits for the running walks, throws the first error", async () => {
+  const pending = new Map<number, ReturnType<typeof deferred>>();
+  const started: number[] = [];
+  const halt: Halt = {};
+  let settled = false;
+  const run = runAtMost([1, 2, 3, 4], 2, halt, (n) => {
+    started.push(n);
+    const d = deferred();
+    pending.set(n, d);
+    return d.promise;
+  }).finally(() => settled = true);
+  run.catch(() => {});
+  await turns();
+  const first = new Error("walk 2 failed");
+  pending.get(2)!.reject(first);
+  await turns();
+  assert.deepEqual(halt.failure, { error: first }, "the others see it before their next page");
+  assert.deepEqual(started, [1, 2], "no walk starts after a failure");
+  assert.equal(settled, false, "walk 1 is still running: the failure waits for it");
+  pending.get(1)!.reject(new Error("walk 1 stopped because of walk 2"));
+  await assert.rejects(run, (err) => err === first);
+  assert.deepEqual(started, [1, 2]);
+});
+
+Deno.test("a checkpoint's cursors include an older checkpoint's `current` step", () => {
+  const cursor = { next: "https://vendor/page?after=3", maxCreatedAt: "2026-01-01T00:00:00.000Z" };
+  assert.deepEqual(cursorsOf({ done: ["a"], current: { step: "b", ...cursor } }), { b: cursor });
+  assert.deepEqual(cursorsOf({ done: [], cursors: { c: cursor } }), { c: cursor });
+  assert.deepEqual(cursorsOf({ done: [] }), {});
+});
+
+Deno.test("a job's steps are walked kind after kind, the accounts of one kind together", async () => {
+  const steps = await planSteps({
+    sync: true,
+    createdFrom: { b: "2026-01-01T00:00:00.000Z", a: "2026-01-02T00:00:00.000Z" },
+    ids: { a: ["1"] },
+    deleted: ["x"],
+  }, () => Promise.resolve(["b", "a"]));
+  assert.deepEqual(runsOfOneKind(steps).map((run) => run.map((s) => s.key)), [
+    ["created:a", "created:b"],
+    ["ids:a"],
+    ["sync:a", "sync:b"],
+    ["deleted"],
+  ]);
+  assert.deepEqual(runsOfOneKind([]), []);
 });

@@ -5,7 +5,7 @@ import { zPullStatus } from "../../generated/zod/zod.gen.ts";
 import type { Db, Sql } from "../db/pool.ts";
 import type { Position } from "../http/pagination.ts";
 import { isUuid } from "../http/uuid.ts";
-import type { Checkpoint, PullWork } from "./work.ts";
+import type { Checkpoint, Cursor, PullWork } from "./work.ts";
 import { mergeWork } from "./work.ts";
 
 type Pull = components["schemas"]["Pull"];
@@ -201,19 +201,44 @@ export class LeaseLost extends Error {
   }
 }
 
+/** One page's move of its step: finished (the step joins `done`), or its next cursor, or neither. */
+export interface StepProgress {
+  step: string;
+  finished: boolean;
+  cursor?: Cursor;
+}
+
 /**
  * Inside `tx`, records progress of a leased job and extends its lease; throws LeaseLost (rolling
  * back whatever `tx` wrote) when another worker holds the job now or its connection was deleted.
+ *
+ * Several walks of one job commit at once, so the checkpoint is changed in place, only at this
+ * step's entry: a finished step is appended to `done` and its cursor dropped, else its cursor is
+ * set. The row lock makes a concurrent commit wait, and the update is then evaluated again on the
+ * row that commit left, so neither loses the other's entry. An older checkpoint's `current` is
+ * turned into a cursor on the way.
  */
 export async function recordProgress(
   tx: postgres.TransactionSql,
   lease: Lease,
-  progress: { checkpoint: Checkpoint; pages: number; upserted: number; leaseUntil: Date },
+  progress: StepProgress & { pages: number; upserted: number; leaseUntil: Date },
 ): Promise<void> {
+  const { step, finished } = progress;
+  const cursor = progress.cursor ? tx.json(progress.cursor as unknown as postgres.JSONValue) : null;
   const [own] = await tx`
-    update pull_jobs set checkpoint = ${
-    tx.json(progress.checkpoint as unknown as postgres.JSONValue)
-  },
+    update pull_jobs set checkpoint = (
+        select jsonb_build_object(
+          'done', case when ${finished}::boolean and not c.done ? ${step}::text
+            then c.done || to_jsonb(${step}::text) else c.done end,
+          'cursors', case when ${finished}::boolean then c.cursors - ${step}::text
+            when ${cursor}::jsonb is null then c.cursors
+            else c.cursors || jsonb_build_object(${step}::text, ${cursor}::jsonb) end)
+        from (select coalesce(pull_jobs.checkpoint -> 'done', '[]'::jsonb) as done,
+          case when pull_jobs.checkpoint ? 'current'
+            then jsonb_build_object(pull_jobs.checkpoint #>> '{current,step}',
+              (pull_jobs.checkpoint -> 'current') - 'step')
+            else '{}'::jsonb end
+          || coalesce(pull_jobs.checkpoint -> 'cursors', '{}'::jsonb) as cursors) c),
       pages_fetched = pages_fetched + ${progress.pages},
       transactions_upserted = transactions_upserted + ${progress.upserted},
       lease_expires_at = ${progress.leaseUntil}

@@ -1,4 +1,5 @@
-// Runs one claimed pull job: each page stored with the job's checkpoint in one transaction.
+// Runs one claimed pull job: each page stored with the job's checkpoint in one transaction, the
+// accounts of each kind of step walked several at once.
 import type postgres from "postgres";
 import { unsealCredential } from "../connections/credential.ts";
 import * as connections from "../connections/connections.repository.ts";
@@ -13,11 +14,32 @@ import { VendorError } from "../vendors/errors.ts";
 import { retryDelayMs } from "./backoff.ts";
 import { prefetch } from "./prefetch.ts";
 import * as repo from "./pulls.repository.ts";
-import { type Checkpoint, planSteps, type PullStep } from "./work.ts";
+import { type Cursor, cursorsOf, planSteps, type PullStep, runsOfOneKind } from "./work.ts";
+import { type Halt, runAtMost } from "./walks.ts";
 
 /** A sync re-reads this much before an account's watermark, for transactions the vendor recorded
  * with a `createdAt` slightly in the past; upserts make the overlap free of duplicates. */
 export const WATERMARK_OVERLAP_MS = 5 * 60_000;
+
+/**
+ * Page stores the pulls of one process may run at once. The pool (src/db/pool.ts) has 10
+ * connections shared with the HTTP side; a walk holds one only while it stores a page, so 8 page
+ * stores at most leave 2 to requests, claims and lease renewals even when every walk stores (a
+ * pool of more than 8 pulls walks one account at a time each, and takes as many as before).
+ */
+const PAGE_STORES = 8;
+/** More walks than this add no Postgres backend that has a core to run on (2 cores here). */
+const MAX_WALKS = 4;
+
+/**
+ * Accounts of one kind of step each pull walks at once, each page's upsert in its own transaction
+ * on its own connection so that several Postgres backends work: PAGE_STORES shared by the pool's
+ * `concurrency` pulls, between 1 and MAX_WALKS. At the default MATCHER_PULL_CONCURRENCY of 4 that
+ * is 2 walks a pull (4 × 2 = 8 connections at most); a pool of 1 or 2 pulls walks 4.
+ */
+export function walksPerPull(concurrency: number): number {
+  return Math.max(1, Math.min(MAX_WALKS, Math.floor(PAGE_STORES / concurrency)));
+}
 
 export interface PullRunDeps {
   sql: Sql;
@@ -29,6 +51,8 @@ export interface PullRunDeps {
   leaseMs: number;
   maxAttempts: number;
   random?: () => number;
+  /** Accounts walked at once; the pool sets `walksPerPull(concurrency)`, 1 when absent. */
+  walksPerPull?: number;
 }
 
 /** What stops a run between pages: the pool shutting down, handing its jobs back or not. */
@@ -40,6 +64,9 @@ export interface RunControl {
 
 /** Thrown between pages when the pool is stopping; the job is released, not failed. */
 class Stopping extends Error {}
+
+/** Thrown between pages of a walk when another walk of the job failed; that failure is handled. */
+class Halted extends Error {}
 
 /**
  * How an attempt ended: the status it left the job in (`succeeded`, `retrying`, `failed`, `dead`),
@@ -80,8 +107,18 @@ export async function runPull(
       job.work,
       async () => (await client.listAccounts(row.accountRef)).map((a) => a.id),
     );
-    for (const step of steps) {
-      if (!run.checkpoint.done.includes(step.key)) await runStep(run, client, step);
+    const todo = steps.filter((step) => !job.checkpoint.done.includes(step.key));
+    // The kinds stay in their order (a deletion must come after the fetches it follows); the
+    // accounts of one kind are walked at once. The first failure stops the other walks before
+    // their next page, and is thrown only once every walk has settled: no page of this attempt
+    // is stored after the job was handed back.
+    for (const ofKind of runsOfOneKind(todo)) {
+      await runAtMost(
+        ofKind,
+        deps.walksPerPull ?? 1,
+        run.halt,
+        (step) => runStep(run, client, step),
+      );
     }
     if (!(await repo.finishPull(deps.sql, lease, { status: "succeeded", now: at() }))) {
       return lost(deps, job);
@@ -105,6 +142,7 @@ async function runStep(run: PageWriter, client: AggregatorClient, step: PullStep
       return await run.commit(step.key, { deleted: step.ids, finished: true });
     case "ids": {
       // By-id fetches are short and cannot resume mid-way; the step is redone whole if it stops.
+      run.goOn();
       const pages = prefetch(client.transactionsByIds({
         accountRef,
         accountId: step.accountId,
@@ -115,7 +153,7 @@ async function runStep(run: PageWriter, client: AggregatorClient, step: PullStep
     }
     case "created":
     case "sync": {
-      const resume = run.checkpoint.current?.step === step.key ? run.checkpoint.current : undefined;
+      const resume: Cursor | undefined = run.cursors[step.key];
       let createdFrom = step.kind === "created" ? step.from : undefined;
       if (step.kind === "sync") {
         const mark = await transactions.findWatermark(
@@ -126,6 +164,8 @@ async function runStep(run: PageWriter, client: AggregatorClient, step: PullStep
         if (mark) createdFrom = new Date(mark.getTime() - WATERMARK_OVERLAP_MS).toISOString();
       }
       let maxCreatedAt = resume?.maxCreatedAt ?? null;
+      let finished = false;
+      run.goOn(); // no first request once the walks are stopping
       const pages = prefetch(client.transactions({
         accountRef,
         accountId: step.accountId,
@@ -136,15 +176,16 @@ async function runStep(run: PageWriter, client: AggregatorClient, step: PullStep
         maxCreatedAt = latest(maxCreatedAt, page);
         // Only a complete walk of the account from its watermark moves the watermark.
         const watermark = step.kind === "sync" && page.next === null ? maxCreatedAt : null;
+        finished = page.next === null;
         await run.commit(step.key, {
           page,
-          finished: page.next === null,
+          finished,
           resume: page.next ? { next: page.next, maxCreatedAt } : undefined,
           watermark: watermark ? { accountId: step.accountId, createdUpTo: watermark } : undefined,
         });
       }
       // A walk that yielded no page at all still finishes its step.
-      if (!run.checkpoint.done.includes(step.key)) await run.commit(step.key, { finished: true });
+      if (!finished) await run.commit(step.key, { finished: true });
     }
   }
 }
@@ -159,9 +200,15 @@ function latest(current: string | null, page: TransactionPage): string | null {
   return Number.isFinite(best) ? new Date(best).toISOString() : null;
 }
 
-/** Writes a job's pages and checkpoints, each in one transaction fenced by the job's lease. */
+/**
+ * Writes a job's pages and checkpoints, each in one transaction fenced by the job's lease. Several
+ * walks commit through it at once; each commit changes only its own step in the stored checkpoint.
+ */
 class PageWriter {
-  checkpoint: Checkpoint;
+  /** Where each unfinished step resumes, as this attempt found the job. */
+  readonly cursors: Record<string, Cursor>;
+  /** Set by the first walk that fails; the others stop at their next commit. */
+  readonly halt: Halt = {};
   constructor(
     readonly deps: PullRunDeps,
     readonly job: repo.PullRow,
@@ -169,23 +216,23 @@ class PageWriter {
     readonly connection: connections.ConnectionRow,
     readonly control: RunControl,
   ) {
-    this.checkpoint = job.checkpoint;
+    this.cursors = cursorsOf(job.checkpoint);
+  }
+
+  /** Throws when the walks must stop: the pool is stopping, or another walk of the job failed. */
+  goOn(): void {
+    if (this.halt.failure) throw new Halted();
+    if (this.control.stopping) throw new Stopping();
   }
 
   async commit(step: string, what: {
     page?: TransactionPage;
     deleted?: string[];
     finished: boolean;
-    resume?: { next: string; maxCreatedAt: string | null };
+    resume?: Cursor;
     watermark?: { accountId: string; createdUpTo: string };
   }): Promise<void> {
-    if (this.control.stopping) throw new Stopping();
-    const done = this.checkpoint.done;
-    const checkpoint: Checkpoint = what.finished
-      ? { done: [...done, step] }
-      : what.resume
-      ? { done, current: { step, ...what.resume } }
-      : this.checkpoint;
+    this.goOn();
     const owner = {
       tenantId: this.job.tenantId,
       connectionId: this.job.connectionId,
@@ -205,13 +252,14 @@ class PageWriter {
         );
       }
       await repo.recordProgress(tx, this.lease, {
-        checkpoint,
+        step,
+        finished: what.finished,
+        cursor: what.resume,
         pages: what.page ? 1 : 0,
         upserted,
         leaseUntil: new Date(this.deps.now() + this.deps.leaseMs),
       });
     });
-    this.checkpoint = checkpoint;
   }
 }
 

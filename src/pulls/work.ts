@@ -12,10 +12,32 @@ export interface PullWork {
   deleted?: string[];
 }
 
-/** How far an attempt got: the finished steps, and the page to resume the current one from. */
+/** Where a paged step stopped: the vendor's link to its next page, and the latest `createdAt` seen. */
+export interface Cursor {
+  next: string;
+  maxCreatedAt: string | null;
+}
+
+/**
+ * How far an attempt got: the finished steps, and the page to resume each unfinished step from.
+ * Several steps of one kind are walked at once, so several can be mid-walk.
+ */
 export interface Checkpoint {
   done: string[];
-  current?: { step: string; next: string; maxCreatedAt: string | null };
+  /** Step key → its cursor; a step is dropped from here when it finishes. */
+  cursors?: Record<string, Cursor>;
+  /** The one mid-walk step, as checkpoints written before the walks ran at once stored it. */
+  current?: { step: string } & Cursor;
+}
+
+/** The cursor to resume each unfinished step from, an older checkpoint's `current` included. */
+export function cursorsOf(checkpoint: Checkpoint): Record<string, Cursor> {
+  const cursors = { ...checkpoint.cursors };
+  const legacy = checkpoint.current;
+  if (legacy && !(legacy.step in cursors)) {
+    cursors[legacy.step] = { next: legacy.next, maxCreatedAt: legacy.maxCreatedAt };
+  }
+  return cursors;
 }
 
 export type PullStep =
@@ -69,6 +91,20 @@ export async function planSteps(
   }
   if (work.deleted?.length) steps.push({ key: "deleted", kind: "deleted", ids: work.deleted });
   return steps;
+}
+
+/**
+ * `steps` cut where the kind changes, in their order: the steps of one run may be walked at once,
+ * and each run only after the one before it finished.
+ */
+export function runsOfOneKind(steps: PullStep[]): PullStep[][] {
+  const runs: PullStep[][] = [];
+  for (const step of steps) {
+    const last = runs.at(-1);
+    if (last && last[0].kind === step.kind) last.push(step);
+    else runs.push([step]);
+  }
+  return runs;
 }
 
 function sorted<T>(record: Record<string, T> | undefined): [string, T][] {

@@ -1,6 +1,6 @@
 // The in-process pool that claims due pull jobs and runs up to `concurrency` of them at once.
 import * as repo from "./pulls.repository.ts";
-import { type PullOutcome, type PullRunDeps, runPull } from "./run_pull.ts";
+import { type PullOutcome, type PullRunDeps, runPull, walksPerPull } from "./run_pull.ts";
 
 /** One finished attempt: how it ended (`crashed` when the run itself threw) and how long it ran. */
 export interface PullAttempt {
@@ -37,7 +37,8 @@ export interface PullPool {
   stop(options?: { release?: boolean }): Promise<void>;
 }
 
-export function createPullPool(deps: PullRunDeps, options: PullPoolOptions): PullPool {
+export function createPullPool(given: PullRunDeps, options: PullPoolOptions): PullPool {
+  const deps = { ...given, walksPerPull: given.walksPerPull ?? walksPerPull(options.concurrency) };
   const owner = options.owner ?? `pool-${crypto.randomUUID()}`;
   const active = new Set<Promise<unknown>>();
   const control = { stopping: false, release: true };

@@ -39,7 +39,10 @@ export async function upsertTransactions(
   if (!transactions.length) return 0;
   // One row per vendor id: a page listing an id twice would make the upsert touch a row twice.
   const byId = new Map(transactions.map((t) => [t.id, t]));
-  const rows = [...byId.values()].map((t) => ({
+  // In id order: a pull stores several accounts' pages at once, and should a vendor list one id
+  // under two accounts, two pages that lock their rows in one order wait rather than deadlock.
+  const ids = [...byId.keys()].sort();
+  const rows = ids.map((id) => byId.get(id)!).map((t) => ({
     external_id: t.id,
     account_id: t.accountId,
     amount: t.amount,

@@ -25,6 +25,8 @@ export interface FaultRule {
   method?: string;
   /** Exact path (no query) or a pattern tested against it; every path when absent. */
   path?: string | RegExp;
+  /** Query parameters the request must carry with these values (e.g. one account's pages). */
+  query?: Record<string, string>;
   /** How many matching requests get the fault; default 1, `Infinity` allowed. */
   times?: number;
   fault: Fault;
@@ -50,11 +52,12 @@ export class FaultSwitchboard {
   }
 
   /** Uses up one matching rule and returns its fault, if any matches. */
-  take(method: string, path: string): Fault | undefined {
+  take(method: string, path: string, query = new URLSearchParams()): Fault | undefined {
     const index = this.#rules.findIndex((rule) =>
       (rule.method === undefined || rule.method.toUpperCase() === method.toUpperCase()) &&
       (rule.path === undefined ||
-        (typeof rule.path === "string" ? rule.path === path : matches(rule.path, path)))
+        (typeof rule.path === "string" ? rule.path === path : matches(rule.path, path))) &&
+      Object.entries(rule.query ?? {}).every(([k, v]) => query.get(k) === v)
     );
     if (index < 0) return undefined;
     const rule = this.#rules[index];

@@ -56,7 +56,7 @@ export function startFakeServer(setup: FakeServerSetup): FakeServer {
     });
     let signal: AbortSignal | undefined;
     const abortSignal = () => (signal ??= AbortSignal.any([request.signal, closing.signal]));
-    const fault = faults.take(request.method, url.pathname);
+    const fault = faults.take(request.method, url.pathname, url.searchParams);
     const normal = async () => await setup.handle(request, url);
     try {
       return fault
