@@ -2,49 +2,10 @@
 // walk's failure stopping the others, and checkpoints stored before walks ran at once.
 import assert from "node:assert/strict";
 import { claimPull, recordProgress } from "../src/pulls/pulls.repository.ts";
-import type { Aggregators } from "../src/vendors/clients.ts";
 import type { FakePluggy } from "./fakes/pluggy.ts";
 import type { Json } from "./support/fakes.ts";
 import { deliver, testClock, type Wired, wirePluggy } from "./support/pulls.ts";
-import { fakeAggregators } from "./support/vendors.ts";
-
-/** What a test hooks into each transaction walk of `gatedWalks`. */
-interface WalkHooks {
-  /** Called when a walk of `accountId` starts, before its first request; awaited. */
-  start?(accountId: string): Promise<void> | void;
-  /** Called before the walk yields its `n`-th page (fetched already); awaited. */
-  beforePage?(accountId: string, n: number): Promise<void> | void;
-  /** Called when the walk ends, however it ends. */
-  end?(accountId: string, error?: unknown): void;
-}
-
-/** Aggregators whose transaction walks go through `hooks`, so a test can hold them at a page. */
-function gatedWalks(real: Aggregators, hooks: WalkHooks): Aggregators {
-  return {
-    client(vendor, baseUrl, credential) {
-      const client = real.client(vendor, baseUrl, credential);
-      return {
-        ...client,
-        async *transactions(query) {
-          let failure: unknown;
-          try {
-            await hooks.start?.(query.accountId);
-            let n = 0;
-            for await (const page of client.transactions(query)) {
-              await hooks.beforePage?.(query.accountId, ++n);
-              yield page;
-            }
-          } catch (error) {
-            failure = error;
-            throw error;
-          } finally {
-            hooks.end?.(query.accountId, failure);
-          }
-        },
-      };
-    },
-  };
-}
+import { fakeAggregators, gatedWalks } from "./support/vendors.ts";
 
 interface Gate {
   opened: Promise<void>;

@@ -4,25 +4,11 @@ import { reclaimExpiredLeases } from "../src/pulls/pulls.repository.ts";
 import type { Aggregators } from "../src/vendors/clients.ts";
 import type { Json } from "./support/fakes.ts";
 import { deliver, testClock, wirePluggy } from "./support/pulls.ts";
-import { fakeAggregators } from "./support/vendors.ts";
+import { fakeAggregators, gatedWalks } from "./support/vendors.ts";
 
 /** Aggregators whose transaction walks call `onPage(n)` before yielding their n-th page. */
 function watchingPages(real: Aggregators, onPage: (n: number) => void): Aggregators {
-  return {
-    client(vendor, baseUrl, credential) {
-      const client = real.client(vendor, baseUrl, credential);
-      return {
-        ...client,
-        async *transactions(query) {
-          let n = 0;
-          for await (const page of client.transactions(query)) {
-            onPage(++n);
-            yield page;
-          }
-        },
-      };
-    },
-  };
+  return gatedWalks(real, { beforePage: (_account, n) => onPage(n) });
 }
 
 async function storedCount(w: { h: { sql: Json }; connectionId: string }) {

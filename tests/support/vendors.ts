@@ -46,3 +46,41 @@ export async function checkFailure(client: AggregatorClient, accountRef: string)
   const err = await vendorFailure(client.check(accountRef));
   return { kind: err.kind, reason: err.reason };
 }
+
+/** What a test hooks into each transaction walk of `gatedWalks`. */
+export interface WalkHooks {
+  /** Called when a walk of `accountId` starts, before its first request; awaited. */
+  start?(accountId: string): Promise<void> | void;
+  /** Called before the walk yields its `n`-th page (fetched already); awaited. */
+  beforePage?(accountId: string, n: number): Promise<void> | void;
+  /** Called when the walk ends, however it ends. */
+  end?(accountId: string, error?: unknown): void;
+}
+
+/** Aggregators whose transaction walks go through `hooks`, so a test can hold them at a page. */
+export function gatedWalks(real: Aggregators, hooks: WalkHooks): Aggregators {
+  return {
+    client(vendor, baseUrl, credential) {
+      const client = real.client(vendor, baseUrl, credential);
+      return {
+        ...client,
+        async *transactions(query) {
+          let failure: unknown;
+          try {
+            await hooks.start?.(query.accountId);
+            let n = 0;
+            for await (const page of client.transactions(query)) {
+              await hooks.beforePage?.(query.accountId, ++n);
+              yield page;
+            }
+          } catch (error) {
+            failure = error;
+            throw error;
+          } finally {
+            hooks.end?.(query.accountId, failure);
+          }
+        },
+      };
+    },
+  };
+}
