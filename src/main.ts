@@ -5,6 +5,7 @@ import { loadConfig } from "./config/load.ts";
 import { createConnectorRegistry, registerBuiltInConnectors } from "./connectors/registry.ts";
 import { createKeyRing } from "./crypto/seal.ts";
 import { guardDriverCrash } from "./db/driver_guard.ts";
+import { openKv } from "./db/kv_commit.ts";
 import { openDatabase } from "./db/open.ts";
 import { createTenantVerifier } from "./http/auth.ts";
 import { jsonLogger } from "./http/logger.ts";
@@ -40,7 +41,7 @@ const db = await openDatabase(config, logger);
 if (config.kvPath && !config.kvPath.includes("://") && config.kvPath !== ":memory:") {
   await Deno.mkdir(dirname(config.kvPath), { recursive: true });
 }
-const kv = await Deno.openKv(config.kvPath);
+const kv = await openKv(config.kvPath);
 
 const metrics = createMetricsRegistry();
 processMetrics(metrics);

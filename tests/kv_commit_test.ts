@@ -1,6 +1,6 @@
 // KV commits that wait out another process writing the same KV file, as replicas sharing one do.
 import assert from "node:assert/strict";
-import { commitKv } from "../src/db/kv_commit.ts";
+import { commitKv, openKv } from "../src/db/kv_commit.ts";
 
 const busy = () => new TypeError("database is locked");
 
@@ -37,6 +37,16 @@ Deno.test("any other commit error is thrown at once, and a file busy for good in
   assert.equal(stuck.calls(), 5);
 });
 
+Deno.test("opening a KV file another process is setting up is tried again", async () => {
+  let calls = 0;
+  const store = {} as Deno.Kv;
+  const open = () => ++calls < 3 ? Promise.reject(busy()) : Promise.resolve(store);
+  assert.equal(await openKv("/tmp/kv", { open, wait: noWait }), store);
+  assert.equal(calls, 3);
+  const refused = () => Promise.reject(new Error("permission denied"));
+  await assert.rejects(openKv("/tmp/kv", { open: refused, wait: noWait }), /permission denied/);
+});
+
 Deno.test("two processes adding to one counter in a shared KV file lose no update and fail none", async () => {
   const dir = await Deno.makeTempDir({ prefix: "matcher-kv-" });
   const path = `${dir}/kv.sqlite3`;
@@ -48,12 +58,12 @@ Deno.test("two processes adding to one counter in a shared KV file lose no updat
         stdout: "piped",
         stderr: "piped",
       }).output();
-    const outputs = await Promise.all([run(), run()]);
+    const outputs = await Promise.all([run(), run(), run()]);
     for (const out of outputs) {
       assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
     }
     const kv = await Deno.openKv(path);
-    assert.equal((await kv.get(["counter"])).value, 600);
+    assert.equal((await kv.get(["counter"])).value, 900);
     kv.close();
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -32,6 +32,10 @@ async function generate(spec: string, outDir: string) {
   return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
 }
 
+/** Standard error without Deno's own "Download <url>" lines (a cold npm cache), which are not the generator's. */
+const generatorStderr = (stderr: string) =>
+  stderr.split("\n").filter((l) => !/^Download https?:\/\/\S+$/.test(l.trim())).join("\n").trim();
+
 /** The output lines that are not plain progress information. */
 function findings(stdout: string): string[] {
   return stdout.split("\n").map((l) => l.trimEnd()).filter((l) =>
@@ -52,7 +56,7 @@ Deno.test("@hey-api/openapi-ts generates a client from openapi.yaml with no erro
   await withTempDir(async (dir) => {
     const result = await generate(SPEC, dir);
     assert.equal(result.code, 0, result.stdout + result.stderr);
-    assert.equal(result.stderr.trim(), "", "nothing on standard error");
+    assert.equal(generatorStderr(result.stderr), "", "nothing on standard error");
     assert.deepEqual(findings(result.stdout), [], "no warnings or errors in its log");
     assert.match(result.stdout, /✓ .* files? · /, "it reports the files written");
 

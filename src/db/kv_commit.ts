@@ -1,4 +1,4 @@
-// Deno KV commits that wait out another process writing the same local KV file.
+// Deno KV opens and commits that wait out another process writing the same local KV file.
 
 /**
  * True for the error a checked commit throws while another process writes the same SQLite KV file
@@ -23,19 +23,36 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * commit wrote nothing, and its checks are checked again. Any other error, or a file still busy
  * after the last try, is thrown.
  */
-export async function commitKv(
+export function commitKv(
   op: Deno.AtomicOperation,
   options: CommitOptions = {},
 ): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
+  return whileBusy(() => op.commit(), options);
+}
+
+/**
+ * Opens the KV store at `path`, opening it again while another process holds the file's lock
+ * (replicas starting together both set the file up). `open` is `Deno.openKv` unless a test passes
+ * its own.
+ */
+export function openKv(
+  path: string | undefined,
+  options: CommitOptions & { open?: (path?: string) => Promise<Deno.Kv> } = {},
+): Promise<Deno.Kv> {
+  const open = options.open ?? Deno.openKv;
+  return whileBusy(() => open(path), options);
+}
+
+async function whileBusy<T>(attempt: () => Promise<T>, options: CommitOptions): Promise<T> {
   const attempts = options.attempts ?? 40;
   const wait = options.wait ?? sleep;
   const random = options.random ?? Math.random;
-  for (let attempt = 1;; attempt++) {
+  for (let tried = 1;; tried++) {
     try {
-      return await op.commit();
+      return await attempt();
     } catch (err) {
-      if (!isKvBusy(err) || attempt >= attempts) throw err;
-      await wait(random() * Math.min(100, 2 ** attempt));
+      if (!isKvBusy(err) || tried >= attempts) throw err;
+      await wait(random() * Math.min(100, 2 ** tried));
     }
   }
 }

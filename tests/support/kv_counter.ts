@@ -1,8 +1,8 @@
 // A child process for kv_commit_test: adds 1 to a counter in a KV file N times with checked commits.
-import { commitKv } from "../../src/db/kv_commit.ts";
+import { commitKv, openKv } from "../../src/db/kv_commit.ts";
 
 const [path, times] = Deno.args;
-const kv = await Deno.openKv(path);
+const kv = await openKv(path);
 let added = 0;
 while (added < Number(times)) {
   const entry = await kv.get<number>(["counter"]);
