@@ -206,6 +206,11 @@ export function requestMaker(r: Random, doc: Json, state: FuzzState) {
       const vendor = path.includes("/webhooks/belvo/") ? "belvo" : "pluggy";
       return state.webhookPayload[vendor]();
     }
+    // Mostly a core connection, so that the live-test limit is met (429).
+    if (op.operationId === "testAggregatorConnection" && chance(r, 0.7)) {
+      const { vendor, configName } = core();
+      return { vendor, configName };
+    }
     return validValue(r, op.body, doc, hints);
   }
 
@@ -276,7 +281,7 @@ export function requestMaker(r: Random, doc: Json, state: FuzzState) {
     if (op.method === "GET") return request;
 
     const declared = op.body !== undefined;
-    if (!declared && chance(r, 0.85)) return request;
+    if (!declared && chance(r, 0.7)) return request;
     let text: string;
     const roll = r();
     const core = op.operationId === "updateAggregatorConnection"
@@ -290,12 +295,23 @@ export function requestMaker(r: Random, doc: Json, state: FuzzState) {
       accountRef: core.accountRef,
       ...(chance(r, 0.3) ? { clientId: core.clientId, secret: core.secret } : {}),
     };
+    // A connection renamed to a core connection's name (names are unique per tenant): a 409.
+    const taken = pick(r, state.core.filter((c) => c !== core));
+    const takenName = op.operationId === "updateAggregatorConnection" && chance(r, 0.4)
+      ? {
+        baseUrl: taken.baseUrl,
+        accountRef: taken.accountRef,
+        ...coreBody,
+        configName: taken.configName,
+      }
+      : undefined;
+    if (takenName) notes.push("a name in use");
     if (!declared) {
       notes.push("undeclared body");
-      const padding = chance(r, 0.1) ? "x".repeat(70_000) : "";
+      const padding = chance(r, 0.25) ? "x".repeat(70_000) : "";
       text = JSON.stringify({ ...validValue(r, {}, doc, hints) as object, padding });
     } else if (roll < 0.45) {
-      text = JSON.stringify(coreBody ?? validBody(op, path));
+      text = JSON.stringify(takenName ?? coreBody ?? validBody(op, path));
     } else if (roll < 0.85) {
       const broken = brokenBody(op, coreBody ?? validBody(op, path), notes);
       if (core && broken && typeof broken === "object" && !Array.isArray(broken)) {
@@ -311,7 +327,8 @@ export function requestMaker(r: Random, doc: Json, state: FuzzState) {
       text = JSON.stringify({ ...validBody(op, path) as object, padding: "x".repeat(size) });
     }
     headers["Content-Type"] = pick(r, JSON_TYPES);
-    if (chance(r, 0.1)) {
+    // A body where none is declared is read only for its type, so it gets more wrong ones.
+    if (chance(r, declared ? 0.1 : 0.3)) {
       const type = pick(r, OTHER_TYPES);
       notes.push(`content-type "${type}"`);
       if (type) headers["Content-Type"] = type;

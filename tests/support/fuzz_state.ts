@@ -23,7 +23,10 @@ export async function seedFuzzState(metricsToken: string): Promise<Seeded> {
   const w = await wirePluggy({}, (fake) => ({
     egress: { allowHosts: [fake.host, belvo.host], allowHttp: true },
     metricsToken,
-    connectionTestsPerMinute: 30,
+    // Low enough that the run meets the limit (429), and a webhook's pull stays queued for the
+    // whole run, so that retrying it is a 409.
+    connectionTestsPerMinute: 5,
+    pulls: { webhookDelayMs: 3_600_000 },
   }));
   try {
     return { w, belvo, state: await seed(w, belvo, metricsToken), close };
@@ -104,7 +107,18 @@ async function seed(w: Wired<FakePluggy>, belvo: FakeBelvo, metricsToken: string
   );
   assert.equal((await call(`/webhooks/tokens/${tokens[0].id}`, { method: "DELETE" })).status, 204);
 
+  // A pull no request of the run can start or finish: queued by a webhook, due in an hour.
+  await created({ ...belvoFields, configName: "parked" });
+  const parked = await mint("belvo", "parked");
+  const receipt = await belvo.sendWebhook(
+    w.h.baseUrl + `${API}/webhooks/belvo/${parked.token}`,
+    belvo.webhooks.newTransactionsAvailable({ linkId: belvoFields.accountRef, count: 1 }),
+  );
+  assert.equal(receipt.status, 202);
+  const queuedPull = (await receipt.json()).pullId as string;
+
   const pulls = [
+    queuedPull,
     await pullTo(pluggyCore.id),
     await pullTo(pluggyCore.id),
     await pullTo(belvoCore.id),
