@@ -292,6 +292,21 @@ Deno.test("production refuses an http JWKS URL", () => {
   );
 });
 
+Deno.test("production refuses Deno's tracing unless the webhook URLs it records are redacted", () => {
+  const tracing = { OTEL_DENO: "true" };
+  refusedFor(productionEnv(tracing), /^OTEL_DENO=true traces every request with its URL/);
+  refusedFor(
+    productionEnv({ ...tracing, OTEL_DENO_TRACING: "true", MATCHER_TRACES_REDACTED: "yes" }),
+    /MATCHER_TRACES_REDACTED=true/,
+  );
+  // Metrics and logs only, or the operator's word that the collector redacts: both start.
+  parseConfig(productionEnv({ ...tracing, OTEL_DENO_TRACING: "false" }));
+  parseConfig(productionEnv({ ...tracing, MATCHER_TRACES_REDACTED: "true" }));
+  parseConfig(productionEnv({ OTEL_DENO: "false" }));
+  // Development traces freely: it holds no tenant's real tokens.
+  parseConfig({ OTEL_DENO: "true" }, () => DEV);
+});
+
 Deno.test("production refuses MATCHER_EGRESS_ALLOW_HTTP=true", () => {
   refusedFor(
     productionEnv({ MATCHER_EGRESS_ALLOW_HTTP: "true" }),

@@ -100,6 +100,17 @@ const REFUSED_STARTS: { name: string; env: Record<string, string>; problems: Reg
       /^AUTH_JWKS_URL must be https in production$/,
     ],
   },
+  {
+    name: "Deno's tracing on, which would export webhook URLs with their tokens",
+    env: {
+      DATABASE_URL: "postgres://postgres@127.0.0.1:1/unused",
+      AUTH_JWT_SECRET: "a-production-jwt-canary-of-at-least-32-chars",
+      MATCHER_SEAL_KEYS: `k1:${encodeBase64(randomKey())}`,
+      MATCHER_PUBLIC_URL: "https://matcher.example.com",
+      OTEL_DENO: "true",
+    },
+    problems: [/^OTEL_DENO=true traces every request with its URL/],
+  },
 ];
 
 for (const { name, env, problems } of REFUSED_STARTS) {

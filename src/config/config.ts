@@ -168,6 +168,17 @@ export function parseConfig(env: Env, devSecrets?: (dataDir: string) => DevSecre
     problems.push("MATCHER_METRICS_TOKEN must be at least 32 characters in production");
   }
 
+  // Deno's own tracing records every request's URL (url.full, url.path) in its server span, and a
+  // webhook URL holds its token; no API can take an attribute back off that span.
+  const tracing = get("OTEL_DENO") === "true" && get("OTEL_DENO_TRACING") !== "false";
+  if (production && tracing && get("MATCHER_TRACES_REDACTED") !== "true") {
+    problems.push(
+      "OTEL_DENO=true traces every request with its URL, and a webhook URL holds its token: " +
+        "set OTEL_DENO_TRACING=false (metrics and logs only), or have the collector redact " +
+        "url.full and url.path of /v1/discovery/webhooks/ spans and set MATCHER_TRACES_REDACTED=true",
+    );
+  }
+
   if (problems.length) throw new ConfigError(problems);
   return {
     env: production ? "production" : "development",
