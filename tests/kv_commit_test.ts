@@ -1,4 +1,4 @@
-// KV commits that wait out another process writing the same KV file, as replicas sharing one do.
+// KV opens and commits that wait out another process holding the same KV file, as replicas sharing one do.
 import assert from "node:assert/strict";
 import { commitKv, openKv } from "../src/db/kv_commit.ts";
 
