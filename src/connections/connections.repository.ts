@@ -1,5 +1,5 @@
 // Storage of aggregator connections: every query filters on the tenant and on kind = 'aggregator'.
-import type { Db, Sql } from "../db/pool.ts";
+import { type Db, isUniqueViolation, type Sql } from "../db/pool.ts";
 import type { Position } from "../http/pagination.ts";
 import { isUuid } from "../http/uuid.ts";
 import type { Vendor } from "../vendors/vendors.ts";
@@ -34,8 +34,6 @@ const COLUMNS = [
   "created_at",
   "updated_at",
 ];
-
-const isUniqueViolation = (err: unknown) => (err as { code?: string })?.code === "23505";
 
 export function isConnectionId(id: string): boolean {
   return isUuid(id);

@@ -2,7 +2,7 @@
 import type postgres from "postgres";
 import type { components } from "../../generated/types.ts";
 import { zPullStatus } from "../../generated/zod/zod.gen.ts";
-import type { Db, Sql } from "../db/pool.ts";
+import { type Db, isUniqueViolation, type Sql } from "../db/pool.ts";
 import type { Position } from "../http/pagination.ts";
 import { isUuid } from "../http/uuid.ts";
 import type { Checkpoint, Cursor, PullWork } from "./work.ts";
@@ -39,8 +39,6 @@ export interface Lease {
   jobId: string;
   owner: string;
 }
-
-const isUniqueViolation = (err: unknown) => (err as { code?: string })?.code === "23505";
 
 function toRow(r: Record<string, unknown>): PullRow {
   return {
