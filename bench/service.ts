@@ -1,7 +1,6 @@
 // The real service process on a fresh database, with a tenant token and helpers to call its API.
 import { SignJWT } from "jose";
 import postgres from "postgres";
-import { encodeBase64 } from "../src/crypto/encoding.ts";
 import type { SealKey } from "../src/config/config.ts";
 import type { Json } from "../tests/support/fakes.ts";
 import { createTestDatabase } from "../tests/support/database.ts";
@@ -36,14 +35,14 @@ export async function startBenchService(
     throw new Error("the bench needs a real Postgres (TEST_DATABASE_URL), not embedded PGlite");
   }
   const dataDir = await Deno.makeTempDir({ prefix: "matcher-bench-" });
-  const jwtSecret = encodeBase64(crypto.getRandomValues(new Uint8Array(32)));
+  const jwtSecret = crypto.getRandomValues(new Uint8Array(32)).toBase64();
   const sealKeys = [{ id: "bench1", key: crypto.getRandomValues(new Uint8Array(32)) }];
   const env = cleanEnv({
     PORT: "0",
     DATABASE_URL: db.url,
     MATCHER_DATA_DIR: dataDir,
     AUTH_JWT_SECRET: jwtSecret,
-    MATCHER_SEAL_KEYS: sealKeys.map((k) => `${k.id}:${encodeBase64(k.key)}`).join(","),
+    MATCHER_SEAL_KEYS: sealKeys.map((k) => `${k.id}:${k.key.toBase64()}`).join(","),
     ...(options.allowHost
       ? { MATCHER_EGRESS_ALLOW_HOSTS: options.allowHost, MATCHER_EGRESS_ALLOW_HTTP: "true" }
       : {}),

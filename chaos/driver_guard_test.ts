@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { guardDriverCrash } from "../src/db/driver_guard.ts";
 import { createPool } from "../src/db/pool.ts";
-import { jsonLogger } from "../src/http/logger.ts";
+import { jsonLogger } from "../src/lib/logger.ts";
 import { createPrivateCluster } from "../tests/support/pg_cluster.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -16,18 +16,35 @@ export const listAggregatorConnections = createRoute({
   path: "/v1/discovery/aggregator-connections",
   tags: ["aggregator-connections"],
   summary: "List aggregator connections",
+  security: [{ "bearerAuth": [] }],
   request: {
-  query: z.strictObject({
-    "limit": z.preprocess(fromQuery, zod.zListAggregatorConnectionsQuery.shape["limit"]),
-    "cursor": zod.zListAggregatorConnectionsQuery.shape["cursor"],
-  }),
+    query: z.strictObject({
+      "limit": z.preprocess(fromQuery, zod.zListAggregatorConnectionsQuery.shape["limit"]),
+      "cursor": zod.zListAggregatorConnectionsQuery.shape["cursor"],
+    }),
   },
   responses: {
-    200: { description: "One page of connections.", content: { "application/json": { schema: zod.zAggregatorConnectionPage } } },
-    400: { description: "Invalid input; `details.fields` names each offending field.", content: { "application/json": { schema: zod.zError } } },
-    401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
-    500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
-    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+    200: {
+      description: "One page of connections.",
+      content: { "application/json": { schema: zod.zAggregatorConnectionPage } },
+    },
+    400: {
+      description: "Invalid input; `details.fields` names each offending field.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    401: {
+      description: "The bearer token is missing or invalid, or names no valid tenant.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    500: {
+      description: "An unexpected failure; the message carries no detail.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    503: {
+      description:
+        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+      content: { "application/json": { schema: zod.zError } },
+    },
   },
 });
 
@@ -37,20 +54,43 @@ export const createAggregatorConnection = createRoute({
   path: "/v1/discovery/aggregator-connections",
   tags: ["aggregator-connections"],
   summary: "Create an aggregator connection",
+  security: [{ "bearerAuth": [] }],
   request: {
-  body: {
-    required: true,
-    content: { "application/json": { schema: zod.zCreateAggregatorConnectionBody.strict() } },
-  },
+    body: {
+      required: true,
+      content: { "application/json": { schema: zod.zCreateAggregatorConnectionBody.strict() } },
+    },
   },
   responses: {
-    201: { description: "Created. The secret-free connection descriptor.", content: { "application/json": { schema: zod.zAggregatorConnection } } },
-    400: { description: "Invalid input; `details.fields` names each offending field.", content: { "application/json": { schema: zod.zError } } },
-    401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
-    409: { description: "A live aggregator connection of this tenant already has that config name.", content: { "application/json": { schema: zod.zError } } },
-    413: { description: "The request body is larger than 64 KiB.", content: { "application/json": { schema: zod.zError } } },
-    500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
-    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+    201: {
+      description: "Created. The secret-free connection descriptor.",
+      content: { "application/json": { schema: zod.zAggregatorConnection } },
+    },
+    400: {
+      description: "Invalid input; `details.fields` names each offending field.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    401: {
+      description: "The bearer token is missing or invalid, or names no valid tenant.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    409: {
+      description: "A live aggregator connection of this tenant already has that config name.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    413: {
+      description: "The request body is larger than 64 KiB.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    500: {
+      description: "An unexpected failure; the message carries no detail.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    503: {
+      description:
+        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+      content: { "application/json": { schema: zod.zError } },
+    },
   },
 });
 
@@ -60,21 +100,47 @@ export const testAggregatorConnection = createRoute({
   path: "/v1/discovery/aggregator-connections/test",
   tags: ["aggregator-connections"],
   summary: "Test an aggregator connection live",
+  security: [{ "bearerAuth": [] }],
   request: {
-  body: {
-    required: true,
-    content: { "application/json": { schema: zod.zTestAggregatorConnectionBody.strict() } },
-  },
+    body: {
+      required: true,
+      content: { "application/json": { schema: zod.zTestAggregatorConnectionBody.strict() } },
+    },
   },
   responses: {
-    200: { description: "The outcome of the check.", content: { "application/json": { schema: zod.zConnectionTestResult } } },
-    400: { description: "Invalid input; `details.fields` names each offending field.", content: { "application/json": { schema: zod.zError } } },
-    401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
-    404: { description: "No live aggregator connection of this tenant has that id.", content: { "application/json": { schema: zod.zError } } },
-    413: { description: "The request body is larger than 64 KiB.", content: { "application/json": { schema: zod.zError } } },
-    429: { description: "Too many requests of this kind; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
-    500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
-    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+    200: {
+      description: "The outcome of the check.",
+      content: { "application/json": { schema: zod.zConnectionTestResult } },
+    },
+    400: {
+      description: "Invalid input; `details.fields` names each offending field.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    401: {
+      description: "The bearer token is missing or invalid, or names no valid tenant.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    404: {
+      description: "No live aggregator connection of this tenant has that id.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    413: {
+      description: "The request body is larger than 64 KiB.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    429: {
+      description: "Too many requests of this kind; try again after `Retry-After` seconds.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    500: {
+      description: "An unexpected failure; the message carries no detail.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    503: {
+      description:
+        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+      content: { "application/json": { schema: zod.zError } },
+    },
   },
 });
 
@@ -84,15 +150,32 @@ export const getAggregatorConnection = createRoute({
   path: "/v1/discovery/aggregator-connections/{id}",
   tags: ["aggregator-connections"],
   summary: "Get an aggregator connection",
+  security: [{ "bearerAuth": [] }],
   request: {
-  params: zod.zGetAggregatorConnectionPath,
+    params: zod.zGetAggregatorConnectionPath,
   },
   responses: {
-    200: { description: "The connection descriptor.", content: { "application/json": { schema: zod.zAggregatorConnection } } },
-    401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
-    404: { description: "No live aggregator connection of this tenant has that id.", content: { "application/json": { schema: zod.zError } } },
-    500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
-    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+    200: {
+      description: "The connection descriptor.",
+      content: { "application/json": { schema: zod.zAggregatorConnection } },
+    },
+    401: {
+      description: "The bearer token is missing or invalid, or names no valid tenant.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    404: {
+      description: "No live aggregator connection of this tenant has that id.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    500: {
+      description: "An unexpected failure; the message carries no detail.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    503: {
+      description:
+        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+      content: { "application/json": { schema: zod.zError } },
+    },
   },
 });
 
@@ -102,22 +185,48 @@ export const updateAggregatorConnection = createRoute({
   path: "/v1/discovery/aggregator-connections/{id}",
   tags: ["aggregator-connections"],
   summary: "Update an aggregator connection",
+  security: [{ "bearerAuth": [] }],
   request: {
-  params: zod.zUpdateAggregatorConnectionPath,
-  body: {
-    required: true,
-    content: { "application/json": { schema: zod.zUpdateAggregatorConnectionBody.strict() } },
-  },
+    params: zod.zUpdateAggregatorConnectionPath,
+    body: {
+      required: true,
+      content: { "application/json": { schema: zod.zUpdateAggregatorConnectionBody.strict() } },
+    },
   },
   responses: {
-    200: { description: "The updated connection descriptor.", content: { "application/json": { schema: zod.zAggregatorConnection } } },
-    400: { description: "Invalid input; `details.fields` names each offending field.", content: { "application/json": { schema: zod.zError } } },
-    401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
-    404: { description: "No live aggregator connection of this tenant has that id.", content: { "application/json": { schema: zod.zError } } },
-    409: { description: "A live aggregator connection of this tenant already has that config name.", content: { "application/json": { schema: zod.zError } } },
-    413: { description: "The request body is larger than 64 KiB.", content: { "application/json": { schema: zod.zError } } },
-    500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
-    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+    200: {
+      description: "The updated connection descriptor.",
+      content: { "application/json": { schema: zod.zAggregatorConnection } },
+    },
+    400: {
+      description: "Invalid input; `details.fields` names each offending field.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    401: {
+      description: "The bearer token is missing or invalid, or names no valid tenant.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    404: {
+      description: "No live aggregator connection of this tenant has that id.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    409: {
+      description: "A live aggregator connection of this tenant already has that config name.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    413: {
+      description: "The request body is larger than 64 KiB.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    500: {
+      description: "An unexpected failure; the message carries no detail.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    503: {
+      description:
+        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+      content: { "application/json": { schema: zod.zError } },
+    },
   },
 });
 
@@ -127,15 +236,29 @@ export const deleteAggregatorConnection = createRoute({
   path: "/v1/discovery/aggregator-connections/{id}",
   tags: ["aggregator-connections"],
   summary: "Soft-delete an aggregator connection",
+  security: [{ "bearerAuth": [] }],
   request: {
-  params: zod.zDeleteAggregatorConnectionPath,
+    params: zod.zDeleteAggregatorConnectionPath,
   },
   responses: {
     204: { description: "Deleted." },
-    401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
-    404: { description: "No live aggregator connection of this tenant has that id.", content: { "application/json": { schema: zod.zError } } },
-    500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
-    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+    401: {
+      description: "The bearer token is missing or invalid, or names no valid tenant.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    404: {
+      description: "No live aggregator connection of this tenant has that id.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    500: {
+      description: "An unexpected failure; the message carries no detail.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    503: {
+      description:
+        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+      content: { "application/json": { schema: zod.zError } },
+    },
   },
 });
 
@@ -145,20 +268,40 @@ export const listPulls = createRoute({
   path: "/v1/discovery/aggregator-connections/{id}/pulls",
   tags: ["pulls"],
   summary: "List a connection's pulls",
+  security: [{ "bearerAuth": [] }],
   request: {
-  params: zod.zListPullsPath,
-  query: z.strictObject({
-    "limit": z.preprocess(fromQuery, zod.zListPullsQuery.shape["limit"]),
-    "cursor": zod.zListPullsQuery.shape["cursor"],
-  }),
+    params: zod.zListPullsPath,
+    query: z.strictObject({
+      "limit": z.preprocess(fromQuery, zod.zListPullsQuery.shape["limit"]),
+      "cursor": zod.zListPullsQuery.shape["cursor"],
+    }),
   },
   responses: {
-    200: { description: "One page of pulls.", content: { "application/json": { schema: zod.zPullPage } } },
-    400: { description: "Invalid input; `details.fields` names each offending field.", content: { "application/json": { schema: zod.zError } } },
-    401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
-    404: { description: "No live aggregator connection of this tenant has that id.", content: { "application/json": { schema: zod.zError } } },
-    500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
-    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+    200: {
+      description: "One page of pulls.",
+      content: { "application/json": { schema: zod.zPullPage } },
+    },
+    400: {
+      description: "Invalid input; `details.fields` names each offending field.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    401: {
+      description: "The bearer token is missing or invalid, or names no valid tenant.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    404: {
+      description: "No live aggregator connection of this tenant has that id.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    500: {
+      description: "An unexpected failure; the message carries no detail.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    503: {
+      description:
+        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+      content: { "application/json": { schema: zod.zError } },
+    },
   },
 });
 
@@ -168,17 +311,40 @@ export const requestPull = createRoute({
   path: "/v1/discovery/aggregator-connections/{id}/pulls",
   tags: ["pulls"],
   summary: "Request a pull now",
+  security: [{ "bearerAuth": [] }],
   request: {
-  params: zod.zRequestPullPath,
+    params: zod.zRequestPullPath,
   },
   responses: {
-    202: { description: "The queued pull.", content: { "application/json": { schema: zod.zPull } } },
-    400: { description: "The operation takes no body, but one was sent that is not JSON (`MTCH-1003`).", content: { "application/json": { schema: zod.zError } } },
-    401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
-    404: { description: "No live aggregator connection of this tenant has that id.", content: { "application/json": { schema: zod.zError } } },
-    413: { description: "The request body is larger than 64 KiB.", content: { "application/json": { schema: zod.zError } } },
-    500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
-    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+    202: {
+      description: "The queued pull.",
+      content: { "application/json": { schema: zod.zPull } },
+    },
+    400: {
+      description: "The operation takes no body, but one was sent that is not JSON (`MTCH-1003`).",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    401: {
+      description: "The bearer token is missing or invalid, or names no valid tenant.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    404: {
+      description: "No live aggregator connection of this tenant has that id.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    413: {
+      description: "The request body is larger than 64 KiB.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    500: {
+      description: "An unexpected failure; the message carries no detail.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    503: {
+      description:
+        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+      content: { "application/json": { schema: zod.zError } },
+    },
   },
 });
 
@@ -188,21 +354,41 @@ export const listTransactions = createRoute({
   path: "/v1/discovery/aggregator-connections/{id}/transactions",
   tags: ["transactions"],
   summary: "List a connection's transactions",
+  security: [{ "bearerAuth": [] }],
   request: {
-  params: zod.zListTransactionsPath,
-  query: z.strictObject({
-    "limit": z.preprocess(fromQuery, zod.zListTransactionsQuery.shape["limit"]),
-    "cursor": zod.zListTransactionsQuery.shape["cursor"],
-    "accountId": zod.zListTransactionsQuery.shape["accountId"],
-  }),
+    params: zod.zListTransactionsPath,
+    query: z.strictObject({
+      "limit": z.preprocess(fromQuery, zod.zListTransactionsQuery.shape["limit"]),
+      "cursor": zod.zListTransactionsQuery.shape["cursor"],
+      "accountId": zod.zListTransactionsQuery.shape["accountId"],
+    }),
   },
   responses: {
-    200: { description: "One page of transactions.", content: { "application/json": { schema: zod.zTransactionPage } } },
-    400: { description: "Invalid input; `details.fields` names each offending field.", content: { "application/json": { schema: zod.zError } } },
-    401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
-    404: { description: "No live aggregator connection of this tenant has that id.", content: { "application/json": { schema: zod.zError } } },
-    500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
-    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+    200: {
+      description: "One page of transactions.",
+      content: { "application/json": { schema: zod.zTransactionPage } },
+    },
+    400: {
+      description: "Invalid input; `details.fields` names each offending field.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    401: {
+      description: "The bearer token is missing or invalid, or names no valid tenant.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    404: {
+      description: "No live aggregator connection of this tenant has that id.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    500: {
+      description: "An unexpected failure; the message carries no detail.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    503: {
+      description:
+        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+      content: { "application/json": { schema: zod.zError } },
+    },
   },
 });
 
@@ -212,15 +398,29 @@ export const getPull = createRoute({
   path: "/v1/discovery/pulls/{pullId}",
   tags: ["pulls"],
   summary: "Get a pull",
+  security: [{ "bearerAuth": [] }],
   request: {
-  params: zod.zGetPullPath,
+    params: zod.zGetPullPath,
   },
   responses: {
     200: { description: "The pull.", content: { "application/json": { schema: zod.zPull } } },
-    401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
-    404: { description: "No pull of this tenant has that id.", content: { "application/json": { schema: zod.zError } } },
-    500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
-    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+    401: {
+      description: "The bearer token is missing or invalid, or names no valid tenant.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    404: {
+      description: "No pull of this tenant has that id.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    500: {
+      description: "An unexpected failure; the message carries no detail.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    503: {
+      description:
+        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+      content: { "application/json": { schema: zod.zError } },
+    },
   },
 });
 
@@ -230,18 +430,45 @@ export const retryPull = createRoute({
   path: "/v1/discovery/pulls/{pullId}/retry",
   tags: ["pulls"],
   summary: "Run a finished pull's work again",
+  security: [{ "bearerAuth": [] }],
   request: {
-  params: zod.zRetryPullPath,
+    params: zod.zRetryPullPath,
   },
   responses: {
-    202: { description: "The queued pull.", content: { "application/json": { schema: zod.zPull } } },
-    400: { description: "The operation takes no body, but one was sent that is not JSON (`MTCH-1003`).", content: { "application/json": { schema: zod.zError } } },
-    401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
-    404: { description: "No pull of this tenant has that id, or its connection was deleted.", content: { "application/json": { schema: zod.zError } } },
-    409: { description: "The pull has not finished (`queued`, `running` or `retrying`); it will run on its own.", content: { "application/json": { schema: zod.zError } } },
-    413: { description: "The request body is larger than 64 KiB.", content: { "application/json": { schema: zod.zError } } },
-    500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
-    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+    202: {
+      description: "The queued pull.",
+      content: { "application/json": { schema: zod.zPull } },
+    },
+    400: {
+      description: "The operation takes no body, but one was sent that is not JSON (`MTCH-1003`).",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    401: {
+      description: "The bearer token is missing or invalid, or names no valid tenant.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    404: {
+      description: "No pull of this tenant has that id, or its connection was deleted.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    409: {
+      description:
+        "The pull has not finished (`queued`, `running` or `retrying`); it will run on its own.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    413: {
+      description: "The request body is larger than 64 KiB.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    500: {
+      description: "An unexpected failure; the message carries no detail.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    503: {
+      description:
+        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+      content: { "application/json": { schema: zod.zError } },
+    },
   },
 });
 
@@ -251,18 +478,35 @@ export const listWebhookTokens = createRoute({
   path: "/v1/discovery/webhooks/tokens",
   tags: ["webhooks"],
   summary: "List webhook tokens",
+  security: [{ "bearerAuth": [] }],
   request: {
-  query: z.strictObject({
-    "limit": z.preprocess(fromQuery, zod.zListWebhookTokensQuery.shape["limit"]),
-    "cursor": zod.zListWebhookTokensQuery.shape["cursor"],
-  }),
+    query: z.strictObject({
+      "limit": z.preprocess(fromQuery, zod.zListWebhookTokensQuery.shape["limit"]),
+      "cursor": zod.zListWebhookTokensQuery.shape["cursor"],
+    }),
   },
   responses: {
-    200: { description: "One page of token metadata.", content: { "application/json": { schema: zod.zWebhookTokenPage } } },
-    400: { description: "Invalid input; `details.fields` names each offending field.", content: { "application/json": { schema: zod.zError } } },
-    401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
-    500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
-    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+    200: {
+      description: "One page of token metadata.",
+      content: { "application/json": { schema: zod.zWebhookTokenPage } },
+    },
+    400: {
+      description: "Invalid input; `details.fields` names each offending field.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    401: {
+      description: "The bearer token is missing or invalid, or names no valid tenant.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    500: {
+      description: "An unexpected failure; the message carries no detail.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    503: {
+      description:
+        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+      content: { "application/json": { schema: zod.zError } },
+    },
   },
 });
 
@@ -272,20 +516,43 @@ export const mintWebhookToken = createRoute({
   path: "/v1/discovery/webhooks/tokens",
   tags: ["webhooks"],
   summary: "Mint a webhook token",
+  security: [{ "bearerAuth": [] }],
   request: {
-  body: {
-    required: true,
-    content: { "application/json": { schema: zod.zMintWebhookTokenBody.strict() } },
-  },
+    body: {
+      required: true,
+      content: { "application/json": { schema: zod.zMintWebhookTokenBody.strict() } },
+    },
   },
   responses: {
-    201: { description: "Minted. The raw token is never shown again.", content: { "application/json": { schema: zod.zMintedWebhookToken } } },
-    400: { description: "Invalid input; `details.fields` names each offending field.", content: { "application/json": { schema: zod.zError } } },
-    401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
-    404: { description: "No live aggregator connection of this tenant has that id.", content: { "application/json": { schema: zod.zError } } },
-    413: { description: "The request body is larger than 64 KiB.", content: { "application/json": { schema: zod.zError } } },
-    500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
-    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+    201: {
+      description: "Minted. The raw token is never shown again.",
+      content: { "application/json": { schema: zod.zMintedWebhookToken } },
+    },
+    400: {
+      description: "Invalid input; `details.fields` names each offending field.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    401: {
+      description: "The bearer token is missing or invalid, or names no valid tenant.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    404: {
+      description: "No live aggregator connection of this tenant has that id.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    413: {
+      description: "The request body is larger than 64 KiB.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    500: {
+      description: "An unexpected failure; the message carries no detail.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    503: {
+      description:
+        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+      content: { "application/json": { schema: zod.zError } },
+    },
   },
 });
 
@@ -295,15 +562,29 @@ export const revokeWebhookToken = createRoute({
   path: "/v1/discovery/webhooks/tokens/{tokenId}",
   tags: ["webhooks"],
   summary: "Revoke a webhook token",
+  security: [{ "bearerAuth": [] }],
   request: {
-  params: zod.zRevokeWebhookTokenPath,
+    params: zod.zRevokeWebhookTokenPath,
   },
   responses: {
     204: { description: "Revoked." },
-    401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
-    404: { description: "No live webhook token of this tenant has that id.", content: { "application/json": { schema: zod.zError } } },
-    500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
-    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+    401: {
+      description: "The bearer token is missing or invalid, or names no valid tenant.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    404: {
+      description: "No live webhook token of this tenant has that id.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    500: {
+      description: "An unexpected failure; the message carries no detail.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    503: {
+      description:
+        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+      content: { "application/json": { schema: zod.zError } },
+    },
   },
 });
 
@@ -315,19 +596,39 @@ export const receiveWebhook = createRoute({
   summary: "Receive an aggregator webhook",
   security: [],
   request: {
-  params: zod.zReceiveWebhookPath,
-  body: {
-    required: true,
-    content: { "application/json": { schema: zod.zReceiveWebhookBody } },
-  },
+    params: zod.zReceiveWebhookPath,
+    body: {
+      required: true,
+      content: { "application/json": { schema: zod.zReceiveWebhookBody } },
+    },
   },
   responses: {
-    202: { description: "Recorded (or recognized as a duplicate, or ignored).", content: { "application/json": { schema: zod.zWebhookReceipt } } },
-    400: { description: "The body is not a JSON object, or not a webhook payload of that vendor.", content: { "application/json": { schema: zod.zError } } },
-    404: { description: "The same answer for an unknown or revoked token, a token of the other vendor, an\nunknown vendor and a deleted connection. Nothing is written.\n", content: { "application/json": { schema: zod.zError } } },
-    413: { description: "The body is larger than 256 KiB.", content: { "application/json": { schema: zod.zError } } },
-    500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
-    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+    202: {
+      description: "Recorded (or recognized as a duplicate, or ignored).",
+      content: { "application/json": { schema: zod.zWebhookReceipt } },
+    },
+    400: {
+      description: "The body is not a JSON object, or not a webhook payload of that vendor.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    404: {
+      description:
+        "The same answer for an unknown or revoked token, a token of the other vendor, an\nunknown vendor and a deleted connection. Nothing is written.\n",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    413: {
+      description: "The body is larger than 256 KiB.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    500: {
+      description: "An unexpected failure; the message carries no detail.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    503: {
+      description:
+        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+      content: { "application/json": { schema: zod.zError } },
+    },
   },
 });
 
@@ -337,11 +638,25 @@ export const listConnectorTypes = createRoute({
   path: "/v1/discovery/connector-types",
   tags: ["connector-types"],
   summary: "List registered connector types",
+  security: [{ "bearerAuth": [] }],
   responses: {
-    200: { description: "The registered, non-aggregator connector types, sorted by type.", content: { "application/json": { schema: zod.zConnectorTypeList } } },
-    401: { description: "The bearer token is missing or invalid, or names no valid tenant.", content: { "application/json": { schema: zod.zError } } },
-    500: { description: "An unexpected failure; the message carries no detail.", content: { "application/json": { schema: zod.zError } } },
-    503: { description: "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.", content: { "application/json": { schema: zod.zError } } },
+    200: {
+      description: "The registered, non-aggregator connector types, sorted by type.",
+      content: { "application/json": { schema: zod.zConnectorTypeList } },
+    },
+    401: {
+      description: "The bearer token is missing or invalid, or names no valid tenant.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    500: {
+      description: "An unexpected failure; the message carries no detail.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    503: {
+      description:
+        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+      content: { "application/json": { schema: zod.zError } },
+    },
   },
 });
 
@@ -353,7 +668,10 @@ export const getHealth = createRoute({
   summary: "Liveness",
   security: [],
   responses: {
-    200: { description: "The process is up.", content: { "application/json": { schema: zod.zHealth } } },
+    200: {
+      description: "The process is up.",
+      content: { "application/json": { schema: zod.zHealth } },
+    },
   },
 });
 
@@ -365,8 +683,14 @@ export const getReadiness = createRoute({
   summary: "Readiness",
   security: [],
   responses: {
-    200: { description: "Ready to serve.", content: { "application/json": { schema: zod.zReadiness } } },
-    503: { description: "A dependency does not answer.", content: { "application/json": { schema: zod.zError } } },
+    200: {
+      description: "Ready to serve.",
+      content: { "application/json": { schema: zod.zReadiness } },
+    },
+    503: {
+      description: "A dependency does not answer.",
+      content: { "application/json": { schema: zod.zError } },
+    },
   },
 });
 
@@ -378,7 +702,10 @@ export const getOpenApiDocument = createRoute({
   summary: "This API description as JSON",
   security: [],
   responses: {
-    200: { description: "The OpenAPI 3.1 document.", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } },
+    200: {
+      description: "The OpenAPI 3.1 document.",
+      content: { "application/json": { schema: z.record(z.string(), z.unknown()) } },
+    },
   },
 });
 
@@ -388,11 +715,21 @@ export const getMetrics = createRoute({
   path: "/metrics",
   tags: ["operations"],
   summary: "Prometheus metrics",
-  security: [{"metricsToken":[]}],
+  security: [{ "metricsToken": [] }],
   responses: {
-    200: { description: "The metrics, as `text/plain; version=0.0.4`.", content: { "text/plain": { schema: z.string() } } },
-    401: { description: "The bearer token is missing or is not the configured metrics token.", content: { "application/json": { schema: zod.zError } } },
-    404: { description: "Metrics are off (`MATCHER_METRICS_TOKEN` is not set); the same answer as an unknown route.", content: { "application/json": { schema: zod.zError } } },
+    200: {
+      description: "The metrics, as `text/plain; version=0.0.4`.",
+      content: { "text/plain": { schema: z.string() } },
+    },
+    401: {
+      description: "The bearer token is missing or is not the configured metrics token.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    404: {
+      description:
+        "Metrics are off (`MATCHER_METRICS_TOKEN` is not set); the same answer as an unknown route.",
+      content: { "application/json": { schema: zod.zError } },
+    },
   },
 });
 
@@ -404,9 +741,34 @@ export const getApiDocs = createRoute({
   summary: "Interactive API documentation",
   security: [],
   responses: {
-    200: { description: "An HTML page rendering this API description.", content: { "text/html": { schema: z.string() } } },
+    200: {
+      description: "An HTML page rendering this API description.",
+      content: { "text/html": { schema: z.string() } },
+    },
   },
 });
 
 /** Every operation of the spec, by operationId. */
-export const operations = { listAggregatorConnections, createAggregatorConnection, testAggregatorConnection, getAggregatorConnection, updateAggregatorConnection, deleteAggregatorConnection, listPulls, requestPull, listTransactions, getPull, retryPull, listWebhookTokens, mintWebhookToken, revokeWebhookToken, receiveWebhook, listConnectorTypes, getHealth, getReadiness, getOpenApiDocument, getMetrics, getApiDocs } as const;
+export const operations = {
+  listAggregatorConnections,
+  createAggregatorConnection,
+  testAggregatorConnection,
+  getAggregatorConnection,
+  updateAggregatorConnection,
+  deleteAggregatorConnection,
+  listPulls,
+  requestPull,
+  listTransactions,
+  getPull,
+  retryPull,
+  listWebhookTokens,
+  mintWebhookToken,
+  revokeWebhookToken,
+  receiveWebhook,
+  listConnectorTypes,
+  getHealth,
+  getReadiness,
+  getOpenApiDocument,
+  getMetrics,
+  getApiDocs,
+} as const;

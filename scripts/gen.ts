@@ -23,6 +23,7 @@ type Operation = {
 };
 type PathItem = { parameters?: Parameter[] } & Record<string, Operation>;
 type Spec = {
+  security?: unknown[];
   paths: Record<string, PathItem>;
   components: {
     schemas: Record<string, Schema>;
@@ -57,6 +58,7 @@ await createClient({
 });
 
 await Deno.writeTextFile(new URL("routes.ts", out), routesModule(spec));
+await formatRoutes(new URL("routes.ts", out));
 console.log("generated/ and clients/typescript/ are up to date with openapi.yaml");
 
 function pascal(s: string): string {
@@ -138,7 +140,8 @@ function routesModule(spec: Spec): string {
         `  path: ${JSON.stringify(path)},`,
         `  tags: ${JSON.stringify(op.tags ?? [])},`,
         ...(op.summary ? [`  summary: ${JSON.stringify(op.summary)},`] : []),
-        ...(op.security ? [`  security: ${JSON.stringify(op.security)},`] : []),
+        // Every route states its effective security, so the app reads from it which need a JWT.
+        `  security: ${JSON.stringify(op.security ?? spec.security ?? [])},`,
         ...(request.length ? [`  request: {\n  ${request.join("\n  ")}\n  },`] : []),
         `  responses: {\n${responses.join("\n")}\n  },`,
         "});",
@@ -149,4 +152,14 @@ function routesModule(spec: Spec): string {
   lines.push(`/** Every operation of the spec, by operationId. */`);
   lines.push(`export const operations = { ${ids.join(", ")} } as const;`, "");
   return lines.join("\n");
+}
+
+/** Formats the route module as `deno fmt` formats the code (the other generators' output is left
+ * as they write it). */
+async function formatRoutes(file: URL): Promise<void> {
+  const { success, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--no-config", "--line-width=100", "--quiet", file.pathname],
+    stdout: "null",
+  }).output();
+  if (!success) throw new Error(`deno fmt failed: ${new TextDecoder().decode(stderr)}`);
 }

@@ -2,8 +2,8 @@
 import { SignJWT } from "jose";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config/load.ts";
-import { jsonLogger } from "../src/http/logger.ts";
-import { isUuid } from "../src/http/uuid.ts";
+import { jsonLogger } from "../src/lib/logger.ts";
+import { isUuid } from "../src/lib/uuid.ts";
 
 function fail(message: string): never {
   console.error(`token: ${message}`);

@@ -1,7 +1,6 @@
 // Who may call the API: the 401 matrix, the tenant claim, issuer/audience, JWKS, and tenant sources.
 import assert from "node:assert/strict";
 import { exportJWK, exportSPKI, generateKeyPair, type JWTPayload, SignJWT } from "jose";
-import { encodeBase64Url } from "../src/crypto/encoding.ts";
 import { type Harness, newTenant, pluggyBody, randomKey, startHarness } from "./support/harness.ts";
 
 const BASE = "/v1/discovery/aggregator-connections";
@@ -16,7 +15,11 @@ function hs256(key: Uint8Array, claims: JWTPayload, alg = "HS256"): Promise<stri
 
 /** An unsecured JWT (`alg: none`) built by hand: header.payload. with an empty signature. */
 function unsecured(claims: JWTPayload): string {
-  const part = (value: unknown) => encodeBase64Url(new TextEncoder().encode(JSON.stringify(value)));
+  const part = (value: unknown) =>
+    (new TextEncoder().encode(JSON.stringify(value))).toBase64({
+      alphabet: "base64url",
+      omitPadding: true,
+    });
   return `${part({ alg: "none", typ: "JWT" })}.${part(claims)}.`;
 }
 
@@ -99,9 +102,9 @@ Deno.test("requests without a valid bearer token are refused with 401 and create
 
     await t.step("a valid token with a tampered payload is 401", async () => {
       const [header, , signature] = (await valid()).split(".");
-      const payload = encodeBase64Url(
-        new TextEncoder().encode(JSON.stringify({ tenant_id: newTenant(), exp: now() + 600 })),
-      );
+      const payload =
+        (new TextEncoder().encode(JSON.stringify({ tenant_id: newTenant(), exp: now() + 600 })))
+          .toBase64({ alphabet: "base64url", omitPadding: true });
       await expectUnauthorized(h, `Bearer ${header}.${payload}.${signature}`);
     });
 
@@ -149,18 +152,30 @@ Deno.test("requests without a valid bearer token are refused with 401 and create
       assert.equal((await res.json()).code, "MTCH-1401");
     });
 
-    await t.step("reads and unknown routes under /v1 are protected as well as writes", async () => {
-      const paths = [
-        BASE,
-        `${BASE}/${crypto.randomUUID()}`,
-        "/v1/discovery/connector-types",
-        "/v1/discovery/no-such-route",
-      ];
+    await t.step("reads are protected as well as writes", async () => {
+      const paths = [BASE, `${BASE}/${crypto.randomUUID()}`, "/v1/discovery/connector-types"];
       for (const path of paths) {
         const res = await h.request(path);
         assert.equal(res.status, 401, path);
         assert.ok(res.headers.get("WWW-Authenticate"), path);
         assert.equal((await res.json()).code, "MTCH-1401", path);
+      }
+    });
+
+    // openapi.yaml's security decides which operations need a JWT; a path that is no operation
+    // (the spec is public at /openapi.json) is a 404 with or without a token.
+    await t.step("a path that is no operation is 404, token or not", async () => {
+      const paths = [
+        "/v1/discovery/no-such-route",
+        "/v1/discovery/webhooks/pluggy/mwh_token/", // the receiver's path with a trailing slash
+        "/v1/discovery/webhooks//mwh_token",
+      ];
+      for (const path of paths) {
+        for (const tenant of [undefined, newTenant()]) {
+          const res = await h.request(path, { method: "POST", tenant });
+          assert.equal(res.status, 404, path);
+          assert.equal((await res.json()).code, "MTCH-1404", path);
+        }
       }
     });
   } finally {

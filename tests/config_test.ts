@@ -3,12 +3,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ConfigError, type DevSecrets, parseConfig } from "../src/config/config.ts";
 import { loadDevSecrets } from "../src/config/dev_secrets.ts";
-import { encodeBase64 } from "../src/crypto/encoding.ts";
 
 type Env = Record<string, string | undefined>;
 
 const key32 = () => crypto.getRandomValues(new Uint8Array(32));
-const b64 = (bytes: Uint8Array) => encodeBase64(bytes);
+const b64 = (bytes: Uint8Array) => bytes.toBase64();
 
 const DEV: DevSecrets = {
   jwtSecret: "dev-secret-".padEnd(48, "x"),

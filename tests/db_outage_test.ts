@@ -2,8 +2,9 @@
 import assert from "node:assert/strict";
 import { guardDriverCrash, isDriverWriteAfterClose } from "../src/db/driver_guard.ts";
 import { pingDatabase, reconnectDelaySeconds, type Sql } from "../src/db/pool.ts";
-import { isUnavailable, toAppError } from "../src/http/errors.ts";
-import { jsonLogger } from "../src/http/logger.ts";
+import { isUnavailable } from "../src/db/errors.ts";
+import { errorAnswer } from "../src/http/errors.ts";
+import { jsonLogger } from "../src/lib/logger.ts";
 
 /** The error postgres.js 3.4.9 throws from its queued write once the server closed the socket. */
 function driverWriteAfterClose(): TypeError {
@@ -62,13 +63,13 @@ Deno.test("every way postgres.js reports a database going away is a 503 with Ret
   for (const code of codes) {
     const err = Object.assign(new Error(`write ${code}`), { code });
     assert.equal(isUnavailable(err), true, code);
-    const appError = toAppError(err);
-    assert.equal(appError.status, 503, code);
-    assert.equal(appError.options.headers?.["Retry-After"], "5", code);
-    assert.equal(appError.toBody().code, "MTCH-9503", code);
+    const answer = errorAnswer(err);
+    assert.equal(answer.status, 503, code);
+    assert.equal(answer.headers["Retry-After"], "5", code);
+    assert.equal(answer.body.code, "MTCH-9503", code);
   }
   for (const code of ["23505", "42P01", "22P02", undefined]) {
-    assert.equal(toAppError(Object.assign(new Error("x"), { code })).status, 500, String(code));
+    assert.equal(errorAnswer(Object.assign(new Error("x"), { code })).status, 500, String(code));
   }
 });
 

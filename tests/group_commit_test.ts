@@ -1,6 +1,6 @@
 // Group commit: who shares a batch, how big batches get, and what happens when a batch fails.
 import assert from "node:assert/strict";
-import { groupCommit, type ItemResult } from "../src/webhooks/group_commit.ts";
+import { groupCommit, type ItemResult } from "../src/lib/group_commit.ts";
 
 /** A writer that records its batches and finishes each only when the test releases it. */
 function gatedWriter(fail: (items: number[]) => unknown = () => undefined) {

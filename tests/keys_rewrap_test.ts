@@ -2,7 +2,6 @@
 import assert from "node:assert/strict";
 import { unsealCredential } from "../src/connections/credential.ts";
 import { createKeyRing, sealedKeyId } from "../src/crypto/seal.ts";
-import { encodeBase64 } from "../src/crypto/encoding.ts";
 import { newTenant, pluggyBody, randomKey, startHarness } from "./support/harness.ts";
 import { cleanEnv, runTask } from "./support/process.ts";
 
@@ -34,7 +33,7 @@ Deno.test("keys:rewrap moves every credential to the primary key and reports the
       DATABASE_URL: h.databaseUrl,
       MATCHER_DATA_DIR: dataDir,
       AUTH_JWT_SECRET: "not-used-by-this-task",
-      MATCHER_SEAL_KEYS: `k2:${encodeBase64(k2.key)},k1:${encodeBase64(k1.key)}`,
+      MATCHER_SEAL_KEYS: `k2:${k2.key.toBase64()},k1:${k1.key.toBase64()}`,
     });
     const first = await runTask(["keys:rewrap"], env);
     assert.equal(first.code, 0, first.stderr);
@@ -42,7 +41,7 @@ Deno.test("keys:rewrap moves every credential to the primary key and reports the
     const second = await runTask(["keys:rewrap"], env);
     assert.match(second.stdout, /rewrapped 0 of 3 credentials/);
     for (const out of [first, second]) {
-      assert.ok(!`${out.stdout}${out.stderr}`.includes(encodeBase64(k2.key)), "no key in output");
+      assert.ok(!`${out.stdout}${out.stderr}`.includes(k2.key.toBase64()), "no key in output");
     }
 
     // Only k2 is needed now: k1 can be retired.

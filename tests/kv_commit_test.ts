@@ -1,6 +1,6 @@
 // KV opens and commits that wait out another process holding the same KV file, as replicas sharing one do.
 import assert from "node:assert/strict";
-import { commitKv, openKv } from "../src/db/kv_commit.ts";
+import { commitKv, openKv } from "../src/db/kv.ts";
 
 const busy = () => new TypeError("database is locked");
 

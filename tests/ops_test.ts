@@ -1,7 +1,10 @@
 // Health, readiness, unknown routes, request ids, the connector registry and failure answers.
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
-import { createConnectorRegistry, registerBuiltInConnectors } from "../src/connectors/registry.ts";
+import {
+  createConnectorRegistry,
+  registerBuiltInConnectors,
+} from "../src/connectors/connectors.service.ts";
 import { createPool } from "../src/db/pool.ts";
 import { buildTestApp, newTenant, pluggyBody, startHarness } from "./support/harness.ts";
 

@@ -1,7 +1,8 @@
 // Pulls walking several accounts at once: overlap, resume of each walk from its own cursor, one
 // walk's failure stopping the others, and checkpoints stored before walks ran at once.
 import assert from "node:assert/strict";
-import { claimPull, recordProgress } from "../src/pulls/pulls.repository.ts";
+import { recordProgress } from "../src/pulls/pull_leases.repository.ts";
+import { claimPull } from "../src/pulls/pull_queue.repository.ts";
 import type { FakePluggy } from "./fakes/pluggy.ts";
 import type { Json } from "./support/fakes.ts";
 import { deliver, testClock, type Wired, wirePluggy } from "./support/pulls.ts";

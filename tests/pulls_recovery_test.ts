@@ -1,6 +1,6 @@
 // Pulls under crashes, competing workers and vendor faults: nothing lost, nothing twice, no pile-up.
 import assert from "node:assert/strict";
-import { reclaimExpiredLeases } from "../src/pulls/pulls.repository.ts";
+import { reclaimExpiredLeases } from "../src/pulls/pull_leases.repository.ts";
 import type { Aggregators } from "../src/vendors/clients.ts";
 import type { Json } from "./support/fakes.ts";
 import { deliver, testClock, wirePluggy } from "./support/pulls.ts";

@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { BASE_DELAY_MS, MAX_DELAY_MS, retryDelayMs } from "../src/pulls/backoff.ts";
 import { type Halt, runAtMost } from "../src/pulls/walks.ts";
 import { cursorsOf, mergeWork, planSteps, runsOfOneKind } from "../src/pulls/work.ts";
-import { AppError } from "../src/http/errors.ts";
+import { errorAnswer } from "../src/http/errors.ts";
+import { AppError } from "../src/lib/app_error.ts";
 import { readWebhook } from "../src/webhooks/vendor_events.ts";
 
 Deno.test("merged work syncs if either does, keeps the earlier created-from and unites ids", () => {
@@ -140,7 +141,9 @@ Deno.test("a body that is not the vendor's payload is a 400 naming the missing f
   for (const [vendor, body] of cases) {
     assert.throws(
       () => readWebhook(vendor, body, "i"),
-      (err) => err instanceof AppError && err.status === 400 && err.code === "MTCH-1020",
+      (err) =>
+        err instanceof AppError && errorAnswer(err).status === 400 &&
+        errorAnswer(err).body.code === "MTCH-1020",
       JSON.stringify(body),
     );
   }

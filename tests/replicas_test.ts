@@ -3,7 +3,6 @@
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import postgres from "postgres";
-import { encodeBase64 } from "../src/crypto/encoding.ts";
 import { startFakeBelvo } from "./fakes/belvo.ts";
 import { startFakePluggy } from "./fakes/pluggy.ts";
 import { mulberry32, randomInt } from "./fakes/random.ts";
@@ -61,8 +60,8 @@ Deno.test({
       links: Array.from({ length: half }, () => ({ accounts: accounts() })),
     });
     const dir = await Deno.makeTempDir({ prefix: "matcher-replicas-" });
-    const secret = encodeBase64(randomKey());
-    const sealKey = encodeBase64(randomKey());
+    const secret = randomKey().toBase64();
+    const sealKey = randomKey().toBase64();
     const env = (replica: number) =>
       cleanEnv({
         PORT: "0",

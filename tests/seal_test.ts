@@ -2,11 +2,11 @@
 import assert from "node:assert/strict";
 import type { SealKey } from "../src/config/config.ts";
 import {
-  type Credential,
   type CredentialContext,
   sealCredential,
   unsealCredential,
 } from "../src/connections/credential.ts";
+import type { Credential } from "../src/vendors/aggregator.ts";
 import { createKeyRing, seal, sealedKeyId, SealError, unseal } from "../src/crypto/seal.ts";
 import { newTenant, pluggyBody, randomKey, startHarness } from "./support/harness.ts";
 

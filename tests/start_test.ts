@@ -1,6 +1,5 @@
 // The README's first steps on a fresh machine: start with no configuration, mint a token, use it.
 import assert from "node:assert/strict";
-import { encodeBase64 } from "../src/crypto/encoding.ts";
 import { createTestDatabase } from "./support/database.ts";
 import { randomKey } from "./support/harness.ts";
 import { cleanEnv, runTask, startService } from "./support/process.ts";
@@ -92,7 +91,7 @@ const REFUSED_STARTS: { name: string; env: Record<string, string>; problems: Reg
     name: "a plain-http JWKS",
     env: {
       AUTH_JWKS_URL: "http://idp.example.com/.well-known/jwks.json",
-      MATCHER_SEAL_KEYS: `k1:${encodeBase64(randomKey())}`,
+      MATCHER_SEAL_KEYS: `k1:${randomKey().toBase64()}`,
       MATCHER_PUBLIC_URL: "https://matcher.example.com",
     },
     problems: [
@@ -105,7 +104,7 @@ const REFUSED_STARTS: { name: string; env: Record<string, string>; problems: Reg
     env: {
       DATABASE_URL: "postgres://postgres@127.0.0.1:1/unused",
       AUTH_JWT_SECRET: "a-production-jwt-canary-of-at-least-32-chars",
-      MATCHER_SEAL_KEYS: `k1:${encodeBase64(randomKey())}`,
+      MATCHER_SEAL_KEYS: `k1:${randomKey().toBase64()}`,
       MATCHER_PUBLIC_URL: "https://matcher.example.com",
       OTEL_DENO: "true",
     },
@@ -146,8 +145,8 @@ Deno.test({
         DATABASE_URL: db.url,
         DENO_KV_PATH: ":memory:",
         MATCHER_DATA_DIR: dataDir,
-        AUTH_JWT_SECRET: encodeBase64(randomKey()),
-        MATCHER_SEAL_KEYS: `prod1:${encodeBase64(randomKey())}`,
+        AUTH_JWT_SECRET: randomKey().toBase64(),
+        MATCHER_SEAL_KEYS: `prod1:${randomKey().toBase64()}`,
         MATCHER_PUBLIC_URL: "https://matcher.example.com",
       }));
       const ready = await fetch(`${service.baseUrl}/ready`);

@@ -3,7 +3,6 @@
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import postgres from "postgres";
-import { encodeBase64 } from "../src/crypto/encoding.ts";
 import { startFakePluggy } from "./fakes/pluggy.ts";
 import { createTestDatabase } from "./support/database.ts";
 import { randomKey } from "./support/harness.ts";
@@ -19,13 +18,13 @@ Deno.test({
     const db = await createTestDatabase();
     const fake = await startFakePluggy();
     const dataDir = await Deno.makeTempDir({ prefix: "matcher-durability-" });
-    const secret = encodeBase64(randomKey());
+    const secret = randomKey().toBase64();
     const env = cleanEnv({
       PORT: "0",
       DATABASE_URL: db.url,
       MATCHER_DATA_DIR: dataDir,
       AUTH_JWT_SECRET: secret,
-      MATCHER_SEAL_KEYS: `k1:${encodeBase64(randomKey())}`,
+      MATCHER_SEAL_KEYS: `k1:${randomKey().toBase64()}`,
       MATCHER_EGRESS_ALLOW_HOSTS: fake.host,
       MATCHER_EGRESS_ALLOW_HTTP: "true",
       MATCHER_PULL_LEASE_SECONDS: "3",

@@ -1,7 +1,7 @@
 // Webhook tokens: mint, list, revoke, revocation with the connection, and the KV token store.
 import assert from "node:assert/strict";
 import type { components } from "../generated/types.ts";
-import { isUuid } from "../src/http/uuid.ts";
+import { isUuid } from "../src/lib/uuid.ts";
 import {
   findToken,
   hashToken,
@@ -12,8 +12,8 @@ import {
   storeToken,
   touchToken,
   type WebhookTokenRecord,
-} from "../src/webhooks/token_store.ts";
-import { uuidV7 } from "../src/webhooks/uuid_v7.ts";
+} from "../src/webhooks/tokens.repository.ts";
+import { uuidV7 } from "../src/lib/uuid_v7.ts";
 import { type Harness, newTenant, pluggyBody, startHarness } from "./support/harness.ts";
 
 const CONNECTIONS = "/v1/discovery/aggregator-connections";

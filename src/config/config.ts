@@ -1,8 +1,8 @@
 // The environment, parsed and checked once at start into the typed Config passed to everything else.
 import { join } from "node:path";
-import { decodeBase64 } from "../crypto/encoding.ts";
+import type { SealKey } from "../crypto/seal.ts";
 
-export type SealKey = { id: string; key: Uint8Array };
+export type { SealKey };
 
 export interface Config {
   env: "development" | "production";
@@ -236,7 +236,7 @@ export function parseSealKeys(text: string, problems: string[]): SealKey[] {
     }
     let key: Uint8Array | undefined;
     try {
-      key = decodeBase64(entry.slice(at + 1));
+      key = Uint8Array.fromBase64(entry.slice(at + 1));
     } catch {
       key = undefined;
     }

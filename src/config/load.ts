@@ -1,5 +1,5 @@
 // Reads the process environment once into a Config, generating development secrets when needed.
-import type { Logger } from "../http/logger.ts";
+import type { Logger } from "../lib/logger.ts";
 import { type Config, ConfigError, parseConfig } from "./config.ts";
 import { loadDevSecrets } from "./dev_secrets.ts";
 

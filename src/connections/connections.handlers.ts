@@ -1,13 +1,13 @@
-// The aggregator-connections operations of openapi.yaml, wired to the service.
+// The aggregator-connections operations of openapi.yaml, wired to their services.
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import * as routes from "../../generated/routes.ts";
 import type { AppEnv } from "../http/env.ts";
 import * as service from "./connections.service.ts";
-import { type LiveCheckDeps, testConnection } from "./live_check.ts";
+import { type ConnectionTestDeps, testConnection } from "./connection_tests.service.ts";
 
 export function connectionRoutes(
   app: OpenAPIHono<AppEnv>,
-  deps: service.ConnectionDeps & LiveCheckDeps,
+  deps: service.ConnectionDeps & ConnectionTestDeps,
 ): void {
   app.openapi(routes.createAggregatorConnection, async (c) => {
     const created = await service.createConnection(deps, c.get("tenantId"), c.req.valid("json"));
@@ -15,10 +15,8 @@ export function connectionRoutes(
   });
 
   app.openapi(routes.listAggregatorConnections, async (c) => {
-    return c.json(
-      await service.listConnections(deps, c.get("tenantId"), c.req.valid("query")),
-      200,
-    );
+    const page = await service.listConnections(deps, c.get("tenantId"), c.req.valid("query"));
+    return c.json(page, 200);
   });
 
   app.openapi(routes.testAggregatorConnection, async (c) => {
@@ -26,18 +24,14 @@ export function connectionRoutes(
   });
 
   app.openapi(routes.getAggregatorConnection, async (c) => {
-    return c.json(
-      await service.getConnection(deps, c.get("tenantId"), c.req.valid("param").id),
-      200,
-    );
+    const { id } = c.req.valid("param");
+    return c.json(await service.getConnection(deps, c.get("tenantId"), id), 200);
   });
 
   app.openapi(routes.updateAggregatorConnection, async (c) => {
     const { id } = c.req.valid("param");
-    return c.json(
-      await service.updateConnection(deps, c.get("tenantId"), id, c.req.valid("json")),
-      200,
-    );
+    const body = c.req.valid("json");
+    return c.json(await service.updateConnection(deps, c.get("tenantId"), id, body), 200);
   });
 
   app.openapi(routes.deleteAggregatorConnection, async (c) => {

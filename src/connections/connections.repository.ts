@@ -1,20 +1,27 @@
 // Storage of aggregator connections: every query filters on the tenant and on kind = 'aggregator'.
-import { type Db, isUniqueViolation, type Sql } from "../db/pool.ts";
-import type { Position } from "../http/pagination.ts";
-import { isUuid } from "../http/uuid.ts";
+import type postgres from "postgres";
+import type { components } from "../../generated/types.ts";
+import { isUniqueViolation } from "../db/errors.ts";
+import type { Db, Sql } from "../db/pool.ts";
+import type { Position } from "../lib/position.ts";
+import { isUuid } from "../lib/uuid.ts";
 import type { Vendor } from "../vendors/vendors.ts";
 
-export type ConnectionRow = {
-  id: string;
-  vendor: Vendor;
-  configName: string;
-  baseUrl: string;
-  accountRef: string;
+type Descriptor = components["schemas"]["AggregatorConnection"];
+
+/** The descriptor as stored: its times as Dates, for keyset positions. */
+export type ConnectionRow = Omit<Descriptor, "createdAt" | "updatedAt"> & {
   createdAt: Date;
   updatedAt: Date;
 };
 
 export type ConnectionFields = Pick<ConnectionRow, "configName" | "baseUrl" | "accountRef">;
+
+/** How a route names a connection: by id, or by vendor and config name (tests, token mints). */
+export type ConnectionKey = { id: string } | { vendor: Vendor; configName: string };
+
+/** A live connection with its sealed credential, for the code that calls its vendor. */
+export type SealedConnection = { row: ConnectionRow; sealed: Uint8Array<ArrayBuffer> };
 
 /** Thrown when a live aggregator connection of the tenant already has the config name. */
 export class ConfigNameTaken extends Error {
@@ -88,16 +95,31 @@ export async function listConnections(
   return rows.map(toRow);
 }
 
+/** The tenant's live aggregator connection named by `key`, or undefined. */
 export async function findConnection(
   sql: Sql,
   tenantId: string,
-  id: string,
+  key: ConnectionKey,
 ): Promise<ConnectionRow | undefined> {
-  if (!isConnectionId(id)) return undefined;
-  const [r] = await sql`
-    select ${sql(COLUMNS)} from connections
-    ${liveById(sql, tenantId, id)}`;
+  const [r] = await findLive(sql, tenantId, key, sql``);
   return r ? toRow(r) : undefined;
+}
+
+/** `findConnection` with the sealed credential, for the code that calls the vendor. */
+export async function findSealedConnection(
+  sql: Sql,
+  tenantId: string,
+  key: ConnectionKey,
+): Promise<SealedConnection | undefined> {
+  const [r] = await findLive(sql, tenantId, key, sql`, sealed_credential`);
+  return r ? { row: toRow(r), sealed: r.sealed_credential } : undefined;
+}
+
+function findLive(sql: Sql, tenantId: string, key: ConnectionKey, extra: postgres.Fragment) {
+  if ("id" in key && !isConnectionId(key.id)) return Promise.resolve([]);
+  return sql`
+    select ${sql(COLUMNS)} ${extra} from connections
+    ${"id" in key ? liveById(sql, tenantId, key.id) : liveByName(sql, tenantId, key)}`;
 }
 
 /** Updates a live connection; `sealed` replaces the credential when given. */
@@ -141,47 +163,10 @@ function liveById(db: Db, tenantId: string, id: string) {
 }
 
 /** The condition for the live connection `(vendor, configName)` of the tenant. */
-function liveByName(sql: Sql, tenantId: string, vendor: Vendor, configName: string) {
+function liveByName(sql: Sql, tenantId: string, key: { vendor: Vendor; configName: string }) {
   return sql`
     where tenant_id = ${tenantId} and kind = 'aggregator' and deleted_at is null
-      and connector_type = ${vendor} and config_name = ${configName}`;
-}
-
-/** A live connection found by its vendor and config name. */
-export async function findByName(
-  sql: Sql,
-  tenantId: string,
-  vendor: Vendor,
-  configName: string,
-): Promise<ConnectionRow | undefined> {
-  const [r] = await sql`
-    select ${sql(COLUMNS)} from connections ${liveByName(sql, tenantId, vendor, configName)}`;
-  return r ? toRow(r) : undefined;
-}
-
-/** A live connection found by its vendor and config name, with its sealed credential. */
-export async function findSealedByName(
-  sql: Sql,
-  tenantId: string,
-  vendor: Vendor,
-  configName: string,
-): Promise<{ row: ConnectionRow; sealed: Uint8Array<ArrayBuffer> } | undefined> {
-  const [r] = await sql`
-    select ${sql(COLUMNS)}, sealed_credential from connections
-    ${liveByName(sql, tenantId, vendor, configName)}`;
-  return r ? { row: toRow(r), sealed: r.sealed_credential } : undefined;
-}
-
-/** A live connection found by id, with its sealed credential (for the pull worker). */
-export async function findSealedById(
-  sql: Sql,
-  tenantId: string,
-  id: string,
-): Promise<{ row: ConnectionRow; sealed: Uint8Array<ArrayBuffer> } | undefined> {
-  const [r] = await sql`
-    select ${sql(COLUMNS)}, sealed_credential from connections
-    ${liveById(sql, tenantId, id)}`;
-  return r ? { row: toRow(r), sealed: r.sealed_credential } : undefined;
+      and connector_type = ${key.vendor} and config_name = ${key.configName}`;
 }
 
 /** The current config name of each of `ids` that is a live connection of the tenant. */
@@ -211,4 +196,35 @@ export async function lockLiveConnections(tx: Db, ids: string[]): Promise<Map<st
     order by id
     for share`;
   return new Map(rows.map((r) => [`${r.tenant_id}/${r.id}`, r.account_ref as string]));
+}
+
+/** One batch of every aggregator row holding a credential (deleted ones too), in id order. */
+export async function sealedCredentialsAfter(
+  sql: Sql,
+  afterId: string,
+  limit: number,
+): Promise<{ id: string; tenantId: string; vendor: string; sealed: Uint8Array<ArrayBuffer> }[]> {
+  const rows = await sql`
+    select id, tenant_id, connector_type, sealed_credential from connections
+    where kind = 'aggregator' and sealed_credential is not null and id > ${afterId}
+    order by id limit ${limit}`;
+  return rows.map((r) => ({
+    id: r.id,
+    tenantId: r.tenant_id,
+    vendor: r.connector_type,
+    sealed: r.sealed_credential,
+  }));
+}
+
+/** Replaces a row's sealed credential if it still is `expected`; false when it changed meanwhile. */
+export async function replaceSealedCredential(
+  sql: Sql,
+  id: string,
+  expected: Uint8Array,
+  sealed: Uint8Array,
+): Promise<boolean> {
+  const result = await sql`
+    update connections set sealed_credential = ${sealed}
+    where id = ${id} and sealed_credential = ${expected}`;
+  return result.count === 1;
 }

@@ -2,24 +2,16 @@
 import type { components } from "../../generated/types.ts";
 import type { KeyRing } from "../crypto/seal.ts";
 import type { Sql } from "../db/pool.ts";
-import { AppError, ErrorCode } from "../http/errors.ts";
-import { decodeCursor, toPage } from "../http/pagination.ts";
+import { AppError } from "../lib/app_error.ts";
+import { afterCursor, toPage } from "../http/pagination.ts";
+import { cancelConnectionPulls } from "../pulls/pull_queue.repository.ts";
 import { checkBaseUrl, type EgressPolicy } from "../vendors/egress.ts";
 import type { Vendor } from "../vendors/vendors.ts";
-import { revokeConnectionTokens } from "../webhooks/token_store.ts";
+import { revokeConnectionTokens } from "../webhooks/tokens.repository.ts";
 import { sealCredential } from "./credential.ts";
 import * as repo from "./connections.repository.ts";
-import { cancelConnectionPulls } from "../pulls/pulls.repository.ts";
 
 type Schemas = components["schemas"];
-type CreateBody = Schemas["CreateAggregatorConnectionRequest"] & {
-  clientId: string;
-  secret: string;
-};
-type UpdateBody = Schemas["UpdateAggregatorConnectionRequest"] & {
-  clientId?: string;
-  secret?: string;
-};
 type Descriptor = Schemas["AggregatorConnection"];
 
 export interface ConnectionDeps {
@@ -30,8 +22,40 @@ export interface ConnectionDeps {
   kv: Deno.Kv;
 }
 
-export function notFound(): AppError {
-  return new AppError(404, ErrorCode.connectionNotFound, "No such aggregator connection.");
+/** The one answer for a connection that is not a live aggregator connection of the tenant. */
+function notFound(): AppError {
+  return new AppError("connection_not_found", "No such aggregator connection.");
+}
+
+/**
+ * The tenant's live aggregator connection named by `key`; anything else (a malformed id, another
+ * tenant's, a deleted or non-aggregator row) is the same 404. Every route that names a connection
+ * goes through here.
+ */
+export async function requireConnection(
+  sql: Sql,
+  tenantId: string,
+  key: repo.ConnectionKey,
+): Promise<repo.ConnectionRow> {
+  const row = await repo.findConnection(sql, tenantId, trimmed(key));
+  if (!row) throw notFound();
+  return row;
+}
+
+/** `requireConnection` with the sealed credential, for the routes that call the vendor. */
+export async function requireSealedConnection(
+  sql: Sql,
+  tenantId: string,
+  key: repo.ConnectionKey,
+): Promise<repo.SealedConnection> {
+  const found = await repo.findSealedConnection(sql, tenantId, trimmed(key));
+  if (!found) throw notFound();
+  return found;
+}
+
+/** Config names are stored trimmed, so a name given with surrounding space finds its row. */
+function trimmed(key: repo.ConnectionKey): repo.ConnectionKey {
+  return "id" in key ? key : { vendor: key.vendor, configName: key.configName.trim() };
 }
 
 /** The secret-free descriptor: the only shape in which a connection leaves the service. */
@@ -51,10 +75,7 @@ export function toDescriptor(row: repo.ConnectionRow): Descriptor {
 function normalize(vendor: Vendor, body: repo.ConnectionFields, egress: EgressPolicy) {
   const base = checkBaseUrl(vendor, body.baseUrl, egress);
   if (!base.ok) {
-    throw AppError.invalid(
-      [{ field: "baseUrl", message: base.reason }],
-      ErrorCode.baseUrlNotAllowed,
-    );
+    throw AppError.invalid([{ field: "baseUrl", message: base.reason }], "base_url_not_allowed");
   }
   return {
     configName: body.configName.trim(),
@@ -65,8 +86,7 @@ function normalize(vendor: Vendor, body: repo.ConnectionFields, egress: EgressPo
 
 function conflict(configName: string): AppError {
   return new AppError(
-    409,
-    ErrorCode.configNameTaken,
+    "config_name_taken",
     `An aggregator connection named "${configName}" already exists.`,
   );
 }
@@ -74,27 +94,18 @@ function conflict(configName: string): AppError {
 export async function createConnection(
   deps: ConnectionDeps,
   tenantId: string,
-  body: CreateBody,
+  body: Schemas["CreateAggregatorConnectionRequest"],
 ): Promise<Descriptor> {
   const fields = normalize(body.vendor, body, deps.egress);
   const id = crypto.randomUUID();
-  const sealed = await sealCredential(deps.keyRing, {
-    tenantId,
-    connectionId: id,
-    vendor: body.vendor,
-  }, {
-    clientId: body.clientId,
-    secret: body.secret,
-  });
+  const sealed = await sealCredential(
+    deps.keyRing,
+    { tenantId, connectionId: id, vendor: body.vendor },
+    { clientId: body.clientId, secret: body.secret },
+  );
   try {
-    return toDescriptor(
-      await repo.insertConnection(
-        deps.sql,
-        tenantId,
-        { id, vendor: body.vendor, ...fields },
-        sealed,
-      ),
-    );
+    const row = { id, vendor: body.vendor, ...fields };
+    return toDescriptor(await repo.insertConnection(deps.sql, tenantId, row, sealed));
   } catch (err) {
     if (err instanceof repo.ConfigNameTaken) throw conflict(fields.configName);
     throw err;
@@ -106,7 +117,7 @@ export async function listConnections(
   tenantId: string,
   query: { limit: number; cursor?: string },
 ) {
-  const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+  const after = afterCursor(query.cursor);
   const rows = await repo.listConnections(deps.sql, tenantId, query.limit, after);
   return toPage(rows, query.limit, toDescriptor);
 }
@@ -116,39 +127,37 @@ export async function getConnection(
   tenantId: string,
   id: string,
 ): Promise<Descriptor> {
-  const row = await repo.findConnection(deps.sql, tenantId, id);
-  if (!row) throw notFound();
-  return toDescriptor(row);
+  return toDescriptor(await requireConnection(deps.sql, tenantId, { id }));
 }
 
 export async function updateConnection(
   deps: ConnectionDeps,
   tenantId: string,
   id: string,
-  body: UpdateBody,
+  body: Schemas["UpdateAggregatorConnectionRequest"],
 ): Promise<Descriptor> {
   const hasId = body.clientId !== undefined;
   if (hasId !== (body.secret !== undefined)) {
     const missing = hasId ? "secret" : "clientId";
     throw AppError.invalid(
       [{ field: missing, message: "clientId and secret rotate together: send both or neither" }],
-      ErrorCode.partialCredential,
+      "partial_credential",
     );
   }
-  const current = await repo.findConnection(deps.sql, tenantId, id);
-  if (!current) throw notFound();
+  const current = await requireConnection(deps.sql, tenantId, { id });
   if (body.vendor !== undefined && body.vendor !== current.vendor) {
     throw AppError.invalid(
       [{ field: "vendor", message: `is immutable; this connection's vendor is ${current.vendor}` }],
-      ErrorCode.vendorMismatch,
+      "vendor_mismatch",
     );
   }
   const fields = normalize(current.vendor, body, deps.egress);
   const sealed = hasId
-    ? await sealCredential(deps.keyRing, { tenantId, connectionId: id, vendor: current.vendor }, {
-      clientId: body.clientId!,
-      secret: body.secret!,
-    })
+    ? await sealCredential(
+      deps.keyRing,
+      { tenantId, connectionId: id, vendor: current.vendor },
+      { clientId: body.clientId!, secret: body.secret! },
+    )
     : undefined;
   let row: repo.ConnectionRow | undefined;
   try {

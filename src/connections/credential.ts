@@ -1,7 +1,7 @@
 // Sealing of a connection's aggregator credential, bound to the tenant, the connection and the vendor.
 import { type KeyRing, seal, unseal } from "../crypto/seal.ts";
+import type { Credential } from "../vendors/aggregator.ts";
 
-export type Credential = { clientId: string; secret: string };
 export type CredentialContext = { tenantId: string; connectionId: string; vendor: string };
 
 function aad({ tenantId, connectionId, vendor }: CredentialContext) {

@@ -1,10 +1,12 @@
 // AES-256-GCM sealing under a key ring; the key id travels inside the blob so old keys keep opening.
-import type { SealKey } from "../config/config.ts";
 
 const VERSION = 1;
 const NONCE_BYTES = 12;
 
 type Bytes = Uint8Array<ArrayBuffer>;
+
+/** A raw 32-byte AES key and the id that names it inside every blob it seals. */
+export type SealKey = { id: string; key: Uint8Array };
 
 export interface KeyRing {
   primaryId: string;

@@ -1,6 +1,6 @@
 // Keeps the process alive through a known postgres.js crash when Postgres closes a connection.
 
-import type { Logger } from "../http/logger.ts";
+import type { Logger } from "../lib/logger.ts";
 
 /**
  * True for postgres.js 3.4.9's `nextWrite` on a connection whose socket is already gone: a write

@@ -1,5 +1,4 @@
 // Applies src/db/migrations/*.sql in order, once each, under an advisory lock, with checksums.
-import { encodeHex } from "../crypto/encoding.ts";
 import type { Sql } from "./pool.ts";
 
 const LOCK_KEY = 7_146_021_001; // any constant shared by every replica of this service
@@ -32,7 +31,7 @@ export async function readMigrations(
 
 async function checksum(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return encodeHex(new Uint8Array(digest));
+  return new Uint8Array(digest).toHex();
 }
 
 /**

@@ -1,7 +1,7 @@
 // Opens the configured database (DATABASE_URL, or embedded PGlite in the data dir) and migrates it.
 import { join } from "node:path";
 import type { Config } from "../config/config.ts";
-import type { Logger } from "../http/logger.ts";
+import type { Logger } from "../lib/logger.ts";
 import { migrate } from "./migrate.ts";
 import { createPool, type Sql } from "./pool.ts";
 

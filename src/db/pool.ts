@@ -2,9 +2,6 @@
 import postgres from "postgres";
 
 export type Sql = postgres.Sql;
-/** True for Postgres's unique_violation (23505): a row with that unique key is already there. */
-export const isUniqueViolation = (err: unknown): boolean =>
-  (err as { code?: string })?.code === "23505";
 
 /** The pool or a transaction on it: what a query that may run inside a transaction takes. */
 export type Db = Sql | postgres.TransactionSql;

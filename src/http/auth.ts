@@ -2,9 +2,9 @@
 import type { MiddlewareHandler } from "hono";
 import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify, type JWTVerifyGetKey } from "jose";
 import type { Config } from "../config/config.ts";
-import { AppError, ErrorCode } from "./errors.ts";
+import { AppError } from "../lib/app_error.ts";
+import { isUuid } from "../lib/uuid.ts";
 import type { AppEnv } from "./env.ts";
-import { isUuid } from "./uuid.ts";
 
 const HMAC_ALGORITHMS = ["HS256", "HS384", "HS512"];
 const ASYMMETRIC_ALGORITHMS = [
@@ -30,7 +30,7 @@ function isKeySourceFailure(err: unknown): boolean {
 }
 
 function unauthorized(message: string): AppError {
-  return new AppError(401, ErrorCode.unauthenticated, message, {
+  return new AppError("unauthenticated", message, {
     headers: { "WWW-Authenticate": 'Bearer realm="matcher"' },
   });
 }
@@ -60,14 +60,9 @@ export function createTenantVerifier(auth: Config["auth"]): TenantVerifier {
       }));
     } catch (err) {
       if (auth.jwksUrl && isKeySourceFailure(err)) {
-        throw new AppError(
-          503,
-          ErrorCode.unavailable,
-          "The identity provider's keys are unavailable.",
-          {
-            headers: { "Retry-After": "5" },
-          },
-        );
+        throw new AppError("unavailable", "The identity provider's keys are unavailable.", {
+          retryAfterSeconds: 5,
+        });
       }
       throw unauthorized("The bearer token is invalid or expired.");
     }

@@ -1,35 +1,37 @@
-// The one error type of the service and the middleware that turns any thrown error into the envelope.
+// The one error middleware: every failure leaves the service here, as the Matcher error envelope.
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { components } from "../../generated/types.ts";
-import type { Logger } from "./logger.ts";
+import { isUnavailable, isUnstorableText } from "../db/errors.ts";
+import { AppError, type ErrorKind } from "../lib/app_error.ts";
+import { errorSummary } from "../lib/error_summary.ts";
+import type { Logger } from "../lib/logger.ts";
 
 type ErrorBody = components["schemas"]["Error"];
-export type FieldProblem = { field: string; message: string };
+type ErrorCode = ErrorBody["code"];
 
-/** Stable error codes, one per failure kind (listed in openapi.yaml under Error.code). */
-export const ErrorCode = {
-  invalidField: "MTCH-1001",
-  invalidPagination: "MTCH-1002",
-  unreadableBody: "MTCH-1003",
-  bodyTooLarge: "MTCH-1004",
-  vendorMismatch: "MTCH-1010",
-  partialCredential: "MTCH-1011",
-  baseUrlNotAllowed: "MTCH-1012",
-  invalidWebhook: "MTCH-1020",
-  unauthenticated: "MTCH-1401",
-  noSuchRoute: "MTCH-1404",
-  connectionNotFound: "MTCH-2404",
-  configNameTaken: "MTCH-2409",
-  webhookTokenNotFound: "MTCH-3404",
-  pullNotFound: "MTCH-4404",
-  pullNotFinished: "MTCH-4409",
-  tooManyRequests: "MTCH-1429",
-  internal: "MTCH-9500",
-  unavailable: "MTCH-9503",
-} as const;
-type Code = typeof ErrorCode[keyof typeof ErrorCode];
+/** Each kind's status and stable code (the codes are listed in openapi.yaml under Error.code). */
+const ANSWERS: Record<ErrorKind, { status: ContentfulStatusCode; code: ErrorCode }> = {
+  invalid_field: { status: 400, code: "MTCH-1001" },
+  invalid_pagination: { status: 400, code: "MTCH-1002" },
+  unreadable_body: { status: 400, code: "MTCH-1003" },
+  body_too_large: { status: 413, code: "MTCH-1004" },
+  vendor_mismatch: { status: 400, code: "MTCH-1010" },
+  partial_credential: { status: 400, code: "MTCH-1011" },
+  base_url_not_allowed: { status: 400, code: "MTCH-1012" },
+  invalid_webhook: { status: 400, code: "MTCH-1020" },
+  unauthenticated: { status: 401, code: "MTCH-1401" },
+  no_such_route: { status: 404, code: "MTCH-1404" },
+  too_many_requests: { status: 429, code: "MTCH-1429" },
+  connection_not_found: { status: 404, code: "MTCH-2404" },
+  config_name_taken: { status: 409, code: "MTCH-2409" },
+  webhook_token_not_found: { status: 404, code: "MTCH-3404" },
+  pull_not_found: { status: 404, code: "MTCH-4404" },
+  pull_not_finished: { status: 409, code: "MTCH-4409" },
+  internal: { status: 500, code: "MTCH-9500" },
+  unavailable: { status: 503, code: "MTCH-9503" },
+};
 
 const TITLES: Record<number, string> = {
   400: "Bad Request",
@@ -42,82 +44,25 @@ const TITLES: Record<number, string> = {
   503: "Service Unavailable",
 };
 
-/**
- * An expected failure with its HTTP status and stable code. Handlers throw it; `errorHandler`
- * answers. Its message is shown to the caller, so it must never carry a secret.
- */
-export class AppError extends Error {
-  constructor(
-    readonly status: ContentfulStatusCode,
-    readonly code: Code,
-    message: string,
-    readonly options: { fields?: FieldProblem[]; headers?: Record<string, string> } = {},
-  ) {
-    super(message);
-    this.name = "AppError";
-  }
-
-  /** A 400 naming each offending field. */
-  static invalid(fields: FieldProblem[], code: Code = ErrorCode.invalidField): AppError {
-    const message = fields.map((f) => `${f.field}: ${f.message}`).join("; ");
-    return new AppError(400, code, message, { fields });
-  }
-
-  toBody(): ErrorBody {
-    const body: ErrorBody = {
-      code: this.code,
-      title: TITLES[this.status] ?? "Error",
-      message: this.message,
-    };
-    if (this.options.fields) body.details = { fields: this.options.fields };
-    return body;
-  }
+/** How an error is answered: its status, the envelope and the headers that go with it. */
+export interface ErrorAnswer {
+  status: ContentfulStatusCode;
+  body: ErrorBody;
+  headers: Record<string, string>;
 }
 
-/** postgres.js and socket error codes that mean the database cannot be reached right now. */
-const UNAVAILABLE_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "EPIPE", // written to a connection the server had just closed
-  "CONNECTION_CLOSED",
-  "CONNECTION_ENDED",
-  "CONNECTION_DESTROYED",
-  "CONNECT_TIMEOUT",
-  "57P01", // admin_shutdown
-  "57P02", // crash_shutdown
-  "57P03", // cannot_connect_now
-  "53300", // too_many_connections
-  "08000", // connection_exception
-  "08003", // connection_does_not_exist
-  "08006", // connection_failure
-]);
-
-export function isUnavailable(err: unknown): boolean {
-  const code = (err as { code?: unknown })?.code;
-  return typeof code === "string" && UNAVAILABLE_CODES.has(code);
-}
-
-/** Postgres refuses U+0000 in text (22021) and in jsonb (22P05); JSON may carry it as \u0000. */
-function isUnstorableText(err: unknown): boolean {
-  const code = (err as { code?: unknown })?.code;
-  return code === "22021" || code === "22P05";
-}
-
-/** Maps anything thrown to an AppError; unexpected errors become a detail-free 500. */
+/** Maps anything thrown to an AppError; unexpected errors become a detail-free internal one. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof HTTPException) {
-    if (err.status === 413) {
-      return new AppError(413, ErrorCode.bodyTooLarge, "The request body is too large.");
-    }
+    if (err.status === 413) return new AppError("body_too_large", "The request body is too large.");
     if (err.status === 400) {
-      return new AppError(400, ErrorCode.unreadableBody, "The request body is not valid JSON.");
+      return new AppError("unreadable_body", "The request body is not valid JSON.");
     }
     if (err.status === 415) {
       // The body validator's own media type check; the JSON guard should have answered first.
       return new AppError(
-        400,
-        ErrorCode.unreadableBody,
+        "unreadable_body",
         "The request body must be JSON (Content-Type: application/json).",
       );
     }
@@ -126,35 +71,45 @@ export function toAppError(err: unknown): AppError {
     return AppError.invalid([{ field: "body", message: "contains a NUL character (U+0000)" }]);
   }
   if (isUnavailable(err)) {
-    return new AppError(503, ErrorCode.unavailable, "The database is unavailable; try again.", {
-      headers: { "Retry-After": "5" },
+    return new AppError("unavailable", "The database is unavailable; try again.", {
+      retryAfterSeconds: 5,
     });
   }
-  return new AppError(500, ErrorCode.internal, "An unexpected error occurred.");
+  return new AppError("internal", "An unexpected error occurred.");
+}
+
+/** The answer for anything thrown. */
+export function errorAnswer(err: unknown): ErrorAnswer {
+  const error = toAppError(err);
+  const { status, code } = ANSWERS[error.kind];
+  const body: ErrorBody = { code, title: TITLES[status] ?? "Error", message: error.message };
+  if (error.options.fields) body.details = { fields: error.options.fields };
+  const headers = { ...error.options.headers };
+  if (error.options.retryAfterSeconds !== undefined) {
+    headers["Retry-After"] = String(error.options.retryAfterSeconds);
+  }
+  return { status, body, headers };
 }
 
 /** The one error middleware: every failure leaves the service through here. */
 export function errorHandler(logger: Logger): ErrorHandler {
   return function handleError(err: unknown, c: Context) {
-    const appError = toAppError(err);
-    if (appError.status >= 500) {
-      // Only the name, message and code: postgres.js errors carry query parameters, which may
+    const answer = errorAnswer(err);
+    if (answer.status >= 500) {
+      // The name, code and message only: postgres.js errors carry query parameters, which may
       // include sealed credentials, so the error object itself is never logged.
-      const e = err as { name?: string; message?: string; code?: string };
+      const message = (err as { message?: unknown })?.message;
       logger.error({
         msg: "request failed",
         requestId: c.get("requestId"),
-        error: { name: e?.name, code: e?.code, message: e?.message },
+        error: { ...errorSummary(err), message: typeof message === "string" ? message : undefined },
       });
     }
-    for (const [name, value] of Object.entries(appError.options.headers ?? {})) {
-      c.header(name, value);
-    }
-    return c.json(appError.toBody(), appError.status);
+    for (const [name, value] of Object.entries(answer.headers)) c.header(name, value);
+    return c.json(answer.body, answer.status);
   };
 }
 
 export const notFoundHandler: NotFoundHandler = function notFound(c) {
-  const body = new AppError(404, ErrorCode.noSuchRoute, "No such route.").toBody();
-  return c.json(body, 404);
+  return c.json(errorAnswer(new AppError("no_such_route", "No such route.")).body, 404);
 };

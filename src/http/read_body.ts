@@ -1,6 +1,6 @@
 // Reads a request body as JSON with a size cap, for routes that must check something before the body.
 import { mayBeUnstorable, storable } from "../db/storable_json.ts";
-import { AppError, ErrorCode } from "./errors.ts";
+import { AppError } from "../lib/app_error.ts";
 
 /**
  * The body parsed as JSON, read no further than `maxBytes`: 413 beyond it, 400 when it is not
@@ -8,7 +8,7 @@ import { AppError, ErrorCode } from "./errors.ts";
  */
 export async function readJsonCapped(request: Request, maxBytes: number): Promise<unknown> {
   const tooLarge = () =>
-    new AppError(413, ErrorCode.bodyTooLarge, `The request body is larger than ${maxBytes} bytes.`);
+    new AppError("body_too_large", `The request body is larger than ${maxBytes} bytes.`);
   if (Number(request.headers.get("content-length")) > maxBytes) throw tooLarge();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -38,6 +38,6 @@ export async function readJsonCapped(request: Request, maxBytes: number): Promis
     // becomes U+FFFD, in keys as in values.
     return mayBeUnstorable(text) ? JSON.parse(text, storable) : JSON.parse(text);
   } catch {
-    throw new AppError(400, ErrorCode.unreadableBody, "The request body is not valid JSON.");
+    throw new AppError("unreadable_body", "The request body is not valid JSON.");
   }
 }

@@ -2,7 +2,7 @@
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
-import { AppError, ErrorCode, type FieldProblem } from "./errors.ts";
+import { AppError, type FieldProblem } from "../lib/app_error.ts";
 
 /** Largest JSON body the API accepts (declared as 413 in openapi.yaml). */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -29,7 +29,7 @@ export function validationHook(
   if (result.success) return;
   const fields = result.error.issues.flatMap(describe);
   const pagination = result.target === "query";
-  throw AppError.invalid(fields, pagination ? ErrorCode.invalidPagination : ErrorCode.invalidField);
+  throw AppError.invalid(fields, pagination ? "invalid_pagination" : "invalid_field");
 }
 
 /**
@@ -45,8 +45,7 @@ export function jsonBodies(): MiddlewareHandler {
     maxSize: MAX_BODY_BYTES,
     onError: () => {
       throw new AppError(
-        413,
-        ErrorCode.bodyTooLarge,
+        "body_too_large",
         `The request body is larger than ${MAX_BODY_BYTES} bytes.`,
       );
     },
@@ -58,8 +57,7 @@ export function jsonBodies(): MiddlewareHandler {
       if (!type && !hasBody(c.req.raw.headers)) return await next();
       if (!JSON_CONTENT_TYPE.test(type)) {
         throw new AppError(
-          400,
-          ErrorCode.unreadableBody,
+          "unreadable_body",
           "The request body must be JSON (Content-Type: application/json).",
         );
       }

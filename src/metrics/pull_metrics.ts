@@ -1,12 +1,7 @@
 // The pull metrics: attempts by outcome and their durations, and the job queue as Postgres holds it.
-import type postgres from "postgres";
 import type { Sql } from "../db/pool.ts";
-import {
-  countPullsByStatus,
-  oldestDueLagSeconds,
-  PULL_STATUSES,
-} from "../pulls/pulls.repository.ts";
-import type { PullAttempt, PullAttemptObserver } from "../pulls/worker.ts";
+import { PULL_STATUSES, readPullStats } from "../pulls/pull_stats.repository.ts";
+import type { PullAttempt, PullAttemptObserver } from "../pulls/pull_pool.ts";
 import type { MetricsRegistry } from "./registry.ts";
 
 /** Every outcome an attempt can have, shown from the start so that alerts see zeros. */
@@ -64,14 +59,10 @@ export function pullMetrics(registry: MetricsRegistry, deps: PullMetricsDeps): P
   for (const outcome of OUTCOMES) attempts.inc({ outcome }, 0);
 
   registry.refresher("pull_jobs", async () => {
-    const now = new Date(deps.now());
-    // Read both before setting either, so a failed read leaves every value as it was.
-    const { counts, waited } = await deps.sql.begin(async (tx: postgres.TransactionSql) => {
-      await tx`select set_config('statement_timeout', ${String(QUEUE_QUERY_TIMEOUT_MS)}, true)`;
-      return { counts: await countPullsByStatus(tx), waited: await oldestDueLagSeconds(tx, now) };
-    });
-    for (const status of PULL_STATUSES) jobs.set({ status }, counts[status]);
-    lag.set({}, waited);
+    // Both read before either is set, so a failed read leaves every value as it was.
+    const stats = await readPullStats(deps.sql, new Date(deps.now()), QUEUE_QUERY_TIMEOUT_MS);
+    for (const status of PULL_STATUSES) jobs.set({ status }, stats.counts[status]);
+    lag.set({}, stats.oldestDueLagSeconds);
   });
 
   return function observePullAttempt({ outcome, seconds }) {

@@ -1,10 +1,10 @@
 // The pull routes' rules: the connection must be the tenant's, and pulls leave as the Pull schema.
 import type { components } from "../../generated/types.ts";
-import { notFound } from "../connections/connections.service.ts";
-import * as connections from "../connections/connections.repository.ts";
+import { requireConnection } from "../connections/connections.service.ts";
 import type { Sql } from "../db/pool.ts";
-import { AppError, ErrorCode } from "../http/errors.ts";
-import { decodeCursor, toPage } from "../http/pagination.ts";
+import { afterCursor, toPage } from "../http/pagination.ts";
+import { AppError } from "../lib/app_error.ts";
+import { enqueuePull } from "./pull_queue.repository.ts";
 import * as repo from "./pulls.repository.ts";
 
 type Pull = components["schemas"]["Pull"];
@@ -34,20 +34,14 @@ function toPull(row: repo.PullRow): Pull {
   };
 }
 
-async function requireConnection(sql: Sql, tenantId: string, id: string) {
-  const row = await connections.findConnection(sql, tenantId, id);
-  if (!row) throw notFound();
-  return row;
-}
-
 /** Queues a pull of every account from its watermark, or merges into the queued one. */
 export async function requestPull(
   deps: PullServiceDeps,
   tenantId: string,
   connectionId: string,
 ): Promise<Pull> {
-  await requireConnection(deps.sql, tenantId, connectionId);
-  const id = await repo.enqueuePull(deps.sql, {
+  await requireConnection(deps.sql, tenantId, { id: connectionId });
+  const id = await enqueuePull(deps.sql, {
     tenantId,
     connectionId,
     trigger: "manual",
@@ -59,7 +53,7 @@ export async function requestPull(
 }
 
 function pullNotFound(): AppError {
-  return new AppError(404, ErrorCode.pullNotFound, "No such pull.");
+  return new AppError("pull_not_found", "No such pull.");
 }
 
 export async function getPull(deps: { sql: Sql }, tenantId: string, id: string): Promise<Pull> {
@@ -81,13 +75,12 @@ export async function retryPull(
   if (!finished) throw pullNotFound();
   if (!["succeeded", "failed", "dead"].includes(finished.status)) {
     throw new AppError(
-      409,
-      ErrorCode.pullNotFinished,
+      "pull_not_finished",
       `The pull is ${finished.status}; it runs on its own.`,
     );
   }
-  await requireConnection(deps.sql, tenantId, finished.connectionId);
-  const queued = await repo.enqueuePull(deps.sql, {
+  await requireConnection(deps.sql, tenantId, { id: finished.connectionId });
+  const queued = await enqueuePull(deps.sql, {
     tenantId,
     connectionId: finished.connectionId,
     trigger: "manual",
@@ -104,8 +97,8 @@ export async function listPulls(
   connectionId: string,
   query: { limit: number; cursor?: string },
 ) {
-  const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-  await requireConnection(deps.sql, tenantId, connectionId);
+  const after = afterCursor(query.cursor);
+  await requireConnection(deps.sql, tenantId, { id: connectionId });
   const rows = await repo.listPulls(deps.sql, tenantId, connectionId, query.limit, after);
   return toPage(rows, query.limit, toPull);
 }

@@ -1,21 +1,30 @@
-// Runs one claimed pull job: each page stored with the job's checkpoint in one transaction, the
-// accounts of each kind of step walked several at once.
-import type postgres from "postgres";
+// Runs one claimed pull job: its steps planned from the work, the accounts of each kind of step
+// walked several at once, every page stored through the PageWriter.
 import { unsealCredential } from "../connections/credential.ts";
 import * as connections from "../connections/connections.repository.ts";
 import type { KeyRing } from "../crypto/seal.ts";
-import { SealError } from "../crypto/seal.ts";
 import type { Sql } from "../db/pool.ts";
-import type { Logger } from "../http/logger.ts";
+import type { Logger } from "../lib/logger.ts";
 import * as transactions from "../transactions/transactions.repository.ts";
 import type { AggregatorClient, TransactionPage } from "../vendors/aggregator.ts";
 import type { Aggregators } from "../vendors/clients.ts";
-import { VendorError } from "../vendors/errors.ts";
-import { retryDelayMs } from "./backoff.ts";
+import { PageWriter, type RunControl, Stopping } from "./page_writer.ts";
 import { prefetch } from "./prefetch.ts";
-import * as repo from "./pulls.repository.ts";
-import { type Cursor, cursorsOf, planSteps, type PullStep, runsOfOneKind } from "./work.ts";
-import { type Halt, runAtMost } from "./walks.ts";
+import { type Lease, LeaseLost } from "./pull_leases.repository.ts";
+import {
+  type Attempt,
+  fail,
+  handleFailure,
+  lost,
+  type PullOutcome,
+  release,
+  succeed,
+} from "./pull_outcomes.ts";
+import type { PullRow } from "./pulls.repository.ts";
+import { runAtMost } from "./walks.ts";
+import { type Cursor, planSteps, type PullStep, runsOfOneKind } from "./work.ts";
+
+export type { PullOutcome, RunControl };
 
 /** A sync re-reads this much before an account's watermark, for transactions the vendor recorded
  * with a `createdAt` slightly in the past; upserts make the overlap free of duplicates. */
@@ -55,44 +64,22 @@ export interface PullRunDeps {
   walksPerPull?: number;
 }
 
-/** What stops a run between pages: the pool shutting down, handing its jobs back or not. */
-export interface RunControl {
-  readonly stopping: boolean;
-  /** False leaves a stopped job held, as a crash would, until its lease runs out. */
-  readonly release: boolean;
-}
-
-/** Thrown between pages when the pool is stopping; the job is released, not failed. */
-class Stopping extends Error {}
-
-/** Thrown between pages of a walk when another walk of the job failed; that failure is handled. */
-class Halted extends Error {}
-
-/**
- * How an attempt ended: the status it left the job in (`succeeded`, `retrying`, `failed`, `dead`),
- * `released` (handed back at shutdown), `abandoned` (left held by a stop without release) or
- * `lost` (another worker or a delete took the job first).
- */
-export type PullOutcome =
-  | Exclude<repo.PullStatus, "queued" | "running">
-  | "released"
-  | "abandoned"
-  | "lost";
-
 /** Runs `job` (claimed under `lease`) to an outcome: succeeded, retrying, failed, dead or released. */
 export async function runPull(
   deps: PullRunDeps,
-  job: repo.PullRow,
-  lease: repo.Lease,
+  job: PullRow,
+  lease: Lease,
   control: RunControl,
 ): Promise<PullOutcome> {
-  const at = () => new Date(deps.now());
+  const attempt: Attempt = { deps, job, lease };
   try {
-    const found = await connections.findSealedById(deps.sql, job.tenantId, job.connectionId);
+    const found = await connections.findSealedConnection(deps.sql, job.tenantId, {
+      id: job.connectionId,
+    });
     if (!found) {
-      return await fail(deps, lease, "failed", job, {
-        reason: "connection_deleted",
-        message: "the connection was deleted",
+      return await fail(attempt, {
+        status: "failed",
+        error: { reason: "connection_deleted", message: "the connection was deleted" },
       });
     }
     const { row, sealed } = found;
@@ -120,18 +107,11 @@ export async function runPull(
         (step) => runStep(run, client, step),
       );
     }
-    if (!(await repo.finishPull(deps.sql, lease, { status: "succeeded", now: at() }))) {
-      return lost(deps, job);
-    }
-    deps.logger.info({ msg: "pull succeeded", ...logFields(job) });
-    return "succeeded";
+    return await succeed(attempt);
   } catch (err) {
-    if (err instanceof repo.LeaseLost) return lost(deps, job);
-    if (err instanceof Stopping) {
-      if (!control.release) return "abandoned";
-      return (await repo.releasePull(deps.sql, lease, at())) ? "released" : lost(deps, job);
-    }
-    return await handleFailure(deps, job, lease, err);
+    if (err instanceof LeaseLost) return lost(attempt);
+    if (err instanceof Stopping) return control.release ? await release(attempt) : "abandoned";
+    return await handleFailure(attempt, err);
   }
 }
 
@@ -198,140 +178,4 @@ function latest(current: string | null, page: TransactionPage): string | null {
     if (ms > best) best = ms;
   }
   return Number.isFinite(best) ? new Date(best).toISOString() : null;
-}
-
-/**
- * Writes a job's pages and checkpoints, each in one transaction fenced by the job's lease. Several
- * walks commit through it at once; each commit changes only its own step in the stored checkpoint.
- */
-class PageWriter {
-  /** Where each unfinished step resumes, as this attempt found the job. */
-  readonly cursors: Record<string, Cursor>;
-  /** Set by the first walk that fails; the others stop at their next commit. */
-  readonly halt: Halt = {};
-  constructor(
-    readonly deps: PullRunDeps,
-    readonly job: repo.PullRow,
-    readonly lease: repo.Lease,
-    readonly connection: connections.ConnectionRow,
-    readonly control: RunControl,
-  ) {
-    this.cursors = cursorsOf(job.checkpoint);
-  }
-
-  /** Throws when the walks must stop: the pool is stopping, or another walk of the job failed. */
-  goOn(): void {
-    if (this.halt.failure) throw new Halted();
-    if (this.control.stopping) throw new Stopping();
-  }
-
-  async commit(step: string, what: {
-    page?: TransactionPage;
-    deleted?: string[];
-    finished: boolean;
-    resume?: Cursor;
-    watermark?: { accountId: string; createdUpTo: string };
-  }): Promise<void> {
-    this.goOn();
-    const owner = {
-      tenantId: this.job.tenantId,
-      connectionId: this.job.connectionId,
-      vendor: this.connection.vendor,
-    };
-    await this.deps.sql.begin(async (tx: postgres.TransactionSql) => {
-      const upserted = what.page
-        ? await transactions.upsertTransactions(tx, owner, what.page.transactions)
-        : 0;
-      if (what.deleted) await transactions.markDeleted(tx, owner, what.deleted);
-      if (what.watermark) {
-        await transactions.advanceWatermark(
-          tx,
-          this.job.connectionId,
-          what.watermark.accountId,
-          what.watermark.createdUpTo,
-        );
-      }
-      await repo.recordProgress(tx, this.lease, {
-        step,
-        finished: what.finished,
-        cursor: what.resume,
-        pages: what.page ? 1 : 0,
-        upserted,
-        leaseUntil: new Date(this.deps.now() + this.deps.leaseMs),
-      });
-    });
-  }
-}
-
-/** Sorts a failure: the tenant must fix it (failed at once), or it may pass (retried, then dead). */
-function handleFailure(
-  deps: PullRunDeps,
-  job: repo.PullRow,
-  lease: repo.Lease,
-  err: unknown,
-): Promise<PullOutcome> {
-  if (err instanceof VendorError) {
-    const error = { reason: err.reason, message: err.message };
-    if (err.kind === "credentials_rejected" || err.kind === "not_found") {
-      return fail(deps, lease, "failed", job, error, err.details);
-    }
-    return retryOrDie(deps, job, lease, error, err.details);
-  }
-  if (err instanceof SealError) {
-    return fail(deps, lease, "failed", job, {
-      reason: "credential_unreadable",
-      message: "the stored credential cannot be opened with the configured seal keys",
-    });
-  }
-  // Anything else (the database going away, a bug) may pass; the name only: errors from
-  // postgres.js carry query parameters.
-  const e = err as { name?: string; code?: string };
-  return retryOrDie(deps, job, lease, {
-    reason: "internal_error",
-    message: `the pull stopped on an internal error${e?.code ? ` (${e.code})` : ""}`,
-  }, {});
-}
-
-async function retryOrDie(
-  deps: PullRunDeps,
-  job: repo.PullRow,
-  lease: repo.Lease,
-  error: repo.PullError,
-  details: { status?: number; retryAfterMs?: number; vendorCode?: string },
-): Promise<PullOutcome> {
-  if (job.attempts >= deps.maxAttempts) return fail(deps, lease, "dead", job, error, details);
-  const delay = retryDelayMs(job.attempts, details.retryAfterMs, deps.random);
-  const at = new Date(deps.now() + delay);
-  if (!(await repo.retryPull(deps.sql, lease, { at, error }))) return lost(deps, job);
-  deps.logger.warn({
-    msg: "pull failed; will retry",
-    ...logFields(job),
-    retryAt: at.toISOString(),
-    error: { ...error, ...details },
-  });
-  return "retrying";
-}
-
-async function fail(
-  deps: PullRunDeps,
-  lease: repo.Lease,
-  status: "failed" | "dead",
-  job: repo.PullRow,
-  error: repo.PullError,
-  details: object = {},
-): Promise<PullOutcome> {
-  const ok = await repo.finishPull(deps.sql, lease, { status, error, now: new Date(deps.now()) });
-  if (!ok) return lost(deps, job);
-  deps.logger.warn({ msg: `pull ${status}`, ...logFields(job), error: { ...error, ...details } });
-  return status;
-}
-
-/** The job is no longer this worker's: the sweep or another worker took it, or it was cancelled. */
-function lost(deps: PullRunDeps, job: repo.PullRow): "lost" {
-  deps.logger.warn({ msg: "pull lease lost", ...logFields(job) });
-  return "lost";
-}
-
-function logFields(job: repo.PullRow) {
-  return { jobId: job.id, connectionId: job.connectionId, attempt: job.attempts };
 }

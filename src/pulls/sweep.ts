@@ -1,9 +1,9 @@
 // The sweep Deno.cron runs every minute: reclaim expired leases, run every due job, prune history.
 import type { Sql } from "../db/pool.ts";
-import type { Logger } from "../http/logger.ts";
-import { reclaimExpiredLeases } from "./pulls.repository.ts";
-import { pruneHistory } from "./retention.ts";
-import type { PullPool } from "./worker.ts";
+import type { Logger } from "../lib/logger.ts";
+import { reclaimExpiredLeases } from "./pull_leases.repository.ts";
+import type { PullPool } from "./pull_pool.ts";
+import { pruneHistory } from "./retention.repository.ts";
 
 export interface SweepDeps {
   sql: Sql;

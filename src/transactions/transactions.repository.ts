@@ -1,28 +1,23 @@
 // Storage of normalized transactions: page upserts inside a pull's transaction, deletions, lists.
 import type postgres from "postgres";
+import type { components } from "../../generated/types.ts";
 import type { Sql } from "../db/pool.ts";
 import { mayBeUnstorable, storable } from "../db/storable_json.ts";
-import type { Position } from "../http/pagination.ts";
+import type { Position } from "../lib/position.ts";
 import type { VendorTransaction } from "../vendors/aggregator.ts";
 import type { Vendor } from "../vendors/vendors.ts";
 
-export interface TransactionRow {
-  id: string;
-  connectionId: string;
-  vendor: Vendor;
-  externalId: string;
-  accountId: string;
-  /** Exact decimal text, as NUMERIC gives it back. */
-  amount: string;
-  currency: string | null;
-  direction: "credit" | "debit";
-  status: "posted" | "pending";
-  date: string;
-  description: string | null;
+type Transaction = components["schemas"]["Transaction"];
+
+/**
+ * A stored transaction: the spec's Transaction (its `amount` the exact decimal text NUMERIC gives
+ * back) with its times as Dates, and when it was stored, for keyset positions.
+ */
+export type TransactionRow = Omit<Transaction, "vendorCreatedAt" | "updatedAt"> & {
   vendorCreatedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
-}
+};
 
 type Owner = { tenantId: string; connectionId: string; vendor: Vendor };
 

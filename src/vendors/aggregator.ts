@@ -1,6 +1,9 @@
 // The one small interface the rest of the service uses to talk to an aggregator, and its shapes.
 import type { Vendor } from "./vendors.ts";
 
+/** The aggregator API credential a client calls with, as the connection's sealed blob holds it. */
+export type Credential = { clientId: string; secret: string };
+
 /** An account under a connection's accountRef (a Pluggy item or a Belvo link). */
 export interface VendorAccount {
   id: string;

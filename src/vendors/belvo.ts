@@ -7,7 +7,6 @@ import type {
   VendorTransaction,
 } from "./aggregator.ts";
 import { type ClientContext, urlUnder } from "./client_context.ts";
-import { encodeBase64 } from "../crypto/encoding.ts";
 import { signedAmount } from "./decimal.ts";
 import { VendorError } from "./errors.ts";
 import { followNext, requestJson, sameOriginNext } from "./vendor_json.ts";
@@ -61,7 +60,7 @@ export function createBelvoClient(ctx: ClientContext): AggregatorClient {
   const { http, now, credential } = ctx;
   const base = new URL(ctx.baseUrl);
   const authorization = "Basic " +
-    encodeBase64(new TextEncoder().encode(`${credential.clientId}:${credential.secret}`));
+    (new TextEncoder().encode(`${credential.clientId}:${credential.secret}`)).toBase64();
   const headers = { authorization, accept: "application/json" };
 
   const get = <T>(url: URL, operation: string, schema: z.ZodType<T>) =>

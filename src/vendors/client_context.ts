@@ -1,5 +1,5 @@
 // What every vendor client is built from: where to call, with which credential, through what.
-import type { Credential } from "../connections/credential.ts";
+import type { Credential } from "./aggregator.ts";
 import type { VendorHttp } from "./vendor_http.ts";
 
 export interface ClientContext {

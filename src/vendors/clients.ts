@@ -1,6 +1,5 @@
 // Builds the right client for a connection's vendor; the Pluggy key cache lives as long as this.
-import type { Credential } from "../connections/credential.ts";
-import type { AggregatorClient } from "./aggregator.ts";
+import type { AggregatorClient, Credential } from "./aggregator.ts";
 import { createBelvoClient } from "./belvo.ts";
 import { createPluggyClient } from "./pluggy.ts";
 import { createPluggyKeyCache } from "./pluggy_keys.ts";

@@ -1,4 +1,5 @@
 // The one error a vendor call fails with, classified for the retry logic and the connection test.
+import type { components } from "../../generated/types.ts";
 
 /** How a failed vendor call should be treated by whoever retries it. */
 export type VendorErrorKind =
@@ -8,14 +9,12 @@ export type VendorErrorKind =
   | "transient"
   | "permanent";
 
-/** What a connection test reports; a fixed list, so a vendor's own words never reach a caller. */
-export type VendorFailureReason =
-  | "credentials_rejected"
-  | "account_not_found"
-  | "vendor_unreachable"
-  | "timeout"
-  | "rate_limited"
-  | "unexpected_response";
+/**
+ * What a connection test reports (the spec's list), so a vendor's own words never reach a caller.
+ */
+export type VendorFailureReason = NonNullable<
+  components["schemas"]["ConnectionTestResult"]["reason"]
+>;
 
 export interface VendorErrorDetails {
   /** The HTTP status the vendor answered, when it answered. */

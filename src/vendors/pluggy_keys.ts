@@ -1,6 +1,5 @@
 // Pluggy API keys cached per credential until shortly before they expire, shared by all clients.
 import { decodeJwt } from "jose";
-import { encodeBase64Url } from "../crypto/encoding.ts";
 
 /** Pluggy documents a two-hour key; used when a key's `exp` cannot be read. */
 const DEFAULT_LIFETIME_MS = 2 * 60 * 60 * 1000;
@@ -26,7 +25,10 @@ export interface PluggyKeyCache {
 /** The cache key of a credential: a hash, so the cache never holds the secret as a map key. */
 export async function credentialId(baseUrl: string, clientId: string, secret: string) {
   const data = new TextEncoder().encode(JSON.stringify([baseUrl, clientId, secret]));
-  return encodeBase64Url(new Uint8Array(await crypto.subtle.digest("SHA-256", data)));
+  return (new Uint8Array(await crypto.subtle.digest("SHA-256", data))).toBase64({
+    alphabet: "base64url",
+    omitPadding: true,
+  });
 }
 
 function renewAt(apiKey: string, now: number): number {

@@ -1,7 +1,11 @@
-// The aggregator vendors this service speaks to, and their own API hosts.
+// The aggregator vendors this service speaks to (the spec's Vendor enum), and their own API hosts.
+import type { components } from "../../generated/types.ts";
+import { zVendor } from "../../generated/zod/zod.gen.ts";
 
-export const VENDORS = ["pluggy", "belvo"] as const;
-export type Vendor = typeof VENDORS[number];
+export type Vendor = components["schemas"]["Vendor"];
+
+/** Every vendor, in the spec's order. */
+export const VENDORS: readonly Vendor[] = zVendor.options;
 
 /** The hosts each vendor serves its API from; a connection's baseUrl must be on one of them. */
 export const VENDOR_HOSTS: Record<Vendor, readonly string[]> = {

@@ -1,12 +1,12 @@
 // Webhook token rules: a token is bound to a live connection of the tenant and shown only once.
 import type { components } from "../../generated/types.ts";
-import { notFound as connectionNotFound } from "../connections/connections.service.ts";
 import * as connections from "../connections/connections.repository.ts";
+import { requireConnection } from "../connections/connections.service.ts";
 import type { Sql } from "../db/pool.ts";
-import { AppError, ErrorCode } from "../http/errors.ts";
-import { decodeCursor, toPage } from "../http/pagination.ts";
-import * as store from "./token_store.ts";
-import { uuidV7 } from "./uuid_v7.ts";
+import { afterCursor, toPage } from "../http/pagination.ts";
+import { AppError } from "../lib/app_error.ts";
+import { uuidV7 } from "../lib/uuid_v7.ts";
+import * as store from "./tokens.repository.ts";
 
 type Schemas = components["schemas"];
 
@@ -18,7 +18,7 @@ export interface TokenDeps {
 }
 
 function tokenNotFound(): AppError {
-  return new AppError(404, ErrorCode.webhookTokenNotFound, "No such webhook token.");
+  return new AppError("webhook_token_not_found", "No such webhook token.");
 }
 
 /** Mints a token for the live connection `(vendor, connection_config_name)`; 404 when none. */
@@ -27,13 +27,10 @@ export async function mintToken(
   tenantId: string,
   body: Schemas["MintWebhookTokenRequest"],
 ): Promise<Schemas["MintedWebhookToken"]> {
-  const connection = await connections.findByName(
-    deps.sql,
-    tenantId,
-    body.vendor,
-    body.connection_config_name.trim(),
-  );
-  if (!connection) throw connectionNotFound();
+  const connection = await requireConnection(deps.sql, tenantId, {
+    vendor: body.vendor,
+    configName: body.connection_config_name,
+  });
   const nowMs = Date.now();
   const record: store.WebhookTokenRecord = {
     // The id carries the same millisecond as createdAt, so id order and the cursor's order agree.
@@ -61,7 +58,7 @@ export async function listTokens(
   tenantId: string,
   query: { limit: number; cursor?: string },
 ): Promise<Schemas["WebhookTokenPage"]> {
-  const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+  const after = afterCursor(query.cursor);
   const records = await store.listTokens(deps.kv, tenantId, query.limit, after);
   const connectionIds = [...new Set(records.slice(0, query.limit).map((r) => r.connectionId))];
   const names = await connections.configNames(deps.sql, tenantId, connectionIds);

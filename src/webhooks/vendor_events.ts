@@ -1,6 +1,6 @@
 // What each vendor's webhook asks for: its de-duplication key, its type, and the pull it needs.
 import { z } from "zod";
-import { AppError, ErrorCode } from "../http/errors.ts";
+import { AppError } from "../lib/app_error.ts";
 import type { PullWork } from "../pulls/work.ts";
 import type { Vendor } from "../vendors/vendors.ts";
 
@@ -47,7 +47,7 @@ function notVendorPayload(vendor: Vendor, error: z.ZodError): AppError {
     message: i.message,
   }));
   const text = fields.map((f) => `${f.field}: ${f.message}`).join("; ");
-  return new AppError(400, ErrorCode.invalidWebhook, `Not a ${vendor} webhook (${text}).`, {
+  return new AppError("invalid_webhook", `Not a ${vendor} webhook (${text}).`, {
     fields,
   });
 }

@@ -3,10 +3,10 @@ import type postgres from "postgres";
 import type { components } from "../../generated/types.ts";
 import { lockLiveConnections } from "../connections/connections.repository.ts";
 import type { Sql } from "../db/pool.ts";
-import { enqueuePulls, type PullRequest } from "../pulls/pulls.repository.ts";
+import { enqueuePulls, type PullRequest } from "../pulls/pull_queue.repository.ts";
 import { mergeWork } from "../pulls/work.ts";
 import type { Vendor } from "../vendors/vendors.ts";
-import type { ItemResult } from "./group_commit.ts";
+import type { ItemResult } from "../lib/group_commit.ts";
 import type { WebhookEvent } from "./vendor_events.ts";
 
 export type WebhookReceipt = components["schemas"]["WebhookReceipt"];

@@ -1,35 +1,22 @@
 // Starts the real app over real HTTP on a fresh database, with keys, tokens and captured logs.
 import { SignJWT } from "jose";
-import { createApp } from "../../src/app.ts";
 import type { Config } from "../../src/config/config.ts";
-import {
-  type ConnectorRegistry,
-  createConnectorRegistry,
-  registerBuiltInConnectors,
-} from "../../src/connectors/registry.ts";
-import { createKeyRing } from "../../src/crypto/seal.ts";
+import type { ConnectorRegistry } from "../../src/connectors/connectors.service.ts";
 import { migrate } from "../../src/db/migrate.ts";
 import { createPool, type Sql } from "../../src/db/pool.ts";
-import { createTenantVerifier } from "../../src/http/auth.ts";
-import { jsonLogger } from "../../src/http/logger.ts";
-import { createRateLimiter } from "../../src/http/rate_limit.ts";
-import { type Aggregators, createAggregators } from "../../src/vendors/clients.ts";
-import { createVendorHttp, type VendorHttpOptions } from "../../src/vendors/vendor_http.ts";
-import { processMetrics } from "../../src/metrics/process_metrics.ts";
-import { pullMetrics } from "../../src/metrics/pull_metrics.ts";
-import { createMetricsRegistry } from "../../src/metrics/registry.ts";
-import { vendorMetrics } from "../../src/metrics/vendor_metrics.ts";
+import { jsonLogger } from "../../src/lib/logger.ts";
+import type { PullPool } from "../../src/pulls/pull_pool.ts";
+import { createService, type Service } from "../../src/service.ts";
+import type { Aggregators } from "../../src/vendors/clients.ts";
 import { createTestDatabase } from "./database.ts";
-import { sweepPulls } from "../../src/pulls/sweep.ts";
-import { createPullPool, type PullPool } from "../../src/pulls/worker.ts";
 
 export interface HarnessOptions {
   auth?: Partial<Config["auth"]>;
   egress?: Partial<Config["egress"]>;
   connectors?: ConnectorRegistry;
   sealKeys?: Config["sealKeys"];
-  /** Vendor HTTP limits and resolver; short timeouts by default so tests of hangs stay quick. */
-  vendorHttp?: Partial<Omit<VendorHttpOptions, "egress">>;
+  /** Vendor HTTP limits; short timeouts by default so tests of hangs stay quick. */
+  vendorHttp?: Partial<Config["vendorHttp"]>;
   connectionTestsPerMinute?: number;
   /** Replaces the real vendor clients (a test of what happens when they break unexpectedly). */
   aggregators?: Aggregators;
@@ -56,7 +43,7 @@ export interface HarnessOptions {
 }
 
 export interface Harness {
-  app: ReturnType<typeof createApp>;
+  app: Service["app"];
   baseUrl: string;
   databaseUrl: string;
   sql: Sql;
@@ -68,7 +55,7 @@ export interface Harness {
   /** The app's pull worker pool. */
   pool: PullPool;
   /** The retry sweep Deno.cron runs every minute, on the harness clock. */
-  sweep(): ReturnType<typeof sweepPulls>;
+  sweep: Service["sweep"];
   /** A second worker pool on the same database and vendors, as another replica would run. */
   newPool(options?: { concurrency?: number }): PullPool;
   /** A token for `tenantId` (HS256 with the harness secret), with extra claims merged in; valid for
@@ -86,67 +73,44 @@ export function randomKey(): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(32));
 }
 
-/** The app over `sql` and `kv`, wired as main.ts wires it, with test keys and captured logs. */
+/** The service over `sql` and `kv`, built as main.ts builds it, with test keys and captured logs. */
 export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOptions = {}) {
   const secret = randomKey();
   const sealKeys = options.sealKeys ?? [{ id: "k1", key: randomKey() }];
   const logs: string[] = [];
-  const egress = { allowHosts: [], allowHttp: false, ...options.egress };
-  const now = options.now ?? Date.now;
-  const metrics = createMetricsRegistry();
-  processMetrics(metrics);
-  const http = createVendorHttp({
-    egress,
-    connectTimeoutMs: 2_000,
-    timeoutMs: 4_000,
-    maxResponseBytes: 8 * 1024 * 1024,
-    observe: vendorMetrics(metrics),
-    ...options.vendorHttp,
-  });
-  const keyRing = await createKeyRing(sealKeys);
-  const aggregators = options.aggregators ?? createAggregators(http, now);
-  const logger = jsonLogger((line) => logs.push(line));
   const pulls = options.pulls ?? {};
-  const maxAttempts = pulls.maxAttempts ?? 8;
-  const observePull = pullMetrics(metrics, { sql, now });
-  const newPool = (o: { concurrency?: number } = {}) =>
-    createPullPool({
-      sql,
-      keyRing,
-      aggregators,
-      logger,
-      now,
-      leaseMs: pulls.leaseMs ?? 60_000,
-      maxAttempts,
-      random: pulls.random,
-    }, { concurrency: o.concurrency ?? pulls.concurrency ?? 4, observe: observePull });
-  const pool = newPool();
-  const retentionMs = pulls.retentionMs ?? 30 * 86_400_000;
-  const sweep = () => sweepPulls({ sql, logger, now, maxAttempts, retentionMs, pool });
-  const app = createApp({
+  const service: Service = await createService({
+    settings: {
+      auth: { secret, ...options.auth },
+      sealKeys,
+      egress: { allowHosts: [], allowHttp: false, ...options.egress },
+      vendorHttp: {
+        connectTimeoutMs: 2_000,
+        timeoutMs: 4_000,
+        maxResponseBytes: 8 * 1024 * 1024,
+        ...options.vendorHttp,
+      },
+      connectionTestsPerMinute: options.connectionTestsPerMinute ?? 10,
+      metricsToken: options.metricsToken,
+      publicUrl: options.publicUrl ?? "http://localhost:8080",
+      pulls: {
+        concurrency: pulls.concurrency ?? 4,
+        maxAttempts: pulls.maxAttempts ?? 8,
+        leaseMs: pulls.leaseMs ?? 60_000,
+        retentionMs: pulls.retentionMs ?? 30 * 86_400_000,
+        webhookDelayMs: pulls.webhookDelayMs ?? 0,
+      },
+    },
     sql,
     kv,
-    keyRing,
-    verifyTenant: createTenantVerifier({ secret, ...options.auth }),
-    connectors: options.connectors ?? registerBuiltInConnectors(createConnectorRegistry()),
-    egress,
-    aggregators,
-    testLimiter: createRateLimiter(kv, {
-      limit: options.connectionTestsPerMinute ?? 10,
-      windowMs: 60_000,
-      now,
-    }),
-    logger,
-    metrics,
-    metricsToken: options.metricsToken,
-    now,
-    onPullQueued: () => {
-      if (pulls.wake !== false) pool.wake();
-    },
-    publicUrl: options.publicUrl ?? "http://localhost:8080",
-    webhookPullDelayMs: pulls.webhookDelayMs ?? 0,
+    logger: jsonLogger((line) => logs.push(line)),
+    now: options.now ?? Date.now,
+    aggregators: options.aggregators,
+    connectors: options.connectors,
+    random: pulls.random,
+    wakeOnQueue: pulls.wake,
   });
-  return { app, secret, sealKeys, logs, pool, sweep, newPool };
+  return { ...service, secret, sealKeys, logs };
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {

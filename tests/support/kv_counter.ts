@@ -1,5 +1,5 @@
 // A child process for kv_commit_test: adds 1 to a counter in a KV file N times with checked commits.
-import { commitKv, openKv } from "../../src/db/kv_commit.ts";
+import { commitKv, openKv } from "../../src/db/kv.ts";
 
 const [path, times] = Deno.args;
 const kv = await openKv(path);

@@ -1,5 +1,4 @@
 // Searches the places a secret could leave or rest by: captured texts, every database row, Deno KV.
-import { encodeBase64, encodeBase64Url, encodeHex } from "../../src/crypto/encoding.ts";
 import type { Sql } from "../../src/db/pool.ts";
 
 /** A secret and the simple encodings a careless line of code would write it in. */
@@ -11,8 +10,8 @@ export function encodings(secret: string): string[] {
       encodeURIComponent(secret),
       new URLSearchParams({ x: secret }).toString().slice(2),
       JSON.stringify(secret).slice(1, -1),
-      encodeBase64(bytes),
-      encodeBase64Url(bytes),
+      bytes.toBase64(),
+      bytes.toBase64({ alphabet: "base64url", omitPadding: true }),
     ]),
   ];
 }
@@ -22,7 +21,11 @@ export async function hashForms(token: string): Promise<string[]> {
   const digest = new Uint8Array(
     await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token)),
   );
-  return [encodeHex(digest), encodeBase64(digest), encodeBase64Url(digest)];
+  return [
+    digest.toHex(),
+    digest.toBase64(),
+    digest.toBase64({ alphabet: "base64url", omitPadding: true }),
+  ];
 }
 
 /** `label: needle` for each needle found in a text. */

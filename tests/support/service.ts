@@ -1,7 +1,6 @@
 // The real service process for fault-injection tests: its environment, a tenant's API, restarts.
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
-import { encodeBase64 } from "../../src/crypto/encoding.ts";
 import { randomKey } from "./harness.ts";
 import { cleanEnv, startService } from "./process.ts";
 
@@ -27,13 +26,13 @@ export async function serviceSetup(
   extra: Record<string, string> = {},
 ): Promise<ServiceSetup> {
   const dataDir = await Deno.makeTempDir({ prefix: "matcher-chaos-" });
-  const secret = encodeBase64(randomKey());
+  const secret = randomKey().toBase64();
   const env = cleanEnv({
     PORT: "0",
     DATABASE_URL: databaseUrl,
     MATCHER_DATA_DIR: dataDir,
     AUTH_JWT_SECRET: secret,
-    MATCHER_SEAL_KEYS: `k1:${encodeBase64(randomKey())}`,
+    MATCHER_SEAL_KEYS: `k1:${randomKey().toBase64()}`,
     MATCHER_EGRESS_ALLOW_HOSTS: allowHosts.join(","),
     MATCHER_EGRESS_ALLOW_HTTP: "true",
     ...extra,

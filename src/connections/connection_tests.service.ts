@@ -2,18 +2,17 @@
 import type { components } from "../../generated/types.ts";
 import type { KeyRing } from "../crypto/seal.ts";
 import type { Sql } from "../db/pool.ts";
-import { AppError, ErrorCode } from "../http/errors.ts";
-import type { Logger } from "../http/logger.ts";
-import type { RateLimiter } from "../http/rate_limit.ts";
+import { AppError } from "../lib/app_error.ts";
+import type { Logger } from "../lib/logger.ts";
+import type { RateLimiter } from "../lib/rate_limit.ts";
 import type { Aggregators } from "../vendors/clients.ts";
 import { VendorError } from "../vendors/errors.ts";
 import { unsealCredential } from "./credential.ts";
-import { notFound } from "./connections.service.ts";
-import * as repo from "./connections.repository.ts";
+import { requireSealedConnection } from "./connections.service.ts";
 
 type Schemas = components["schemas"];
 
-export interface LiveCheckDeps {
+export interface ConnectionTestDeps {
   sql: Sql;
   keyRing: KeyRing;
   aggregators: Aggregators;
@@ -27,27 +26,17 @@ export interface LiveCheckDeps {
  * more than the allowed checks a minute on one connection is a 429.
  */
 export async function testConnection(
-  deps: LiveCheckDeps,
+  deps: ConnectionTestDeps,
   tenantId: string,
   body: Schemas["TestAggregatorConnectionRequest"],
 ): Promise<Schemas["ConnectionTestResult"]> {
-  const found = await repo.findSealedByName(
-    deps.sql,
-    tenantId,
-    body.vendor,
-    body.configName.trim(),
-  );
-  if (!found) throw notFound();
-  const { row, sealed } = found;
+  const { row, sealed } = await requireSealedConnection(deps.sql, tenantId, body);
 
   const slot = await deps.testLimiter(["connection_tests", tenantId, row.id]);
   if (!slot.allowed) {
-    throw new AppError(
-      429,
-      ErrorCode.tooManyRequests,
-      "Too many tests of this connection; try again later.",
-      { headers: { "Retry-After": String(slot.retryAfterSeconds) } },
-    );
+    throw new AppError("too_many_requests", "Too many tests of this connection; try again later.", {
+      retryAfterSeconds: slot.retryAfterSeconds,
+    });
   }
 
   const credential = await unsealCredential(deps.keyRing, {

@@ -3,8 +3,9 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { getMetrics } from "../../generated/routes.ts";
 import { sameSecret } from "../crypto/same_secret.ts";
 import type { AppEnv } from "../http/env.ts";
-import { AppError, ErrorCode } from "../http/errors.ts";
-import type { Logger } from "../http/logger.ts";
+import { AppError } from "../lib/app_error.ts";
+import { errorSummary } from "../lib/error_summary.ts";
+import type { Logger } from "../lib/logger.ts";
 import { EXPOSITION_CONTENT_TYPE } from "./exposition.ts";
 import type { MetricsRegistry } from "./registry.ts";
 
@@ -23,22 +24,20 @@ const BEARER = /^Bearer +(\S+) *$/i;
  */
 export function metricsRoutes(app: OpenAPIHono<AppEnv>, deps: MetricsRouteDeps): void {
   app.openapi(getMetrics, async (c) => {
-    if (!deps.metricsToken) throw new AppError(404, ErrorCode.noSuchRoute, "No such route.");
+    if (!deps.metricsToken) throw new AppError("no_such_route", "No such route.");
     const given = BEARER.exec(c.req.header("Authorization") ?? "")?.[1];
     if (!given || !(await sameSecret(given, deps.metricsToken))) {
-      throw new AppError(401, ErrorCode.unauthenticated, "A valid metrics token is required.", {
+      throw new AppError("unauthenticated", "A valid metrics token is required.", {
         headers: { "WWW-Authenticate": 'Bearer realm="matcher-metrics"' },
       });
     }
     for (const failure of await deps.metrics.refresh()) {
-      // The name and code only: a driver's error text can carry a query and its values.
-      const e = failure.error as { name?: string; code?: string } | undefined;
       deps.logger.warn({
         msg: "metrics refresh failed; showing the last values",
         requestId: c.get("requestId"),
         source: failure.source,
         reason: failure.reason,
-        error: e ? { name: e.name, code: e.code } : undefined,
+        error: failure.error ? errorSummary(failure.error) : undefined,
       });
     }
     return c.text(deps.metrics.render(), 200, { "Content-Type": EXPOSITION_CONTENT_TYPE });

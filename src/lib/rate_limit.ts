@@ -1,5 +1,5 @@
 // A sliding-window rate limit kept in Deno KV, so every replica sharing the KV shares the count.
-import { commitKv } from "../db/kv_commit.ts";
+import { commitKv } from "../db/kv.ts";
 
 export interface RateLimitOptions {
   /** Requests allowed per window. */

@@ -1,5 +1,4 @@
 // Time-ordered UUIDs (RFC 9562 version 7), so KV keys holding them sort oldest to newest.
-import { encodeHex } from "../crypto/encoding.ts";
 
 /**
  * A version 7 UUID for the millisecond `nowMs`: 48 bits of time, then random bits. Ids of
@@ -14,7 +13,7 @@ export function uuidV7(nowMs: number): string {
   }
   bytes[6] = 0x70 | (bytes[6] & 0x0f); // version 7
   bytes[8] = 0x80 | (bytes[8] & 0x3f); // RFC 9562 variant
-  const hex = encodeHex(bytes);
+  const hex = bytes.toHex();
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${
     hex.slice(20)
   }`;

@@ -1,4 +1,6 @@
-// The connector registry: which connector types this deployment has, filled at boot.
+// The connector registry: which connector types this deployment has, filled at boot, and which of
+// them /connector-types shows.
+import type { components } from "../../generated/types.ts";
 
 export type ConnectorCategory = "database" | "rest" | "aggregator";
 export type ConnectorRegistration = { type: string; category: ConnectorCategory };
@@ -28,4 +30,17 @@ export function registerBuiltInConnectors(registry: ConnectorRegistry): Connecto
   registry.register({ type: "pluggy", category: "aggregator" });
   registry.register({ type: "belvo", category: "aggregator" });
   return registry;
+}
+
+/**
+ * The registered types the connection form's type-select offers, each with its category. The
+ * aggregator vendors are left out: they are provisioned through the aggregator-connections surface.
+ */
+export function listConnectorTypes(
+  registry: ConnectorRegistry,
+): components["schemas"]["ConnectorTypeList"] {
+  const types = registry.list().flatMap(({ type, category }) =>
+    category === "aggregator" ? [] : [{ type, category }]
+  );
+  return { types };
 }

@@ -1,6 +1,7 @@
 // Re-seals every stored credential under the primary key, so that older keys can be retired.
 import { type KeyRing, sealedKeyId } from "../crypto/seal.ts";
 import type { Sql } from "../db/pool.ts";
+import { replaceSealedCredential, sealedCredentialsAfter } from "./connections.repository.ts";
 import { sealCredential, unsealCredential } from "./credential.ts";
 
 const BATCH = 200;
@@ -18,28 +19,15 @@ export async function rewrapCredentials(
   let rewrapped = 0;
   let after = "00000000-0000-0000-0000-000000000000";
   while (true) {
-    const rows = await sql<
-      {
-        id: string;
-        tenant_id: string;
-        connector_type: string;
-        sealed_credential: Uint8Array<ArrayBuffer>;
-      }[]
-    >`
-      select id, tenant_id, connector_type, sealed_credential from connections
-      where kind = 'aggregator' and sealed_credential is not null and id > ${after}
-      order by id limit ${BATCH}`;
+    const rows = await sealedCredentialsAfter(sql, after, BATCH);
     if (!rows.length) break;
     for (const row of rows) {
       examined++;
-      if (sealedKeyId(row.sealed_credential) === ring.primaryId) continue;
-      const context = { tenantId: row.tenant_id, connectionId: row.id, vendor: row.connector_type };
-      const credential = await unsealCredential(ring, context, row.sealed_credential);
+      if (sealedKeyId(row.sealed) === ring.primaryId) continue;
+      const context = { tenantId: row.tenantId, connectionId: row.id, vendor: row.vendor };
+      const credential = await unsealCredential(ring, context, row.sealed);
       const sealed = await sealCredential(ring, context, credential);
-      const result = await sql`
-        update connections set sealed_credential = ${sealed}
-        where id = ${row.id} and sealed_credential = ${row.sealed_credential}`;
-      rewrapped += result.count;
+      if (await replaceSealedCredential(sql, row.id, row.sealed, sealed)) rewrapped++;
     }
     after = rows[rows.length - 1].id;
   }

@@ -1,21 +1,17 @@
 // All Deno KV access for webhook tokens. Only a token's SHA-256 is stored, never the token itself.
 import { createHash } from "node:crypto";
-import { encodeBase64Url } from "../crypto/encoding.ts";
-import { commitKv } from "../db/kv_commit.ts";
-import { isUuid } from "../http/uuid.ts";
-import type { Vendor } from "../vendors/vendors.ts";
+import type { components } from "../../generated/types.ts";
+import { commitKv } from "../db/kv.ts";
+import { isUuid } from "../lib/uuid.ts";
 
-/** A token's metadata, as kept under its hash (for the receiver) and under its tenant. */
-export interface WebhookTokenRecord {
-  id: string;
+/**
+ * A token's metadata, as kept under its hash (for the receiver) and under its tenant: the spec's
+ * WebhookToken with its tenant, without the connection's name (which can change; it is read from
+ * Postgres when listing). `lastUsedAt` is to the minute.
+ */
+export type WebhookTokenRecord = Omit<components["schemas"]["WebhookToken"], "configName"> & {
   tenantId: string;
-  vendor: Vendor;
-  connectionId: string;
-  /** ISO 8601. */
-  createdAt: string;
-  /** ISO 8601, to the minute; null before the first delivery. */
-  lastUsedAt: string | null;
-}
+};
 
 /** The value under BY_TENANT: the hash is what leads from an id to the receiver's key. */
 type TenantEntry = { hash: string; record: WebhookTokenRecord };
@@ -31,7 +27,11 @@ const MAX_ATTEMPTS = 10;
 
 /** "mwh_" + base64url(32 random bytes), no padding. */
 export function newTokenValue(): string {
-  return "mwh_" + encodeBase64Url(crypto.getRandomValues(new Uint8Array(32)));
+  return "mwh_" +
+    crypto.getRandomValues(new Uint8Array(32)).toBase64({
+      alphabet: "base64url",
+      omitPadding: true,
+    });
 }
 
 /** Lowercase hex SHA-256 of the token text. */

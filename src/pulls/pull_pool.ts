@@ -1,5 +1,8 @@
 // The in-process pool that claims due pull jobs and runs up to `concurrency` of them at once.
-import * as repo from "./pulls.repository.ts";
+import { errorSummary } from "../lib/error_summary.ts";
+import { renewLease } from "./pull_leases.repository.ts";
+import { claimPull, hasClaimablePull } from "./pull_queue.repository.ts";
+import type { PullRow } from "./pulls.repository.ts";
 import { type PullOutcome, type PullRunDeps, runPull, walksPerPull } from "./run_pull.ts";
 
 /** One finished attempt: how it ended (`crashed` when the run itself threw) and how long it ran. */
@@ -69,7 +72,7 @@ export function createPullPool(given: PullRunDeps, options: PullPoolOptions): Pu
         again = false;
         while (!control.stopping && active.size < options.concurrency) {
           const now = deps.now();
-          const job = await repo.claimPull(
+          const job = await claimPull(
             deps.sql,
             owner,
             new Date(now),
@@ -80,15 +83,11 @@ export function createPullPool(given: PullRunDeps, options: PullPoolOptions): Pu
         }
       } while (again && !control.stopping);
     } catch (err) {
-      const e = err as { name?: string; code?: string };
-      deps.logger.error({
-        msg: "claiming pulls failed",
-        error: { name: e?.name, code: e?.code },
-      });
+      deps.logger.error({ msg: "claiming pulls failed", error: errorSummary(err) });
     }
   }
 
-  function start(job: repo.PullRow): void {
+  function start(job: PullRow): void {
     claimed++;
     const lease = { jobId: job.id, owner };
     // Which process took which attempt: with several replicas, the logs show no job taken twice.
@@ -100,17 +99,12 @@ export function createPullPool(given: PullRunDeps, options: PullPoolOptions): Pu
       owner,
     });
     const heartbeat = setInterval(() => {
-      repo.renewLease(deps.sql, lease, new Date(deps.now() + deps.leaseMs)).catch(() => {});
+      renewLease(deps.sql, lease, new Date(deps.now() + deps.leaseMs)).catch(() => {});
     }, Math.max(1_000, deps.leaseMs / 3));
     const started = performance.now();
     const run = runPull(deps, job, lease, control)
       .catch((err): "crashed" => {
-        const e = err as { name?: string; code?: string };
-        deps.logger.error({
-          msg: "pull run crashed",
-          jobId: job.id,
-          error: { name: e?.name, code: e?.code },
-        });
+        deps.logger.error({ msg: "pull run crashed", jobId: job.id, error: errorSummary(err) });
         return "crashed";
       })
       .then((outcome) => {
@@ -149,7 +143,7 @@ export function createPullPool(given: PullRunDeps, options: PullPoolOptions): Pu
       } while (
         !control.stopping &&
         (active.size ||
-          (claimed > before && (await repo.hasClaimablePull(deps.sql, new Date(deps.now())))))
+          (claimed > before && (await hasClaimablePull(deps.sql, new Date(deps.now())))))
       );
     },
     async stop(opts = {}) {

@@ -1,0 +1,89 @@
+// Stores a pull's pages, each with the job's checkpoint in one transaction fenced by its lease.
+import type postgres from "postgres";
+import type { ConnectionRow } from "../connections/connections.repository.ts";
+import type { Sql } from "../db/pool.ts";
+import * as transactions from "../transactions/transactions.repository.ts";
+import type { TransactionPage } from "../vendors/aggregator.ts";
+import * as leases from "./pull_leases.repository.ts";
+import type { PullRow } from "./pulls.repository.ts";
+import type { Halt } from "./walks.ts";
+import { type Cursor, cursorsOf } from "./work.ts";
+
+/** What stops a run between pages: the pool shutting down, handing its jobs back or not. */
+export interface RunControl {
+  readonly stopping: boolean;
+  /** False leaves a stopped job held, as a crash would, until its lease runs out. */
+  readonly release: boolean;
+}
+
+/** Thrown between pages when the pool is stopping; the job is released, not failed. */
+export class Stopping extends Error {}
+
+/** Thrown between pages of a walk when another walk of the job failed; that failure is handled. */
+class Halted extends Error {}
+
+/** One commit of a step: a page and/or deletions, where the step stands, the account's watermark. */
+export interface StepCommit {
+  page?: TransactionPage;
+  deleted?: string[];
+  finished: boolean;
+  resume?: Cursor;
+  watermark?: { accountId: string; createdUpTo: string };
+}
+
+/**
+ * Writes a job's pages and checkpoints, each in one transaction fenced by the job's lease. Several
+ * walks commit through it at once; each commit changes only its own step in the stored checkpoint.
+ */
+export class PageWriter {
+  /** Where each unfinished step resumes, as this attempt found the job. */
+  readonly cursors: Record<string, Cursor>;
+  /** Set by the first walk that fails; the others stop at their next commit. */
+  readonly halt: Halt = {};
+  constructor(
+    readonly deps: { sql: Sql; now: () => number; leaseMs: number },
+    readonly job: PullRow,
+    readonly lease: leases.Lease,
+    readonly connection: ConnectionRow,
+    readonly control: RunControl,
+  ) {
+    this.cursors = cursorsOf(job.checkpoint);
+  }
+
+  /** Throws when the walks must stop: the pool is stopping, or another walk of the job failed. */
+  goOn(): void {
+    if (this.halt.failure) throw new Halted();
+    if (this.control.stopping) throw new Stopping();
+  }
+
+  async commit(step: string, what: StepCommit): Promise<void> {
+    this.goOn();
+    const owner = {
+      tenantId: this.job.tenantId,
+      connectionId: this.job.connectionId,
+      vendor: this.connection.vendor,
+    };
+    await this.deps.sql.begin(async (tx: postgres.TransactionSql) => {
+      const upserted = what.page
+        ? await transactions.upsertTransactions(tx, owner, what.page.transactions)
+        : 0;
+      if (what.deleted) await transactions.markDeleted(tx, owner, what.deleted);
+      if (what.watermark) {
+        await transactions.advanceWatermark(
+          tx,
+          this.job.connectionId,
+          what.watermark.accountId,
+          what.watermark.createdUpTo,
+        );
+      }
+      await leases.recordProgress(tx, this.lease, {
+        step,
+        finished: what.finished,
+        cursor: what.resume,
+        pages: what.page ? 1 : 0,
+        upserted,
+        leaseUntil: new Date(this.deps.now() + this.deps.leaseMs),
+      });
+    });
+  }
+}

@@ -1,0 +1,62 @@
+// POST /v1/discovery/webhooks/{vendor}/{token}: the aggregators' deliveries, keyed by the path's token.
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import * as routes from "../../generated/routes.ts";
+import type { AppEnv } from "../http/env.ts";
+import { readJsonCapped } from "../http/read_body.ts";
+import { AppError } from "../lib/app_error.ts";
+import type { Logger } from "../lib/logger.ts";
+import type { WebhookObserver, WebhookOutcome } from "../metrics/webhook_metrics.ts";
+import { isVendor } from "../vendors/vendors.ts";
+import type { WebhookIntake } from "./webhooks.service.ts";
+
+/** Largest webhook body accepted; vendors' payloads are a few KiB. */
+export const MAX_WEBHOOK_BYTES = 256 * 1024;
+
+/** The receiver's path in Hono's syntax. */
+const RECEIVER_PATH = "/v1/discovery/webhooks/:vendor/:token";
+
+export interface WebhookHandlerDeps {
+  webhooks: WebhookIntake;
+  logger: Logger;
+  observeWebhook: WebhookObserver;
+}
+
+/** How a failed delivery is counted: a refused token, a refused body, or our own failure. */
+function failedOutcome(err: unknown): WebhookOutcome {
+  if (!(err instanceof AppError)) return "failed";
+  if (err.kind === "no_such_route") return "unknown_token";
+  const refusedBody = ["invalid_webhook", "unreadable_body", "body_too_large"];
+  return refusedBody.includes(err.kind) ? "rejected" : "failed";
+}
+
+export function webhookRoutes(app: OpenAPIHono<AppEnv>, deps: WebhookHandlerDeps): void {
+  // Documented from the generated route, but served by a plain handler: the token must be checked
+  // before the body is read, which the generated body validator would do first.
+  app.openAPIRegistry.registerPath(routes.receiveWebhook);
+  app.post(RECEIVER_PATH, async function receiveWebhook(c) {
+    const { vendor, token: value } = c.req.param();
+    let outcome: WebhookOutcome = "failed";
+    try {
+      const token = await deps.webhooks.findToken(vendor, value);
+      const body = await readJsonCapped(c.req.raw, MAX_WEBHOOK_BYTES);
+      const receipt = await deps.webhooks.record(token, body);
+      outcome = receipt.status;
+      deps.logger.info({
+        msg: "webhook received",
+        requestId: c.get("requestId"),
+        vendor,
+        tokenId: token.id,
+        connectionId: token.connectionId,
+        outcome,
+        pullId: receipt.pullId,
+      });
+      return c.json(receipt, 202);
+    } catch (err) {
+      outcome = failedOutcome(err);
+      throw err;
+    } finally {
+      // Only the vendors' own names become labels: a path segment could be anything.
+      if (isVendor(vendor)) deps.observeWebhook({ vendor, outcome });
+    }
+  });
+}

@@ -1,0 +1,86 @@
+// Webhook receipt rules: the token names a live connection of that vendor, the body is that
+// vendor's event, and concurrent deliveries are recorded together (group commit).
+import type { components } from "../../generated/types.ts";
+import { isUnavailable } from "../db/errors.ts";
+import type { Sql } from "../db/pool.ts";
+import { AppError } from "../lib/app_error.ts";
+import { groupCommit } from "../lib/group_commit.ts";
+import { isVendor, type Vendor } from "../vendors/vendors.ts";
+import { findToken, touchToken, type WebhookTokenRecord } from "./tokens.repository.ts";
+import { readWebhook } from "./vendor_events.ts";
+import { recordWebhooks, type WebhookDelivery } from "./webhook_events.repository.ts";
+
+type WebhookReceipt = components["schemas"]["WebhookReceipt"];
+
+/** The most deliveries one database transaction records. */
+const MAX_BATCH = 200;
+
+export interface WebhookDeps {
+  sql: Sql;
+  kv: Deno.Kv;
+  now: () => number;
+  /** Called after a pull was queued, so a local worker starts it without waiting for its poll. */
+  onPullQueued: () => void;
+  /** How long a queued pull waits, so that the other events of the same sync merge into it. */
+  webhookPullDelayMs: number;
+}
+
+export interface WebhookIntake {
+  /** The live token `token` of `vendor`; the one 404 for anything else. */
+  findToken(vendor: string, token: string): Promise<WebhookTokenRecord & { vendor: Vendor }>;
+  /** Records the delivery's body for the token's connection; the receipt once it is durable. */
+  record(token: WebhookTokenRecord, body: unknown): Promise<WebhookReceipt>;
+}
+
+/** One answer for every delivery that names no live token of that vendor: nothing to learn. */
+function unknownToken(): AppError {
+  return new AppError("no_such_route", "No such route.");
+}
+
+export function createWebhookIntake(deps: WebhookDeps): WebhookIntake {
+  // Concurrent deliveries share one transaction (and one commit): see src/lib/group_commit.ts.
+  const record = groupCommit(
+    (deliveries: WebhookDelivery[]) =>
+      recordWebhooks(deps.sql, deliveries, { pullDelayMs: deps.webhookPullDelayMs }),
+    { maxBatch: MAX_BATCH, retryAlone: (err) => !isUnavailable(err) },
+  );
+
+  // The pull comes due after the delay; one timer at a time wakes the workers then (a pull queued
+  // meanwhile is found by that wake or by the workers' poll a second later).
+  let wake: ReturnType<typeof setTimeout> | undefined;
+  function wakeWhenDue() {
+    if (deps.webhookPullDelayMs === 0) return deps.onPullQueued();
+    wake ??= setTimeout(() => {
+      wake = undefined;
+      deps.onPullQueued();
+    }, deps.webhookPullDelayMs);
+  }
+
+  return {
+    async findToken(vendor, token) {
+      if (!isVendor(vendor)) throw unknownToken();
+      const known = await findToken(deps.kv, token);
+      if (!known || known.vendor !== vendor) throw unknownToken();
+      return known;
+    },
+
+    async record(token, body) {
+      if (typeof body !== "object" || body === null || Array.isArray(body)) {
+        throw new AppError("invalid_webhook", "A webhook body must be a JSON object.");
+      }
+      const now = new Date(deps.now());
+      const receipt = await record({
+        tenantId: token.tenantId,
+        connectionId: token.connectionId,
+        vendor: token.vendor,
+        payload: body as Record<string, unknown>,
+        read: (accountRef) => readWebhook(token.vendor, body, accountRef),
+        now,
+      });
+      if (!receipt) throw unknownToken(); // its connection was deleted
+      if (receipt.status === "accepted") wakeWhenDue();
+      await touchToken(deps.kv, token, now).catch(() => {}); // a missed lastUsedAt is harmless
+      return receipt;
+    },
+  };
+}
