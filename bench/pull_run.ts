@@ -1,5 +1,5 @@
 // One whole pull through the service's API: create the connection, request the pull, wait for it.
-import type { Json } from "../tests/support/fakes.ts";
+import type { Json } from "../tests/support/vendor_calls.ts";
 import type { FakePluggyItemSummary } from "../tests/fakes/pluggy.ts";
 import { type BenchService, expectStatus } from "./service.ts";
 

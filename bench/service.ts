@@ -2,7 +2,7 @@
 import { SignJWT } from "jose";
 import postgres from "postgres";
 import type { SealKey } from "../src/config/config.ts";
-import type { Json } from "../tests/support/fakes.ts";
+import type { Json } from "../tests/support/vendor_calls.ts";
 import { createTestDatabase } from "../tests/support/database.ts";
 import { cleanEnv, startService } from "../tests/support/process.ts";
 

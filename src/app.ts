@@ -2,7 +2,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { operations } from "../generated/routes.ts";
 import { connectionRoutes } from "./connections/connections.handlers.ts";
-import type { ConnectionTestDeps } from "./connections/connection_tests.service.ts";
+import type { LiveCheckDeps } from "./connections/live_checks.service.ts";
 import type { ConnectionDeps } from "./connections/connections.service.ts";
 import { connectorRoutes } from "./connectors/connectors.handlers.ts";
 import type { ConnectorRegistry } from "./connectors/connectors.service.ts";
@@ -29,7 +29,7 @@ import type { TokenDeps } from "./webhooks/tokens.service.ts";
 /** What the routes need, built by src/service.ts. */
 export type AppDeps =
   & ConnectionDeps
-  & ConnectionTestDeps
+  & LiveCheckDeps
   & TokenDeps
   & PullServiceDeps
   & OpsDeps

@@ -3,11 +3,11 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import * as routes from "../../generated/routes.ts";
 import type { AppEnv } from "../http/env.ts";
 import * as service from "./connections.service.ts";
-import { type ConnectionTestDeps, testConnection } from "./connection_tests.service.ts";
+import { type LiveCheckDeps, testConnection } from "./live_checks.service.ts";
 
 export function connectionRoutes(
   app: OpenAPIHono<AppEnv>,
-  deps: service.ConnectionDeps & ConnectionTestDeps,
+  deps: service.ConnectionDeps & LiveCheckDeps,
 ): void {
   app.openapi(routes.createAggregatorConnection, async (c) => {
     const created = await service.createConnection(deps, c.get("tenantId"), c.req.valid("json"));

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import { type FakeBelvo, startFakeBelvo } from "../fakes/belvo.ts";
 import type { FakePluggy } from "../fakes/pluggy.ts";
-import type { Json } from "./fakes.ts";
+import type { Json } from "./vendor_calls.ts";
 import type { CoreConnection, FuzzState } from "./fuzz_requests.ts";
 import { newTenant } from "./harness.ts";
 import { type Wired, wirePluggy } from "./pulls.ts";

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { type FakeBelvo, type FakeBelvoOptions, startFakeBelvo } from "../fakes/belvo.ts";
 import { type FakePluggy, type FakePluggyOptions, startFakePluggy } from "../fakes/pluggy.ts";
 import { type Harness, type HarnessOptions, newTenant, startHarness } from "./harness.ts";
-import type { Json } from "./fakes.ts";
+import type { Json } from "./vendor_calls.ts";
 
 export interface Wired<F> {
   fake: F;
