@@ -11,7 +11,9 @@ USER deno
 # Dependencies, in their own layer: only the import map and the lock go in, so this layer is rebuilt
 # only when deno.json or deno.lock change, never for a code change. `deno install` with no
 # arguments fetches every npm package the import map names, at the versions deno.lock pins.
+# deno.lock also records the client package's manifests (a workspace member), so they come too.
 COPY deno.json deno.lock ./
+COPY clients/typescript/deno.json clients/typescript/package.json clients/typescript/
 RUN deno install --frozen
 
 # The code (owned by root, so the service cannot change it). Caching the entry points here fetches

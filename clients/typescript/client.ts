@@ -1,11 +1,24 @@
 // The Matcher discovery API client: openapi-fetch typed by the paths generated from openapi.yaml.
 import createClient, { type Client } from "openapi-fetch";
+import { type Paginate, paginate } from "./paginate.ts";
 import type { components, paths } from "./types.ts";
 
 export type { components, operations, paths } from "./types.ts";
+export { MatcherApiError } from "./api_error.ts";
+export type {
+  ListItem,
+  ListPath,
+  Page,
+  Paginate,
+  PaginateArgs,
+  PaginateOptions,
+} from "./paginate.ts";
 
-/** A client whose every call, body, parameter, answer and error is typed by openapi.yaml. */
-export type MatcherClient = Client<paths>;
+/**
+ * A client whose every call, body, parameter, answer and error is typed by openapi.yaml, plus
+ * `paginate`, which walks a list operation's pages for the caller.
+ */
+export type MatcherClient = Client<paths> & { paginate: Paginate };
 
 /** The error envelope every failed call answers with (`error` of a call's result). */
 export type MatcherError = components["schemas"]["Error"];
@@ -31,6 +44,9 @@ export interface MatcherClientOptions {
  * const { data, error } = await matcher.GET("/v1/discovery/aggregator-connections", {
  *   params: { query: { limit: 20 } },
  * });
+ * for await (const connection of matcher.paginate("/v1/discovery/aggregator-connections")) {
+ *   console.log(connection.id);
+ * }
  * ```
  */
 export function createMatcherClient(options: MatcherClientOptions): MatcherClient {
@@ -46,5 +62,6 @@ export function createMatcherClient(options: MatcherClientOptions): MatcherClien
       return request;
     },
   });
-  return client;
+  const paginateThis: Paginate = (path, ...rest) => paginate(client, path, ...rest);
+  return Object.assign(client, { paginate: paginateThis });
 }

@@ -26,7 +26,13 @@ Deno.test("the Dockerfile installs dependencies from deno.json and deno.lock alo
   const install = steps.findIndex((s) => s.op === "RUN" && /^deno install\b/.test(s.args));
   assert.ok(install > 0, "there is a deno install step");
   const copiesBefore = steps.slice(0, install).filter((s) => s.op === "COPY");
-  assert.deepEqual(copiesBefore.map((s) => s.args), ["deno.json deno.lock ./"]);
+  // deno.lock records each workspace member's manifests, so those come too, and nothing else.
+  const { workspace = [] } = JSON.parse(await read("deno.json"));
+  const members = (workspace as string[]).map((m) => m.replace(/^\.\//, "").replace(/\/?$/, "/"));
+  assert.deepEqual(copiesBefore.map((s) => s.args), [
+    "deno.json deno.lock ./",
+    ...members.map((m) => `${m}deno.json ${m}package.json ${m}`),
+  ]);
   assert.match(steps[install].args, /--frozen/, "the lock is not rewritten in the build");
   const cache = steps.findIndex((s) => s.op === "RUN" && /^deno cache\b/.test(s.args));
   assert.ok(cache > install, "the code is cached after the dependency layer");
@@ -87,4 +93,31 @@ Deno.test("the compose example sets only settings the service reads, and all tha
   assert.match(env.DENO_KV_PATH, /^http:\/\/denokv:4512$/, "KV is the shared denokv");
   assert.ok(compose.services.matcher.deploy.replicas > 1, "several replicas");
   assert.match(env.DATABASE_URL, /@postgres:5432\//, "one Postgres for all of them");
+});
+
+Deno.test("the dependency layer installs from exactly what the Dockerfile copies before it", async () => {
+  const steps = await dockerInstructions();
+  const install = steps.findIndex((s) => s.op === "RUN" && /^deno install\b/.test(s.args));
+  const dir = await Deno.makeTempDir({ prefix: "matcher-image-deps-" });
+  try {
+    for (const step of steps.slice(0, install).filter((s) => s.op === "COPY")) {
+      const [target, ...sources] = step.args.split(" ").filter((a) => !a.startsWith("--"))
+        .reverse();
+      await Deno.mkdir(`${dir}/${target}`, { recursive: true });
+      for (const source of sources) {
+        await Deno.copyFile(new URL(source, root), `${dir}/${target}/${source.split("/").pop()}`);
+      }
+    }
+    // The same command as the image, on the same lock; packages come from the local cache.
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: steps[install].args.split(" ").slice(1),
+      cwd: dir,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
