@@ -21,6 +21,11 @@ export interface BenchService {
   api(method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }>;
   /** The service's stdout and stderr lines so far (for failure reports). */
   lines: string[];
+  /** The service's database and KV file, which outlive `stop()` (a baseline may use them). */
+  databaseUrl: string;
+  kvPath: string;
+  /** Stops the service process and keeps its database. */
+  stop(): Promise<void>;
   /** Stops the service, then drops the database. */
   close(): Promise<void>;
 }
@@ -65,6 +70,11 @@ export async function startBenchService(
     sql,
     databaseName: new URL(db.url).pathname.slice(1),
     lines: service.lines,
+    databaseUrl: db.url,
+    kvPath: `${dataDir}/kv.sqlite3`,
+    async stop() {
+      await service.stop().catch(() => {});
+    },
     async api(method, path, body) {
       const res = await fetch(`${service.baseUrl}${path}`, {
         method,

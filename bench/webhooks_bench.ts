@@ -1,6 +1,8 @@
-// Benchmark 1: webhook acknowledgements per second and their latency under autocannon's steady
-// load, the real service (every 2xx durable in Postgres) against a bare Deno.serve answering 202.
+// Benchmark 1: webhook acknowledgements per second and their latency under wrk's steady load: the
+// real service (every 2xx durable in Postgres) five times on one database that keeps its rows,
+// against a naive receiver (one transaction per request) and a bare Deno.serve answering 202.
 import { autocannon, type AutocannonResult, type LoadRequest, rate } from "./autocannon.ts";
+import { wrk } from "./wrk.ts";
 import { cpuSeconds, startChild } from "./processes.ts";
 import { createConnection, type FakeInfo, watchPostgresCpu } from "./pull_run.ts";
 import { type BenchService, expectStatus, startBenchService } from "./service.ts";
@@ -26,8 +28,16 @@ export interface WebhookResult {
     /** CPU seconds over the timed run, and per answer (service and Postgres together). */
     cpu: { wall: number; service: number; postgres: number; msPerRequest: number };
   };
+  /** The same timed run again and again on the one database, its rows kept (autovacuum off). */
+  steady: { perSecond: number[]; loss: number };
+  /** The service under a light load (8 connections): latency when nothing queues. */
+  light: WebhookFigures & { connections: number };
+  /** One transaction per request, Hono and postgres.js, on the same database and tokens. */
+  naive: WebhookFigures;
   bare: WebhookFigures & { cpu: { wall: number; server: number; msPerRequest: number } };
+  /** The service ÷ the bare server, and ÷ the naive receiver. */
   ratio: number;
+  naiveRatio: number;
 }
 
 /** Requests of the fixed-count run that checks stored against acknowledged exactly. */
@@ -39,6 +49,10 @@ export interface WebhookOptions {
   tokens?: number;
   seconds?: number;
   warmupSeconds?: number;
+  /** Timed runs of the service one after the other on one database (the steady-state figure). */
+  runs?: number;
+  /** Connections of the light-load run. */
+  lightConnections?: number;
 }
 
 /** Connections of the tenant on the fake's item, each with a minted token: the receivers' paths. */
@@ -92,28 +106,29 @@ function checkClean(what: string, r: AutocannonResult, amount?: number) {
   }
 }
 
-/** A timed warm-up (discarded), then the timed run that gives the figures. */
+function figuresOf(run: AutocannonResult): WebhookFigures {
+  return {
+    perSecond: Math.round(rate(run)),
+    p50Ms: run.latency.p50,
+    p99Ms: run.latency.p99,
+    requests: run["2xx"],
+    seconds: Number(((Date.parse(run.finish) - Date.parse(run.start)) / 1000).toFixed(2)),
+  };
+}
+
+/** A timed warm-up with wrk (discarded), then the timed run that gives the figures. */
 async function measure(
   requests: LoadRequest[],
   options: Required<WebhookOptions>,
   between: (warm: AutocannonResult) => Promise<void> = async () => {},
 ): Promise<{ figures: WebhookFigures; run: AutocannonResult }> {
   const { connections, seconds, warmupSeconds } = options;
-  const warm = await autocannon({ requests, connections, seconds: warmupSeconds });
+  const warm = await wrk({ requests, connections, seconds: warmupSeconds });
   checkClean("warm-up", warm);
   await between(warm);
-  const run = await autocannon({ requests, connections, seconds });
+  const run = await wrk({ requests, connections, seconds });
   checkClean("measured run", run);
-  return {
-    run,
-    figures: {
-      perSecond: Math.round(rate(run)),
-      p50Ms: run.latency.p50,
-      p99Ms: run.latency.p99,
-      requests: run["2xx"],
-      seconds: Number(((Date.parse(run.finish) - Date.parse(run.start)) / 1000).toFixed(2)),
-    },
-  };
+  return { run, figures: figuresOf(run) };
 }
 
 /**
@@ -142,11 +157,22 @@ async function settledEvents(service: BenchService): Promise<number> {
 }
 
 export async function benchWebhooks(options: WebhookOptions = {}): Promise<WebhookResult> {
-  const o = { connections: 50, tokens: 50, seconds: 10, warmupSeconds: 2, ...options };
+  const o = {
+    connections: 50,
+    tokens: 50,
+    seconds: 10,
+    warmupSeconds: 2,
+    runs: 5,
+    lightConnections: 8,
+    ...options,
+  };
   const fake = await startChild<FakeInfo>("fake_pluggy_process.ts", ["{}"]);
   try {
     const body = itemUpdated(fake.info);
     let service: WebhookResult["service"];
+    let steady: WebhookResult["steady"];
+    let light: WebhookResult["light"];
+    let naive: WebhookResult["naive"];
     const svc = await startBenchService({ allowHost: fake.info.host });
     try {
       const paths = await webhookPaths(svc, fake.info, o.tokens);
@@ -167,10 +193,25 @@ export async function benchWebhooks(options: WebhookOptions = {}): Promise<Webho
       cpuSplit.msPerRequest = round(1000 * (cpuSplit.service + cpuSplit.postgres) / run["2xx"], 3);
       const after = await settledEvents(svc);
       checkTimedRun("measured run", run, after - before);
+
+      // The same run again on the grown tables: plans must not depend on when they were analyzed.
+      const perSecond = [figures.perSecond];
+      for (let i = 1; i < o.runs; i++) {
+        const again = await wrk({ requests, connections: o.connections, seconds: o.seconds });
+        checkClean(`steady run ${i + 1}`, again);
+        perSecond.push(Math.round(rate(again)));
+      }
+      steady = { perSecond, loss: round(1 - perSecond.at(-1)! / perSecond[0], 3) };
+
+      const lightRun = await wrk({ requests, connections: o.lightConnections, seconds: o.seconds });
+      checkClean("light-load run", lightRun);
+      light = { ...figuresOf(lightRun), connections: o.lightConnections };
+
       // A run to a fixed count ends with every answer read: then stored equals acknowledged.
+      const counted = await settledEvents(svc);
       const exact = await autocannon({ requests, connections: o.connections, amount: EXACT_RUN });
       checkClean("fixed-count run", exact, EXACT_RUN);
-      const stored = await settledEvents(svc) - after;
+      const stored = await settledEvents(svc) - counted;
       if (stored !== exact["2xx"]) {
         throw new Error(`${exact["2xx"]} webhooks acknowledged but ${stored} events stored`);
       }
@@ -182,6 +223,18 @@ export async function benchWebhooks(options: WebhookOptions = {}): Promise<Webho
         pulls: Object.fromEntries(pulls.map((p) => [p.status, p.n])),
         cpu: cpuSplit,
       };
+
+      // The naive receiver on the same database and KV, the service stopped.
+      await svc.stop();
+      const naiveServer = await startChild<{ url: string }>("naive_receiver.ts", [
+        svc.databaseUrl,
+        svc.kvPath,
+      ]);
+      try {
+        naive = (await measure(requestsTo(naiveServer.info.url, paths, body), o)).figures;
+      } finally {
+        await naiveServer.stop();
+      }
     } finally {
       await svc.close();
     }
@@ -210,8 +263,12 @@ export async function benchWebhooks(options: WebhookOptions = {}): Promise<Webho
         connections: o.connections,
         tokens: o.tokens,
         service,
+        steady,
+        light,
+        naive,
         bare,
         ratio: Number((service.perSecond / bare.perSecond).toFixed(3)),
+        naiveRatio: Number((service.perSecond / naive.perSecond).toFixed(2)),
       };
     } finally {
       await bareServer.stop();

@@ -21,6 +21,7 @@ import { createPullPool, type PullPool } from "./pulls/pull_pool.ts";
 import { sweepPulls } from "./pulls/sweep.ts";
 import { type Aggregators, createAggregators } from "./vendors/clients.ts";
 import { createVendorHttp } from "./vendors/vendor_http.ts";
+import { createTokenCache } from "./webhooks/token_cache.ts";
 import { createWebhookIntake } from "./webhooks/webhooks.service.ts";
 
 /** The settings the service runs by: the parsed configuration, less where it stores and listens. */
@@ -34,6 +35,7 @@ export type ServiceSettings = Pick<
   | "metricsToken"
   | "publicUrl"
   | "pulls"
+  | "webhookTokenCacheMs"
 >;
 
 /** The side effects the service works through, and what a test may put in their place. */
@@ -93,6 +95,7 @@ export async function createService(parts: ServiceParts): Promise<Service> {
       observe: observePull,
     });
   const pool = newPool();
+  const tokenCache = createTokenCache(kv, { ttlMs: settings.webhookTokenCacheMs, now });
   const onPullQueued = () => {
     if (parts.wakeOnQueue !== false) pool.wake();
   };
@@ -106,7 +109,9 @@ export async function createService(parts: ServiceParts): Promise<Service> {
     metrics,
     now,
     onPullQueued,
+    idsPerAccount: settings.pulls.idsPerAccount,
     publicUrl: settings.publicUrl,
+    tokenCache,
     metricsToken: settings.metricsToken,
     verifyTenant: createTenantVerifier(settings.auth),
     connectors: parts.connectors ?? registerBuiltInConnectors(createConnectorRegistry()),
@@ -117,10 +122,11 @@ export async function createService(parts: ServiceParts): Promise<Service> {
     }),
     webhooks: createWebhookIntake({
       sql,
-      kv,
+      tokens: tokenCache,
       now,
       onPullQueued,
       webhookPullDelayMs: settings.pulls.webhookDelayMs,
+      idsPerAccount: settings.pulls.idsPerAccount,
     }),
     observeWebhook: webhookMetrics(metrics),
   });

@@ -25,6 +25,11 @@ export interface Config {
   /** The bearer token /metrics requires; undefined turns /metrics off. */
   metricsToken?: string;
   /**
+   * How long the receiver trusts a webhook token it read from KV: the most time a revocation takes
+   * to reach every replica (the replica that revokes forgets the token at once).
+   */
+  webhookTokenCacheMs: number;
+  /**
    * Pull jobs: how many run at once in this process, attempts before a job is dead, and how long
    * a claim holds without progress before the sweep gives the job to another worker; how long
    * webhook events and finished pulls are kept; how long a pull a webhook queued waits for the
@@ -36,6 +41,9 @@ export interface Config {
     leaseMs: number;
     retentionMs: number;
     webhookDelayMs: number;
+    /** Transaction ids to fetch again one account of a queued pull may hold before it is walked
+     * whole instead. */
+    idsPerAccount: number;
   };
 }
 
@@ -162,7 +170,9 @@ export function parseConfig(env: Env, devSecrets?: (dataDir: string) => DevSecre
     leaseMs: positive("MATCHER_PULL_LEASE_SECONDS", 120) * 1000,
     retentionMs: positive("MATCHER_RETENTION_DAYS", 30) * 86_400_000,
     webhookDelayMs: wholeNumber("MATCHER_PULL_WEBHOOK_DELAY_MS", 2_000),
+    idsPerAccount: positive("MATCHER_PULL_IDS_PER_ACCOUNT", 1_000),
   };
+  const webhookTokenCacheMs = wholeNumber("MATCHER_WEBHOOK_TOKEN_CACHE_MS", 2_000);
   const metricsToken = get("MATCHER_METRICS_TOKEN");
   if (production && metricsToken && metricsToken.length < 32) {
     problems.push("MATCHER_METRICS_TOKEN must be at least 32 characters in production");
@@ -202,6 +212,7 @@ export function parseConfig(env: Env, devSecrets?: (dataDir: string) => DevSecre
     vendorHttp,
     connectionTestsPerMinute,
     metricsToken,
+    webhookTokenCacheMs,
     pulls,
   };
 }

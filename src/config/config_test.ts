@@ -69,7 +69,9 @@ Deno.test("an empty development environment takes the documented defaults", () =
     leaseMs: 120_000,
     retentionMs: 30 * 86_400_000,
     webhookDelayMs: 2_000,
+    idsPerAccount: 1_000,
   });
+  assert.equal(config.webhookTokenCacheMs, 2_000);
   assert.equal(config.auth.jwksUrl, undefined);
   assert.equal(config.auth.issuer, undefined);
   assert.equal(config.auth.audience, undefined);
@@ -97,6 +99,8 @@ Deno.test("explicit settings override the defaults", () => {
     MATCHER_PULL_LEASE_SECONDS: "30",
     MATCHER_RETENTION_DAYS: "7",
     MATCHER_PULL_WEBHOOK_DELAY_MS: "0",
+    MATCHER_PULL_IDS_PER_ACCOUNT: "50",
+    MATCHER_WEBHOOK_TOKEN_CACHE_MS: "0",
   }, () => DEV);
   assert.deepEqual(config.pulls, {
     concurrency: 16,
@@ -104,7 +108,9 @@ Deno.test("explicit settings override the defaults", () => {
     leaseMs: 30_000,
     retentionMs: 7 * 86_400_000,
     webhookDelayMs: 0,
+    idsPerAccount: 50,
   });
+  assert.equal(config.webhookTokenCacheMs, 0);
   assert.equal(config.port, 3000);
   assert.equal(config.host, "0.0.0.0");
   assert.equal(config.databaseUrl, "postgresql://u@localhost/db");

@@ -20,3 +20,12 @@ export function storable(_key: string, value: unknown): unknown {
   if (entries.every(([key]) => storableText(key) === key)) return value;
   return Object.fromEntries(entries.map(([key, v]) => [storableText(key), v]));
 }
+
+/**
+ * `value` as JSON text Postgres stores: a stray NUL is dropped and a lone surrogate becomes
+ * U+FFFD, rather than failing the statement (and whatever retries it) forever.
+ */
+export function storableJsonText(value: unknown): string {
+  const text = JSON.stringify(value);
+  return mayBeUnstorable(text) ? JSON.stringify(value, storable) : text;
+}

@@ -1,8 +1,7 @@
 // The in-process pool that claims due pull jobs and runs up to `concurrency` of them at once.
 import { errorSummary } from "../lib/error_summary.ts";
 import { renewLease } from "./pull_leases.repository.ts";
-import { claimPull, hasClaimablePull } from "./pull_queue.repository.ts";
-import type { PullRow } from "./pulls.repository.ts";
+import { type ClaimedPull, claimPull, hasClaimablePull } from "./pull_queue.repository.ts";
 import { type PullOutcome, type PullRunDeps, runPull, walksPerPull } from "./run_pull.ts";
 
 /** One finished attempt: how it ended (`crashed` when the run itself threw) and how long it ran. */
@@ -87,7 +86,7 @@ export function createPullPool(given: PullRunDeps, options: PullPoolOptions): Pu
     }
   }
 
-  function start(job: PullRow): void {
+  function start(job: ClaimedPull): void {
     claimed++;
     const lease = { jobId: job.id, owner };
     // Which process took which attempt: with several replicas, the logs show no job taken twice.

@@ -1,9 +1,14 @@
 // Queueing pull jobs: merging triggers into a connection's queued job, claims, cancellation.
+import type postgres from "postgres";
 import { isUniqueViolation } from "../db/errors.ts";
 import type { Db, Sql } from "../db/pool.ts";
-import { type PullRow, type PullTrigger, toRow } from "./pulls.repository.ts";
-import { mergeWork, type PullWork } from "./work.ts";
-import type { PullError } from "./pulls.repository.ts";
+import {
+  type PullError,
+  type PullRow,
+  type PullTrigger,
+  toRow,
+} from "./pulls.repository.ts";
+import { joinWork, type PullItem, type PullWork, splitWork } from "./work.ts";
 
 /** What to queue for one connection. */
 export type PullRequest = {
@@ -11,82 +16,34 @@ export type PullRequest = {
   connectionId: string;
   trigger: PullTrigger;
   work: PullWork;
+  /** A finished pull whose transaction ids are queued again with `work` (a retry). */
+  itemsOf?: string;
   now: Date;
   /** When the job may run; `now` by default. Merging into a queued job never makes it later. */
   dueAt?: Date;
+  /** Ids to fetch again that one account may hold before it is walked whole. */
+  idsPerAccount: number;
 };
 
 /**
  * Queues `work` for the connection, or merges it into the connection's queued job when there is
- * one (a partial unique index allows only one), and answers the job's id. Run it inside the
- * transaction that records the trigger, so that both or neither are stored.
+ * one (a partial unique index allows only one), and answers the job's id: `queue_pull` in
+ * migration 0006, the same function that records webhooks uses.
  */
 export async function enqueuePull(db: Db, job: PullRequest): Promise<string> {
-  return (await enqueuePulls(db, [job])).get(job.connectionId)!;
+  const { work, items } = splitWork(job.work);
+  const [r] = await db`
+    select queue_pull(${job.tenantId}, ${job.connectionId}, ${job.trigger}, ${db.json(work)},
+      ${db.json(items as unknown as postgres.JSONValue)}::jsonb || coalesce((
+        select jsonb_agg(jsonb_build_object('kind', i.kind, 'account', i.account_id,
+                                            'id', i.external_id))
+        from pull_job_items i where i.pull_id = ${job.itemsOf ?? null}::uuid), '[]'),
+      ${job.now}, ${job.dueAt ?? job.now}, ${job.idsPerAccount}) as id`;
+  return r.id;
 }
 
-/**
- * `enqueuePull` for several connections (one request each) in a few statements whatever their
- * number: the queued jobs are locked in connection order, merged and updated together, and the
- * rest inserted together. Answers each connection's job id.
- */
-export async function enqueuePulls(db: Db, jobs: PullRequest[]): Promise<Map<string, string>> {
-  const ids = new Map<string, string>();
-  let pending = [...jobs].sort((a, b) => a.connectionId < b.connectionId ? -1 : 1);
-  // A concurrent transaction may queue or claim between the statements; a few rounds settle it.
-  for (let round = 0; round < 10 && pending.length > 0; round++) {
-    const queued = await db`
-      select id, connection_id, work from pull_jobs
-      where connection_id = any(${pending.map((j) => j.connectionId)}::uuid[])
-        and status = 'queued'
-      order by connection_id
-      for update`;
-    const queuedOf = new Map(queued.map((r) => [r.connection_id as string, r]));
-    const merged = pending.flatMap((j) => {
-      const row = queuedOf.get(j.connectionId);
-      if (!row) return [];
-      return [{ id: row.id as string, work: mergeWork(row.work, j.work), due: dueAt(j) }];
-    });
-    if (merged.length > 0) {
-      await db`
-        update pull_jobs p
-        set work = v.work, next_attempt_at = least(p.next_attempt_at, v.due)
-        from jsonb_to_recordset(${JSON.stringify(merged)}::text::jsonb)
-          as v(id uuid, work jsonb, due timestamptz)
-        where p.id = v.id`;
-    }
-    for (const row of queued) ids.set(row.connection_id, row.id);
-    const fresh = pending.filter((j) => !queuedOf.has(j.connectionId)).map((j) => ({
-      id: crypto.randomUUID(),
-      tenant_id: j.tenantId,
-      connection_id: j.connectionId,
-      trigger: j.trigger,
-      work: j.work,
-      now: j.now.toISOString(),
-      due: dueAt(j),
-    }));
-    if (fresh.length > 0) {
-      const created = await db`
-        insert into pull_jobs (id, tenant_id, connection_id, trigger, status, work,
-                               next_attempt_at, created_at)
-        select id, tenant_id, connection_id, trigger, 'queued', work, due,
-               date_trunc('milliseconds', now)
-        from jsonb_to_recordset(${JSON.stringify(fresh)}::text::jsonb) as v(
-          id uuid, tenant_id uuid, connection_id uuid, trigger text, work jsonb, now timestamptz,
-          due timestamptz)
-        on conflict (connection_id) where status = 'queued' do nothing
-        returning id, connection_id`;
-      for (const row of created) ids.set(row.connection_id, row.id);
-    }
-    pending = pending.filter((j) => !ids.has(j.connectionId));
-  }
-  if (pending.length > 0) {
-    throw new Error("could not queue a pull: the connection's queue kept changing");
-  }
-  return ids;
-}
-
-const dueAt = (j: PullRequest) => (j.dueAt ?? j.now).toISOString();
+/** A claimed job with its whole work: the row's part and its transaction ids. */
+export type ClaimedPull = Omit<PullRow, "work"> & { work: PullWork };
 
 /**
  * The condition on `pull_jobs j` of a job a worker may claim at `now`: queued or retrying, due,
@@ -116,7 +73,7 @@ export async function claimPull(
   owner: string,
   now: Date,
   leaseUntil: Date,
-): Promise<PullRow | undefined> {
+): Promise<ClaimedPull | undefined> {
   try {
     const [r] = await sql`
       update pull_jobs set status = 'running', lease_owner = ${owner},
@@ -129,7 +86,12 @@ export async function claimPull(
         for update skip locked
         limit 1)
       returning *`;
-    return r ? toRow(r) : undefined;
+    if (!r) return undefined;
+    const row = toRow(r);
+    const items = await sql<PullItem[]>`
+      select kind, account_id as account, external_id as id from pull_job_items
+      where pull_id = ${row.id} order by kind, account_id, external_id`;
+    return { ...row, work: joinWork(row.work, items) };
   } catch (err) {
     if (isUniqueViolation(err)) return undefined;
     throw err;

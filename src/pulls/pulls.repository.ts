@@ -3,7 +3,7 @@ import type { components } from "../../generated/types.ts";
 import type { Sql } from "../db/pool.ts";
 import type { Position } from "../lib/position.ts";
 import { isUuid } from "../lib/uuid.ts";
-import type { Checkpoint, PullWork } from "./work.ts";
+import type { Checkpoint, StoredWork } from "./work.ts";
 
 type Pull = components["schemas"]["Pull"];
 export type PullStatus = Pull["status"];
@@ -15,7 +15,8 @@ export type PullRow =
   & Omit<Pull, "nextAttemptAt" | "createdAt" | "startedAt" | "finishedAt">
   & {
     tenantId: string;
-    work: PullWork;
+    /** The part of the work its row keeps; the transaction ids are rows of their own. */
+    work: StoredWork;
     checkpoint: Checkpoint;
     nextAttemptAt: Date | null;
     createdAt: Date;
@@ -31,7 +32,7 @@ export function toRow(r: Record<string, unknown>): PullRow {
     connectionId: r.connection_id as string,
     trigger: r.trigger as PullTrigger,
     status: r.status as PullStatus,
-    work: r.work as PullWork,
+    work: r.work as StoredWork,
     checkpoint: r.checkpoint as Checkpoint,
     attempts: r.attempts as number,
     nextAttemptAt: r.next_attempt_at as Date | null,

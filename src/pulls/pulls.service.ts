@@ -13,6 +13,8 @@ export interface PullServiceDeps {
   sql: Sql;
   now: () => number;
   onPullQueued: () => void;
+  /** Ids to fetch again one account of a queued pull may hold before it is walked whole. */
+  idsPerAccount: number;
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -47,6 +49,7 @@ export async function requestPull(
     trigger: "manual",
     work: { sync: true },
     now: new Date(deps.now()),
+    idsPerAccount: deps.idsPerAccount,
   });
   deps.onPullQueued();
   return getPull(deps, tenantId, id);
@@ -85,7 +88,9 @@ export async function retryPull(
     connectionId: finished.connectionId,
     trigger: "manual",
     work: finished.work,
+    itemsOf: finished.id,
     now: new Date(deps.now()),
+    idsPerAccount: deps.idsPerAccount,
   });
   deps.onPullQueued();
   return getPull(deps, tenantId, queued);

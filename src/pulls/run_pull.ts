@@ -20,7 +20,7 @@ import {
   release,
   succeed,
 } from "./pull_outcomes.ts";
-import type { PullRow } from "./pulls.repository.ts";
+import type { ClaimedPull } from "./pull_queue.repository.ts";
 import { runAtMost } from "./walks.ts";
 import { type Cursor, planSteps, type PullStep, runsOfOneKind } from "./work.ts";
 
@@ -67,7 +67,7 @@ export interface PullRunDeps {
 /** Runs `job` (claimed under `lease`) to an outcome: succeeded, retrying, failed, dead or released. */
 export async function runPull(
   deps: PullRunDeps,
-  job: PullRow,
+  job: ClaimedPull,
   lease: Lease,
   control: RunControl,
 ): Promise<PullOutcome> {
@@ -132,6 +132,7 @@ async function runStep(run: PageWriter, client: AggregatorClient, step: PullStep
       return await run.commit(step.key, { finished: true });
     }
     case "created":
+    case "full":
     case "sync": {
       const resume: Cursor | undefined = run.cursors[step.key];
       let createdFrom = step.kind === "created" ? step.from : undefined;
@@ -154,8 +155,10 @@ async function runStep(run: PageWriter, client: AggregatorClient, step: PullStep
       }));
       for await (const page of pages) {
         maxCreatedAt = latest(maxCreatedAt, page);
-        // Only a complete walk of the account from its watermark moves the watermark.
-        const watermark = step.kind === "sync" && page.next === null ? maxCreatedAt : null;
+        // Only a complete walk of the account, from its watermark or its start, moves the
+        // watermark.
+        const walk = step.kind === "sync" || step.kind === "full";
+        const watermark = walk && page.next === null ? maxCreatedAt : null;
         finished = page.next === null;
         await run.commit(step.key, {
           page,

@@ -1,15 +1,55 @@
 // What a pull job fetches, how later triggers merge into a queued job, and the steps it runs in.
 
-/** The work of one pull job; a queued job absorbs later triggers by merging theirs into it. */
+/**
+ * The work of one pull job; a queued job absorbs later triggers by merging theirs into it (in
+ * Postgres: `queue_pull` and `merge_pull_work` in migration 0006).
+ */
 export interface PullWork {
   /** Every account of the connection, each from its watermark. */
   sync?: boolean;
   /** Account id → the earliest vendor `createdAt` to fetch (ISO 8601); never moves a watermark. */
   createdFrom?: Record<string, string>;
+  /**
+   * Accounts walked whole, from their first transaction: those whose ids to fetch again outgrew
+   * the limit (a walk covers any change with calls bounded by the account's size).
+   */
+  full?: string[];
   /** Account id → transaction ids to fetch again (they changed at the vendor). */
   ids?: Record<string, string[]>;
   /** Vendor transaction ids the vendor deleted; their rows are hidden. */
   deleted?: string[];
+}
+
+/** The part of the work kept in the pull's row: what stays small however much is announced. */
+export type StoredWork = Pick<PullWork, "sync" | "createdFrom" | "full">;
+
+/** One transaction id of the work, kept as a row of its own (`pull_job_items`). */
+export interface PullItem {
+  kind: "ids" | "deleted";
+  /** The account whose transaction to fetch again; "" for a deletion. */
+  account: string;
+  id: string;
+}
+
+/** The work as stored: its row's part and its items. */
+export function splitWork(work: PullWork): { work: StoredWork; items: PullItem[] } {
+  const { ids, deleted, ...stored } = work;
+  const items: PullItem[] = [];
+  for (const [account, list] of Object.entries(ids ?? {})) {
+    for (const id of list) items.push({ kind: "ids", account, id });
+  }
+  for (const id of deleted ?? []) items.push({ kind: "deleted", account: "", id });
+  return { work: stored, items };
+}
+
+/** The work from its stored parts. */
+export function joinWork(stored: StoredWork, items: PullItem[]): PullWork {
+  const work: PullWork = { ...stored };
+  for (const item of items) {
+    if (item.kind === "deleted") (work.deleted ??= []).push(item.id);
+    else ((work.ids ??= {})[item.account] ??= []).push(item.id);
+  }
+  return work;
 }
 
 /** Where a paged step stopped: the vendor's link to its next page, and the latest `createdAt` seen. */
@@ -43,35 +83,15 @@ export function cursorsOf(checkpoint: Checkpoint): Record<string, Cursor> {
 export type PullStep =
   | { key: string; kind: "created"; accountId: string; from: string }
   | { key: string; kind: "ids"; accountId: string; ids: string[] }
+  | { key: string; kind: "full"; accountId: string }
   | { key: string; kind: "sync"; accountId: string }
   | { key: string; kind: "deleted"; ids: string[] };
 
-const union = (a: string[] = [], b: string[] = []) => [...new Set([...a, ...b])];
-
-/** The work of both: sync if either syncs, the earlier created-from, the union of ids. */
-export function mergeWork(a: PullWork, b: PullWork): PullWork {
-  const merged: PullWork = {};
-  if (a.sync || b.sync) merged.sync = true;
-  const createdFrom = { ...a.createdFrom };
-  for (const [account, from] of Object.entries(b.createdFrom ?? {})) {
-    const earlier = createdFrom[account];
-    createdFrom[account] = earlier && Date.parse(earlier) <= Date.parse(from) ? earlier : from;
-  }
-  if (Object.keys(createdFrom).length) merged.createdFrom = createdFrom;
-  const ids = { ...a.ids };
-  for (const [account, list] of Object.entries(b.ids ?? {})) {
-    ids[account] = union(ids[account], list);
-  }
-  if (Object.keys(ids).length) merged.ids = ids;
-  const deleted = union(a.deleted, b.deleted);
-  if (deleted.length) merged.deleted = deleted;
-  return merged;
-}
-
 /**
  * The steps of a job, in a fixed order so that a resumed attempt finds its checkpoint's step again:
- * targeted fetches first, then every account from its watermark, and deletions last, so that a
- * transaction deleted after it changed ends up hidden. `accounts` is asked for only when syncing.
+ * targeted fetches first, then the accounts walked whole, then every other account from its
+ * watermark, and deletions last, so that a transaction deleted after it changed ends up hidden.
+ * `accounts` is asked for only when syncing.
  */
 export async function planSteps(
   work: PullWork,
@@ -84,9 +104,13 @@ export async function planSteps(
   for (const [accountId, ids] of sorted(work.ids)) {
     steps.push({ key: `ids:${accountId}`, kind: "ids", accountId, ids });
   }
+  const full = [...new Set(work.full)].sort();
+  for (const accountId of full) steps.push({ key: `full:${accountId}`, kind: "full", accountId });
   if (work.sync) {
     for (const accountId of [...new Set(await accounts())].sort()) {
-      steps.push({ key: `sync:${accountId}`, kind: "sync", accountId });
+      if (!full.includes(accountId)) {
+        steps.push({ key: `sync:${accountId}`, kind: "sync", accountId });
+      }
     }
   }
   if (work.deleted?.length) steps.push({ key: "deleted", kind: "deleted", ids: work.deleted });

@@ -1,27 +1,44 @@
-// Pull work: merging triggers into a queued job, the steps a job runs and their order, checkpoints.
+// Pull work: its stored parts, the steps a job runs and their order, checkpoints.
 import assert from "node:assert/strict";
-import { cursorsOf, mergeWork, planSteps, runsOfOneKind } from "./work.ts";
+import { cursorsOf, joinWork, planSteps, runsOfOneKind, splitWork } from "./work.ts";
 
-Deno.test("merged work syncs if either does, keeps the earlier created-from and unites ids", () => {
-  const merged = mergeWork(
-    { createdFrom: { a: "2026-01-02T00:00:00.000Z" }, ids: { a: ["1", "2"] }, deleted: ["x"] },
-    {
-      sync: true,
-      createdFrom: { a: "2026-01-01T00:00:00.000Z", b: "2026-03-01T00:00:00.000Z" },
-      ids: { a: ["2", "3"], b: ["4"] },
-      deleted: ["x", "y"],
-    },
-  );
-  assert.deepEqual(merged, {
+Deno.test("work splits into its row's part and one item per transaction id, and back", () => {
+  const work = {
     sync: true,
-    createdFrom: { a: "2026-01-01T00:00:00.000Z", b: "2026-03-01T00:00:00.000Z" },
-    ids: { a: ["1", "2", "3"], b: ["4"] },
-    deleted: ["x", "y"],
+    createdFrom: { a: "2026-01-02T00:00:00.000Z" },
+    full: ["c"],
+    ids: { a: ["1", "2"], b: ["3"] },
+    deleted: ["x"],
+  };
+  const split = splitWork(work);
+  assert.deepEqual(split.work, {
+    sync: true,
+    createdFrom: { a: "2026-01-02T00:00:00.000Z" },
+    full: ["c"],
   });
-  assert.deepEqual(mergeWork({}, {}), {});
-  assert.deepEqual(mergeWork({ createdFrom: { a: "2026-01-01T00:00:00.000Z" } }, {}), {
-    createdFrom: { a: "2026-01-01T00:00:00.000Z" },
-  });
+  assert.deepEqual(split.items, [
+    { kind: "ids", account: "a", id: "1" },
+    { kind: "ids", account: "a", id: "2" },
+    { kind: "ids", account: "b", id: "3" },
+    { kind: "deleted", account: "", id: "x" },
+  ]);
+  assert.deepEqual(joinWork(split.work, split.items), work);
+  assert.deepEqual(splitWork({}), { work: {}, items: [] });
+});
+
+Deno.test("an account walked whole replaces its sync step, after the targeted fetches", async () => {
+  const steps = await planSteps(
+    { sync: true, full: ["acc-2", "acc-3"], ids: { "acc-1": ["1"] } },
+    () => Promise.resolve(["acc-1", "acc-2"]),
+  );
+  assert.deepEqual(steps.map((s) => s.key), [
+    "ids:acc-1",
+    "full:acc-2",
+    "full:acc-3",
+    "sync:acc-1",
+  ]);
+  const alone = await planSteps({ full: ["acc-1"] }, () => assert.fail("no sync, no listing"));
+  assert.deepEqual(alone.map((s) => s.key), ["full:acc-1"]);
 });
 
 Deno.test("steps run targeted fetches, then every account, then deletions, in a fixed order", async () => {

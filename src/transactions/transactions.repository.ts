@@ -2,7 +2,7 @@
 import type postgres from "postgres";
 import type { components } from "../../generated/types.ts";
 import type { Sql } from "../db/pool.ts";
-import { mayBeUnstorable, storable } from "../db/storable_json.ts";
+import { storableJsonText } from "../db/storable_json.ts";
 import type { Position } from "../lib/position.ts";
 import type { VendorTransaction } from "../vendors/aggregator.ts";
 import type { Vendor } from "../vendors/vendors.ts";
@@ -55,7 +55,7 @@ export async function upsertTransactions(
     select ${owner.tenantId}, ${owner.connectionId}, ${owner.vendor}, r.external_id, r.account_id,
       r.amount, r.currency, r.direction, r.status, r.booking_date, r.description,
       r.vendor_created_at, r.raw
-    from jsonb_to_recordset(${jsonText(rows)}::text::jsonb) as r(
+    from jsonb_to_recordset(${storableJsonText(rows)}::text::jsonb) as r(
       external_id text, account_id text, amount numeric, currency text, direction text,
       status text, booking_date date, description text, vendor_created_at timestamptz, raw jsonb)
     on conflict (connection_id, vendor, external_id) do update set
@@ -72,16 +72,6 @@ export async function upsertTransactions(
           excluded.status, excluded.booking_date, excluded.description,
           excluded.vendor_created_at, excluded.raw)`;
   return result.count;
-}
-
-/**
- * The rows as JSON text for Postgres, which cannot store U+0000 nor a lone surrogate in jsonb or
- * text: a vendor's stray NUL is dropped and a lone surrogate becomes U+FFFD, rather than failing
- * the page (and the pull) forever.
- */
-function jsonText(rows: object[]): string {
-  const text = JSON.stringify(rows);
-  return mayBeUnstorable(text) ? JSON.stringify(rows, storable) : text;
 }
 
 /** Hides the connection's transactions the vendor deleted; answers how many were hidden. */

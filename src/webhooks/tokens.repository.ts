@@ -66,10 +66,22 @@ export async function findToken(
   kv: Deno.Kv,
   token: string,
 ): Promise<WebhookTokenRecord | undefined> {
+  const hash = tokenHash(token);
+  return hash === undefined ? undefined : await findTokenByHash(kv, hash);
+}
+
+/** The hash a raw token is kept under, or undefined for text that cannot be a token. */
+export function tokenHash(token: string): string | undefined {
   // Anyone on the internet can call the receiver, so junk must cost no KV read.
-  if (!TOKEN_FORM.test(token)) return undefined;
-  const entry = await kv.get<WebhookTokenRecord>([BY_HASH, hashToken(token)]);
-  return entry.value ?? undefined;
+  return TOKEN_FORM.test(token) ? hashToken(token) : undefined;
+}
+
+/** The live record kept under a token's hash, or undefined. */
+export async function findTokenByHash(
+  kv: Deno.Kv,
+  hash: string,
+): Promise<WebhookTokenRecord | undefined> {
+  return (await kv.get<WebhookTokenRecord>([BY_HASH, hash])).value ?? undefined;
 }
 
 /**
@@ -122,17 +134,17 @@ export async function revokeConnectionTokens(
 
 /**
  * Records a delivery: sets lastUsedAt to `now` (truncated to the minute) unless it already holds
- * that minute, so a burst costs at most one KV write a minute.
+ * that minute, so a burst costs at most one KV write a minute. Answers the minute it holds now.
  */
 export async function touchToken(
   kv: Deno.Kv,
   record: WebhookTokenRecord,
   now: Date,
-): Promise<void> {
+): Promise<string> {
   const minute = new Date(Math.floor(now.getTime() / 60_000) * 60_000).toISOString();
   // `>=`, not `===`: a replica with a slower clock must not move lastUsedAt back.
   const isCurrent = (r: WebhookTokenRecord) => r.lastUsedAt !== null && r.lastUsedAt >= minute;
-  if (isCurrent(record)) return;
+  if (isCurrent(record)) return record.lastUsedAt!;
   await changeEntry(kv, record.tenantId, record.id, (op, { hash, record: stored }) => {
     if (isCurrent(stored)) return false;
     const touched = { ...stored, lastUsedAt: minute };
@@ -143,6 +155,7 @@ export async function touchToken(
       );
     return true;
   });
+  return minute;
 }
 
 /**

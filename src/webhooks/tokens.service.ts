@@ -6,6 +6,7 @@ import type { Sql } from "../db/pool.ts";
 import { afterCursor, toPage } from "../http/pagination.ts";
 import { AppError } from "../lib/app_error.ts";
 import { uuidV7 } from "../lib/uuid_v7.ts";
+import type { TokenCache } from "./token_cache.ts";
 import * as store from "./tokens.repository.ts";
 
 type Schemas = components["schemas"];
@@ -15,6 +16,8 @@ export interface TokenDeps {
   kv: Deno.Kv;
   /** MATCHER_PUBLIC_URL without a trailing slash: the base of every minted webhookUrl. */
   publicUrl: string;
+  /** The receiver's remembered tokens: a revoked one is forgotten here at once. */
+  tokenCache: TokenCache;
 }
 
 function tokenNotFound(): AppError {
@@ -83,4 +86,5 @@ export async function listTokens(
 /** Revokes the tenant's token `id`; any id that is not one is the same 404. */
 export async function revokeToken(deps: TokenDeps, tenantId: string, id: string): Promise<void> {
   if (!(await store.revokeToken(deps.kv, tenantId, id))) throw tokenNotFound();
+  deps.tokenCache.forget(id);
 }

@@ -4,12 +4,19 @@ import { AppError } from "../lib/app_error.ts";
 import type { PullWork } from "../pulls/work.ts";
 import type { Vendor } from "../vendors/vendors.ts";
 
-/** A webhook read: `work` is null when the event asks for no pull. */
+/**
+ * A webhook read. `work` is what it asks of the connection whose account reference is `subject`
+ * (the Pluggy item or Belvo link it is about); null when it asks for no pull. A vendor sends all of
+ * an application's events to each URL, so an event whose subject is not the connection's account
+ * reference is recorded but asks for nothing: that is decided where the connection is read, in
+ * the same statement that records the event.
+ */
 export interface WebhookEvent {
   /** Pluggy `eventId`, Belvo `webhook_id`. */
   key: string;
   /** Pluggy `event`; Belvo `webhook_type/webhook_code`. */
   type: string;
+  subject: string | null;
   work: PullWork | null;
 }
 
@@ -58,48 +65,46 @@ function parse<T extends z.ZodType>(vendor: Vendor, schema: T, body: unknown): z
   return result.data;
 }
 
-/**
- * Reads a webhook body of `vendor` for the connection whose account reference is `accountRef`.
- * Events about another item or link (a vendor sends all of an application's events to each URL)
- * are recorded but ask for nothing. Throws a 400 when the body is not that vendor's payload.
- */
-export function readWebhook(vendor: Vendor, body: unknown, accountRef: string): WebhookEvent {
-  return vendor === "pluggy" ? readPluggy(body, accountRef) : readBelvo(body, accountRef);
+/** Reads a webhook body of `vendor`; throws a 400 when it is not that vendor's payload. */
+export function readWebhook(vendor: Vendor, body: unknown): WebhookEvent {
+  return vendor === "pluggy" ? readPluggy(body) : readBelvo(body);
 }
 
-function readPluggy(body: unknown, accountRef: string): WebhookEvent {
+function readPluggy(body: unknown): WebhookEvent {
   const envelope = parse("pluggy", PluggyEnvelope, body);
-  const event = { key: envelope.eventId, type: envelope.event, work: null };
+  const event = { key: envelope.eventId, type: envelope.event, subject: envelope.itemId ?? null };
   switch (envelope.event) {
     case "transactions/created": {
       const e = parse("pluggy", PluggyCreated, body);
-      if (e.itemId !== accountRef) return event;
       const from = new Date(e.transactionsCreatedAtFrom).toISOString();
-      return { ...event, work: { createdFrom: { [e.accountId]: from } } };
+      return { ...event, subject: e.itemId, work: { createdFrom: { [e.accountId]: from } } };
     }
     case "transactions/updated": {
       const e = parse("pluggy", PluggyChanged, body);
-      if (e.itemId !== accountRef) return event;
-      return { ...event, work: { ids: { [e.accountId]: [...new Set(e.transactionIds)] } } };
+      const ids = { [e.accountId]: [...new Set(e.transactionIds)] };
+      return { ...event, subject: e.itemId, work: { ids } };
     }
     case "transactions/deleted": {
       const e = parse("pluggy", PluggyChanged, body);
-      if (e.itemId !== accountRef) return event;
-      return { ...event, work: { deleted: [...new Set(e.transactionIds)] } };
+      return { ...event, subject: e.itemId, work: { deleted: [...new Set(e.transactionIds)] } };
     }
     case "item/updated":
-      if (envelope.itemId !== accountRef) return event;
       return { ...event, work: { sync: true } };
     default:
-      return event;
+      return { ...event, work: null };
   }
 }
 
-function readBelvo(body: unknown, accountRef: string): WebhookEvent {
+function readBelvo(body: unknown): WebhookEvent {
   const e = parse("belvo", BelvoEnvelope, body);
-  const event = { key: e.webhook_id, type: `${e.webhook_type}/${e.webhook_code}`, work: null };
-  if (e.webhook_type !== "TRANSACTIONS" || !BELVO_PULLS.has(e.webhook_code)) return event;
-  if (e.link_id !== accountRef) return event;
+  const event = {
+    key: e.webhook_id,
+    type: `${e.webhook_type}/${e.webhook_code}`,
+    subject: e.link_id,
+  };
+  if (e.webhook_type !== "TRANSACTIONS" || !BELVO_PULLS.has(e.webhook_code)) {
+    return { ...event, work: null };
+  }
   const work: PullWork = { sync: true };
   const data = BelvoDeletedData.safeParse(e.data);
   if (e.webhook_code === "transactions_deleted" && data.success) {

@@ -6,23 +6,33 @@ import type { Sql } from "../db/pool.ts";
 import { AppError } from "../lib/app_error.ts";
 import { groupCommit } from "../lib/group_commit.ts";
 import { isVendor, type Vendor } from "../vendors/vendors.ts";
-import { findToken, touchToken, type WebhookTokenRecord } from "./tokens.repository.ts";
+import type { TokenCache } from "./token_cache.ts";
+import type { WebhookTokenRecord } from "./tokens.repository.ts";
 import { readWebhook } from "./vendor_events.ts";
 import { recordWebhooks, type WebhookDelivery } from "./webhook_events.repository.ts";
 
 type WebhookReceipt = components["schemas"]["WebhookReceipt"];
 
-/** The most deliveries one database transaction records. */
+/** The most deliveries one statement records. */
 const MAX_BATCH = 200;
+
+/**
+ * Deliveries announcing more transaction ids than this are recorded in a lane of their own, so
+ * that a tenant sending huge `transactions/updated` or `deleted` events never holds up the small
+ * deliveries of everyone else in the same commit.
+ */
+const LARGE_EVENT_IDS = 500;
 
 export interface WebhookDeps {
   sql: Sql;
-  kv: Deno.Kv;
+  tokens: TokenCache;
   now: () => number;
   /** Called after a pull was queued, so a local worker starts it without waiting for its poll. */
   onPullQueued: () => void;
   /** How long a queued pull waits, so that the other events of the same sync merge into it. */
   webhookPullDelayMs: number;
+  /** Ids to fetch again one account of a queued pull may hold before it is walked whole. */
+  idsPerAccount: number;
 }
 
 export interface WebhookIntake {
@@ -37,13 +47,27 @@ function unknownToken(): AppError {
   return new AppError("no_such_route", "No such route.");
 }
 
+/** How many transaction ids an event announces. */
+function announced(delivery: WebhookDelivery): number {
+  const work = delivery.event.work;
+  if (!work) return 0;
+  const ids = Object.values(work.ids ?? {}).reduce((n, list) => n + list.length, 0);
+  return ids + (work.deleted?.length ?? 0);
+}
+
 export function createWebhookIntake(deps: WebhookDeps): WebhookIntake {
-  // Concurrent deliveries share one transaction (and one commit): see src/lib/group_commit.ts.
-  const record = groupCommit(
-    (deliveries: WebhookDelivery[]) =>
-      recordWebhooks(deps.sql, deliveries, { pullDelayMs: deps.webhookPullDelayMs }),
-    { maxBatch: MAX_BATCH, retryAlone: (err) => !isUnavailable(err) },
-  );
+  // Concurrent deliveries share one statement (and one commit): see src/lib/group_commit.ts.
+  const lane = () =>
+    groupCommit(
+      (deliveries: WebhookDelivery[]) =>
+        recordWebhooks(deps.sql, deliveries, {
+          pullDelayMs: deps.webhookPullDelayMs,
+          idsPerAccount: deps.idsPerAccount,
+        }),
+      { maxBatch: MAX_BATCH, retryAlone: (err) => !isUnavailable(err) },
+    );
+  const small = lane();
+  const large = lane();
 
   // The pull comes due after the delay; one timer at a time wakes the workers then (a pull queued
   // meanwhile is found by that wake or by the workers' poll a second later).
@@ -59,7 +83,7 @@ export function createWebhookIntake(deps: WebhookDeps): WebhookIntake {
   return {
     async findToken(vendor, token) {
       if (!isVendor(vendor)) throw unknownToken();
-      const known = await findToken(deps.kv, token);
+      const known = await deps.tokens.find(token);
       if (!known || known.vendor !== vendor) throw unknownToken();
       return known;
     },
@@ -69,17 +93,18 @@ export function createWebhookIntake(deps: WebhookDeps): WebhookIntake {
         throw new AppError("invalid_webhook", "A webhook body must be a JSON object.");
       }
       const now = new Date(deps.now());
-      const receipt = await record({
+      const delivery: WebhookDelivery = {
         tenantId: token.tenantId,
         connectionId: token.connectionId,
         vendor: token.vendor,
         payload: body as Record<string, unknown>,
-        read: (accountRef) => readWebhook(token.vendor, body, accountRef),
+        event: readWebhook(token.vendor, body),
         now,
-      });
+      };
+      const receipt = await (announced(delivery) > LARGE_EVENT_IDS ? large : small)(delivery);
       if (!receipt) throw unknownToken(); // its connection was deleted
       if (receipt.status === "accepted") wakeWhenDue();
-      await touchToken(deps.kv, token, now).catch(() => {}); // a missed lastUsedAt is harmless
+      await deps.tokens.touch(token, now).catch(() => {}); // a missed lastUsedAt is harmless
       return receipt;
     },
   };

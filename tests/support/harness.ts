@@ -31,12 +31,20 @@ export interface HarnessOptions {
     webhookDelayMs?: number;
     /** How long webhook events and finished pulls are kept; 30 days by default. */
     retentionMs?: number;
+    /** Ids to fetch again one account of a queued pull may hold; 1,000 by default. */
+    idsPerAccount?: number;
     /** False: queued jobs wait for `pool.drain()` or `sweep()`, so a test decides when they run. */
     wake?: boolean;
     random?: () => number;
   };
+  /** How long the receiver trusts a token it read from KV; 2 s by default, as in the service. */
+  webhookTokenCacheMs?: number;
   /** Turns /metrics on, behind this bearer token; off by default, as in the service. */
   metricsToken?: string;
+  /** The KV file (shared by replicas); in memory by default. */
+  kvPath?: string;
+  /** Runs as another replica of that harness: on its database, which it drops when it closes. */
+  replicaOf?: { databaseUrl: string };
   /** The base of minted webhook URLs; by default the served base URL (for buildTestApp alone,
    * the service's default http://localhost:8080). */
   publicUrl?: string;
@@ -92,6 +100,7 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
       },
       connectionTestsPerMinute: options.connectionTestsPerMinute ?? 10,
       metricsToken: options.metricsToken,
+      webhookTokenCacheMs: options.webhookTokenCacheMs ?? 2_000,
       publicUrl: options.publicUrl ?? "http://localhost:8080",
       pulls: {
         concurrency: pulls.concurrency ?? 4,
@@ -99,6 +108,7 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
         leaseMs: pulls.leaseMs ?? 60_000,
         retentionMs: pulls.retentionMs ?? 30 * 86_400_000,
         webhookDelayMs: pulls.webhookDelayMs ?? 0,
+        idsPerAccount: pulls.idsPerAccount ?? 1_000,
       },
     },
     sql,
@@ -114,10 +124,13 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const db = await createTestDatabase();
+  // Another replica shares the first one's database, which the first one drops.
+  const db = options.replicaOf
+    ? { url: options.replicaOf.databaseUrl, maxConnections: 10, drop: () => Promise.resolve() }
+    : await createTestDatabase();
   const sql = createPool(db.url, { max: db.maxConnections });
   await migrate(sql);
-  const kv = await Deno.openKv(":memory:");
+  const kv = await Deno.openKv(options.kvPath ?? ":memory:");
   // The default publicUrl is the served address, known only once the server listens, so the
   // server starts first; no request can arrive before the app below exists, as nobody has the URL.
   const server = Deno.serve(
