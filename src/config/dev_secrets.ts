@@ -1,6 +1,5 @@
 // Development-only secrets, generated once into the data dir so restarts keep tokens and credentials.
 import { join } from "node:path";
-import { encodeBase64 } from "../crypto/encoding.ts";
 import type { DevSecrets } from "./config.ts";
 
 const FILE = "dev-secrets.json";
@@ -18,7 +17,7 @@ export function loadDevSecrets(dataDir: string, warn: (message: string) => void)
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   }
-  const random = (n: number) => encodeBase64(crypto.getRandomValues(new Uint8Array(n)));
+  const random = (n: number) => crypto.getRandomValues(new Uint8Array(n)).toBase64();
   const secrets: DevSecrets = { jwtSecret: random(48), sealKeys: `dev1:${random(32)}` };
   Deno.mkdirSync(dataDir, { recursive: true });
   try {
