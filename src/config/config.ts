@@ -1,6 +1,7 @@
 // The environment, parsed and checked once at start into the typed Config passed to everything else.
 import { join } from "node:path";
 import { z } from "zod";
+import { denoExportsSpans } from "./deno_tracing.ts";
 import { parseSealKeys, type SealKey } from "./seal_keys.ts";
 
 export { parseSealKeys, type SealKey };
@@ -144,8 +145,10 @@ const settings = z.object({
   MATCHER_RETENTION_DAYS: whole("MATCHER_RETENTION_DAYS", 30),
   MATCHER_PULL_WEBHOOK_DELAY_MS: whole("MATCHER_PULL_WEBHOOK_DELAY_MS", 2_000, 0),
   MATCHER_METRICS_TOKEN: text,
-  OTEL_DENO: text,
-  OTEL_DENO_TRACING: text,
+  // Untrimmed: Deno reads these as they are, and so must the check of its tracing.
+  OTEL_DENO: z.string().optional(),
+  OTEL_DENO_TRACING: z.string().optional(),
+  OTEL_SDK_DISABLED: z.string().optional(),
   MATCHER_TRACES_REDACTED: text,
 });
 
@@ -213,8 +216,7 @@ function productionRules(s: Settings, ctx: Ctx): void {
   }
   // Deno's own tracing records every request's URL (url.full, url.path) in its server span, and a
   // webhook URL holds its token; no API can take an attribute back off that span.
-  const tracing = s.OTEL_DENO === "true" && s.OTEL_DENO_TRACING !== "false";
-  if (tracing && s.MATCHER_TRACES_REDACTED !== "true") {
+  if (denoExportsSpans(s) && s.MATCHER_TRACES_REDACTED !== "true") {
     problem(
       ctx,
       "OTEL_DENO=true traces every request with its URL, and a webhook URL holds its token: " +
