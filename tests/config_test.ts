@@ -530,3 +530,30 @@ Deno.test("a connect timeout longer than the total timeout is refused", () => {
   );
   assert.match(err.problems.join("\n"), /must not exceed MATCHER_VENDOR_TIMEOUT_MS/);
 });
+
+Deno.test({
+  name: "Deno Deploy is recognised by what it sets: DENO_DEPLOYMENT_ID, or DENO_DEPLOY=1 or true",
+  // Regression: only DENO_DEPLOY === "true" counted, so Deploy Classic (which sets
+  // DENO_DEPLOYMENT_ID and DENO_REGION only) or DENO_DEPLOY=1 put the KV in a .matcher/ file.
+  fn() {
+    const deploys: Env[] = [
+      { DENO_DEPLOYMENT_ID: "b6xnhrjhbrb0", DENO_REGION: "gcp-europe-west3" },
+      { DENO_DEPLOYMENT_ID: "9f3c2a1e", DENO_DEPLOY: "true", DENO_TIMELINE: "production" },
+      { DENO_DEPLOY: "1" },
+      { DENO_DEPLOY: "TRUE" },
+    ];
+    for (const env of deploys) {
+      assert.equal(parseConfig(env, () => DEV).kvPath, undefined, JSON.stringify(env));
+      assert.equal(parseConfig(productionEnv(env)).kvPath, undefined, JSON.stringify(env));
+    }
+    for (
+      const env of [{ DENO_DEPLOY: "0" }, { DENO_DEPLOY: "false" }, { DENO_DEPLOYMENT_ID: " " }]
+    ) {
+      assert.equal(
+        parseConfig(env, () => DEV).kvPath,
+        join(".matcher", "kv.sqlite3"),
+        JSON.stringify(env),
+      );
+    }
+  },
+});

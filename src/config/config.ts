@@ -118,6 +118,7 @@ const settings = z.object({
   DATABASE_URL: setting(postgresUrl.optional()),
   DENO_KV_PATH: text,
   DENO_DEPLOY: text,
+  DENO_DEPLOYMENT_ID: text,
   AUTH_JWKS_URL: setting(httpUrl("AUTH_JWKS_URL").transform((t) => new URL(t)).optional()),
   AUTH_JWT_SECRET: text,
   AUTH_JWT_ISSUER: text,
@@ -230,6 +231,14 @@ function defaultPublicUrl(port: number | undefined): string | undefined {
   return port === undefined ? undefined : `http://localhost:${port}`;
 }
 
+/**
+ * Deno Deploy sets DENO_DEPLOYMENT_ID (Classic and the current platform alike); the current
+ * platform also sets DENO_DEPLOY, documented as `true` and announced as `1`.
+ */
+function onDenoDeploy(s: Settings): boolean {
+  return s.DENO_DEPLOYMENT_ID !== undefined || /^(true|1)$/i.test(s.DENO_DEPLOY ?? "");
+}
+
 function toConfig(s: Settings): Config {
   return {
     env: s.MATCHER_ENV,
@@ -240,7 +249,7 @@ function toConfig(s: Settings): Config {
     // Deno Deploy reserves DENO_* settings and connects Deno.openKv() without a path to the app's
     // own KV; a file there would be private to one short-lived instance.
     kvPath: s.DENO_KV_PATH ??
-      (s.DENO_DEPLOY === "true" ? undefined : join(s.MATCHER_DATA_DIR, "kv.sqlite3")),
+      (onDenoDeploy(s) ? undefined : join(s.MATCHER_DATA_DIR, "kv.sqlite3")),
     auth: {
       secret: s.AUTH_JWT_SECRET ? new TextEncoder().encode(s.AUTH_JWT_SECRET) : undefined,
       jwksUrl: s.AUTH_JWKS_URL,
