@@ -557,3 +557,17 @@ Deno.test({
     }
   },
 });
+
+Deno.test("AUTH_JWT_MAX_AGE_SECONDS sets the oldest token accepted; unset, there is no limit", () => {
+  assert.equal(parseConfig({}, () => DEV).auth.maxAgeSeconds, undefined);
+  assert.equal(
+    parseConfig(productionEnv({ AUTH_JWT_MAX_AGE_SECONDS: "3600" })).auth.maxAgeSeconds,
+    3600,
+  );
+  for (const value of ["0", "-1", "1h", "1.5"]) {
+    refusedFor(
+      productionEnv({ AUTH_JWT_MAX_AGE_SECONDS: value }),
+      /^AUTH_JWT_MAX_AGE_SECONDS must be a whole number above 0$/,
+    );
+  }
+});

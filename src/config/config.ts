@@ -15,7 +15,14 @@ export interface Config {
   dataDir: string;
   /** Deno KV file, `:memory:` or KV Connect URL; undefined opens the platform's KV (Deno Deploy). */
   kvPath?: string;
-  auth: { secret?: Uint8Array; jwksUrl?: URL; issuer?: string; audience?: string };
+  auth: {
+    secret?: Uint8Array;
+    jwksUrl?: URL;
+    issuer?: string;
+    audience?: string;
+    /** The oldest token accepted, by its `iat` (then required); undefined: no limit. */
+    maxAgeSeconds?: number;
+  };
   /** The seal key ring; the first key is the primary one, used for every new seal. */
   sealKeys: SealKey[];
   publicUrl: string;
@@ -64,12 +71,14 @@ function setting<T extends z.ZodType>(schema: T) {
 const text = setting(z.string().optional());
 
 /** A whole number of at least `min` (1 unless told), written in decimal digits only. */
-function whole(name: string, fallback: number, min = 1) {
+function count(name: string, min = 1) {
   const message = `${name} must be a whole number${min > 0 ? " above 0" : ""}`;
-  return setting(
-    z.string().refine((t) => /^\d{1,10}$/.test(t) && Number(t) >= min, message).transform(Number)
-      .default(fallback),
-  );
+  return z.string().refine((t) => /^\d{1,10}$/.test(t) && Number(t) >= min, message)
+    .transform(Number);
+}
+
+function whole(name: string, fallback: number, min = 1) {
+  return setting(count(name, min).default(fallback));
 }
 
 function isPort(text: string): boolean {
@@ -123,6 +132,7 @@ const settings = z.object({
   AUTH_JWT_SECRET: text,
   AUTH_JWT_ISSUER: text,
   AUTH_JWT_AUDIENCE: text,
+  AUTH_JWT_MAX_AGE_SECONDS: setting(count("AUTH_JWT_MAX_AGE_SECONDS").optional()),
   MATCHER_SEAL_KEYS: setting(keyRing.optional()),
   MATCHER_PUBLIC_URL: setting(
     z.string().transform((t) => t.replace(/\/+$/, "")).pipe(httpUrl("MATCHER_PUBLIC_URL"))
@@ -255,6 +265,7 @@ function toConfig(s: Settings): Config {
       jwksUrl: s.AUTH_JWKS_URL,
       issuer: s.AUTH_JWT_ISSUER,
       audience: s.AUTH_JWT_AUDIENCE,
+      maxAgeSeconds: s.AUTH_JWT_MAX_AGE_SECONDS,
     },
     sealKeys: s.MATCHER_SEAL_KEYS ?? [],
     publicUrl: s.MATCHER_PUBLIC_URL ?? `http://localhost:${s.PORT}`,

@@ -22,6 +22,9 @@ const ASYMMETRIC_ALGORITHMS = [
 
 export type TenantVerifier = (token: string) => Promise<string>;
 
+/** Seconds of clock skew allowed between the identity provider and us. */
+const CLOCK_TOLERANCE_SECONDS = 30;
+
 /** True when verification failed because the JWKS could not be fetched, not because of the token. */
 function isKeySourceFailure(err: unknown): boolean {
   if (!(err instanceof errors.JOSEError)) return true; // a network error from fetching the JWKS
@@ -56,7 +59,8 @@ export function createTenantVerifier(auth: Config["auth"]): TenantVerifier {
         requiredClaims: ["exp"],
         issuer: auth.issuer,
         audience: auth.audience,
-        clockTolerance: 30, // seconds of clock skew between the identity provider and us
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        maxTokenAge: auth.maxAgeSeconds, // when set, jose also requires iat
       }));
     } catch (err) {
       if (auth.jwksUrl && isKeySourceFailure(err)) {
@@ -69,6 +73,14 @@ export function createTenantVerifier(auth: Config["auth"]): TenantVerifier {
           },
         );
       }
+      throw unauthorized("The bearer token is invalid or expired.");
+    }
+    // jose compares iat with the clock only under maxTokenAge. A token claiming to be issued later
+    // than now is refused either way: no honest issuer mints one, and iat is what an age limit
+    // counts from.
+    if (
+      typeof payload.iat === "number" && payload.iat > Date.now() / 1000 + CLOCK_TOLERANCE_SECONDS
+    ) {
       throw unauthorized("The bearer token is invalid or expired.");
     }
     const tenant = payload.tenant_id ?? payload.tenantId;
