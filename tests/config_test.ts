@@ -571,3 +571,19 @@ Deno.test("AUTH_JWT_MAX_AGE_SECONDS sets the oldest token accepted; unset, there
     );
   }
 });
+
+Deno.test("AUTH_JWKS_RETRY_SECONDS sets how long a failed JWKS fetch holds off the next", () => {
+  assert.equal(parseConfig({}, () => DEV).auth.jwksRetrySeconds, undefined, "auth's default: 5");
+  const config = parseConfig(
+    productionEnv({
+      AUTH_JWT_SECRET: undefined,
+      AUTH_JWKS_URL: "https://idp.example.com/jwks",
+      AUTH_JWKS_RETRY_SECONDS: "30",
+    }),
+  );
+  assert.equal(config.auth.jwksRetrySeconds, 30);
+  refusedFor(
+    productionEnv({ AUTH_JWKS_RETRY_SECONDS: "0" }),
+    /^AUTH_JWKS_RETRY_SECONDS must be a whole number above 0$/,
+  );
+});

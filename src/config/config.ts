@@ -22,6 +22,8 @@ export interface Config {
     audience?: string;
     /** The oldest token accepted, by its `iat` (then required); undefined: no limit. */
     maxAgeSeconds?: number;
+    /** After a failed JWKS fetch, how long requests answer 503 without fetching; undefined: 5. */
+    jwksRetrySeconds?: number;
   };
   /** The seal key ring; the first key is the primary one, used for every new seal. */
   sealKeys: SealKey[];
@@ -133,6 +135,7 @@ const settings = z.object({
   AUTH_JWT_ISSUER: text,
   AUTH_JWT_AUDIENCE: text,
   AUTH_JWT_MAX_AGE_SECONDS: setting(count("AUTH_JWT_MAX_AGE_SECONDS").optional()),
+  AUTH_JWKS_RETRY_SECONDS: setting(count("AUTH_JWKS_RETRY_SECONDS").optional()),
   MATCHER_SEAL_KEYS: setting(keyRing.optional()),
   MATCHER_PUBLIC_URL: setting(
     z.string().transform((t) => t.replace(/\/+$/, "")).pipe(httpUrl("MATCHER_PUBLIC_URL"))
@@ -266,6 +269,7 @@ function toConfig(s: Settings): Config {
       issuer: s.AUTH_JWT_ISSUER,
       audience: s.AUTH_JWT_AUDIENCE,
       maxAgeSeconds: s.AUTH_JWT_MAX_AGE_SECONDS,
+      jwksRetrySeconds: s.AUTH_JWKS_RETRY_SECONDS,
     },
     sealKeys: s.MATCHER_SEAL_KEYS ?? [],
     publicUrl: s.MATCHER_PUBLIC_URL ?? `http://localhost:${s.PORT}`,

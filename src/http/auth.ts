@@ -1,9 +1,10 @@
 // Bearer JWT verification with jose: the verified token is the only source of the tenant.
 import type { MiddlewareHandler } from "hono";
-import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { type JWTPayload, jwtVerify, type JWTVerifyGetKey } from "jose";
 import type { Config } from "../config/config.ts";
 import { AppError, ErrorCode } from "./errors.ts";
 import type { AppEnv } from "./env.ts";
+import { boundedRemoteJwks, DEFAULT_JWKS_RETRY_SECONDS, JwksUnavailable } from "./jwks.ts";
 import { isUuid } from "./uuid.ts";
 
 const HMAC_ALGORITHMS = ["HS256", "HS384", "HS512"];
@@ -25,13 +26,6 @@ export type TenantVerifier = (token: string) => Promise<string>;
 /** Seconds of clock skew allowed between the identity provider and us. */
 const CLOCK_TOLERANCE_SECONDS = 30;
 
-/** True when verification failed because the JWKS could not be fetched, not because of the token. */
-function isKeySourceFailure(err: unknown): boolean {
-  if (!(err instanceof errors.JOSEError)) return true; // a network error from fetching the JWKS
-  return err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid ||
-    err.code === "ERR_JOSE_GENERIC"; // e.g. the JWKS answered other than 200
-}
-
 function unauthorized(message: string): AppError {
   return new AppError(401, ErrorCode.unauthenticated, message, {
     headers: { "WWW-Authenticate": 'Bearer realm="matcher"' },
@@ -43,7 +37,9 @@ export function createTenantVerifier(auth: Config["auth"]): TenantVerifier {
   let key: Uint8Array | JWTVerifyGetKey;
   let algorithms: string[];
   if (auth.jwksUrl) {
-    key = createRemoteJWKSet(auth.jwksUrl);
+    key = boundedRemoteJwks(auth.jwksUrl, {
+      retrySeconds: auth.jwksRetrySeconds ?? DEFAULT_JWKS_RETRY_SECONDS,
+    });
     algorithms = ASYMMETRIC_ALGORITHMS;
   } else if (auth.secret) {
     key = auth.secret;
@@ -63,13 +59,13 @@ export function createTenantVerifier(auth: Config["auth"]): TenantVerifier {
         maxTokenAge: auth.maxAgeSeconds, // when set, jose also requires iat
       }));
     } catch (err) {
-      if (auth.jwksUrl && isKeySourceFailure(err)) {
+      if (err instanceof JwksUnavailable) {
         throw new AppError(
           503,
           ErrorCode.unavailable,
           "The identity provider's keys are unavailable.",
           {
-            headers: { "Retry-After": "5" },
+            headers: { "Retry-After": String(err.retryAfterSeconds) },
           },
         );
       }
