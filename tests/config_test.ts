@@ -587,3 +587,17 @@ Deno.test("AUTH_JWKS_RETRY_SECONDS sets how long a failed JWKS fetch holds off t
     /^AUTH_JWKS_RETRY_SECONDS must be a whole number above 0$/,
   );
 });
+
+Deno.test({
+  name: "a public URL of only slashes is refused, not taken as an empty base",
+  // Regression: the trailing slashes were stripped before the URL check, which skipped an empty
+  // value, so even production minted relative webhook URLs.
+  fn() {
+    for (const url of ["/", "///"]) {
+      refusedFor(
+        productionEnv({ MATCHER_PUBLIC_URL: url }),
+        /^MATCHER_PUBLIC_URL must be an absolute http\(s\) URL$/,
+      );
+    }
+  },
+});
