@@ -1,8 +1,10 @@
 // The environment, parsed and checked once at start into the typed Config passed to everything else.
 import { join } from "node:path";
-import type { SealKey } from "../crypto/seal.ts";
+import { z } from "zod";
+import { denoExportsSpans } from "./deno_tracing.ts";
+import { parseSealKeys, type SealKey } from "./seal_keys.ts";
 
-export type { SealKey };
+export { parseSealKeys, type SealKey };
 
 export interface Config {
   env: "development" | "production";
@@ -13,7 +15,16 @@ export interface Config {
   dataDir: string;
   /** Deno KV file, `:memory:` or KV Connect URL; undefined opens the platform's KV (Deno Deploy). */
   kvPath?: string;
-  auth: { secret?: Uint8Array; jwksUrl?: URL; issuer?: string; audience?: string };
+  auth: {
+    secret?: Uint8Array;
+    jwksUrl?: URL;
+    issuer?: string;
+    audience?: string;
+    /** The oldest token accepted, by its `iat` (then required); undefined: no limit. */
+    maxAgeSeconds?: number;
+    /** After a failed JWKS fetch, how long requests answer 503 without fetching; undefined: 5. */
+    jwksRetrySeconds?: number;
+  };
   /** The seal key ring; the first key is the primary one, used for every new seal. */
   sealKeys: SealKey[];
   publicUrl: string;
@@ -41,8 +52,10 @@ export interface Config {
     leaseMs: number;
     retentionMs: number;
     webhookDelayMs: number;
-    /** Transaction ids to fetch again one account of a queued pull may hold before it is walked
-     * whole instead. */
+    /**
+     * Transaction ids to fetch again one account of a queued pull may hold before it is walked
+     * whole instead.
+     */
     idsPerAccount: number;
   };
 }
@@ -62,201 +75,274 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-/**
- * Parses the environment. `devSecrets(dataDir)` supplies the JWT secret and seal keys in development when the
- * environment has none; production refuses to start without them and lists every problem at once.
- */
-export function parseConfig(env: Env, devSecrets?: (dataDir: string) => DevSecrets): Config {
-  const problems: string[] = [];
-  const get = (name: string) => {
-    const v = env[name]?.trim();
-    return v ? v : undefined;
-  };
+/** A variable as the environment holds it: trimmed, and blank counts as unset. */
+function setting<T extends z.ZodType>(schema: T) {
+  return z.preprocess((v) => (typeof v === "string" ? v.trim() : v) || undefined, schema);
+}
 
-  const mode = get("MATCHER_ENV") ?? "development";
-  if (mode !== "development" && mode !== "production") {
-    problems.push(`MATCHER_ENV must be "development" or "production", not "${mode}"`);
-  }
-  const production = mode === "production";
+const text = setting(z.string().optional());
 
-  const portText = get("PORT") ?? "8080";
-  const port = Number(portText);
-  if (!isPort(portText)) problems.push("PORT must be a whole number from 0 to 65535");
-  const host = get("HOST") ?? "127.0.0.1";
-  const dataDir = get("MATCHER_DATA_DIR") ?? ".matcher";
-  const databaseUrl = get("DATABASE_URL");
-  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    problems.push("DATABASE_URL must be a postgres:// or postgresql:// URL");
-  }
-  if (production && !databaseUrl) {
-    problems.push(
-      "DATABASE_URL is required in production (the embedded database is for development)",
-    );
-  }
+/** A whole number of at least `min` (1 unless told), written in decimal digits only. */
+function count(name: string, min = 1) {
+  const message = `${name} must be a whole number${min > 0 ? " above 0" : ""}`;
+  return z.string().refine((t) => /^\d{1,10}$/.test(t) && Number(t) >= min, message)
+    .transform(Number);
+}
 
-  const jwksUrl = parseUrl(get("AUTH_JWKS_URL"), "AUTH_JWKS_URL", problems);
-  if (production && jwksUrl && jwksUrl.protocol !== "https:") {
-    problems.push("AUTH_JWKS_URL must be https in production");
-  }
-  let jwtSecret = get("AUTH_JWT_SECRET");
-  if (jwtSecret && jwksUrl) problems.push("set AUTH_JWT_SECRET or AUTH_JWKS_URL, not both");
-  if (production) {
-    if (!jwtSecret && !jwksUrl) {
-      problems.push("AUTH_JWT_SECRET or AUTH_JWKS_URL is required in production");
-    }
-    if (jwtSecret && jwtSecret.length < 32) {
-      problems.push("AUTH_JWT_SECRET must be at least 32 characters in production");
-    }
-  }
-
-  let sealKeysText = get("MATCHER_SEAL_KEYS");
-  if (production && !sealKeysText) problems.push("MATCHER_SEAL_KEYS is required in production");
-
-  if (!production && ((!jwtSecret && !jwksUrl) || !sealKeysText) && devSecrets) {
-    const dev = devSecrets(dataDir);
-    if (!jwtSecret && !jwksUrl) jwtSecret = dev.jwtSecret;
-    sealKeysText ??= dev.sealKeys;
-  }
-  const sealKeys = sealKeysText ? parseSealKeys(sealKeysText, problems) : [];
-  if (!sealKeysText && !production) problems.push("MATCHER_SEAL_KEYS is not set");
-
-  const publicUrl = (get("MATCHER_PUBLIC_URL") ?? `http://localhost:${port}`).replace(/\/+$/, "");
-  const parsedPublic = parseUrl(publicUrl, "MATCHER_PUBLIC_URL", problems);
-  if (production && parsedPublic && parsedPublic.protocol !== "https:") {
-    problems.push("MATCHER_PUBLIC_URL must be an https URL in production");
-  }
-
-  const allowHttpText = get("MATCHER_EGRESS_ALLOW_HTTP") ?? "false";
-  if (allowHttpText !== "true" && allowHttpText !== "false") {
-    problems.push('MATCHER_EGRESS_ALLOW_HTTP must be "true" or "false"');
-  }
-  const allowHttp = allowHttpText === "true";
-  if (production && allowHttp) {
-    problems.push("MATCHER_EGRESS_ALLOW_HTTP=true is refused in production");
-  }
-  const allowHosts = (get("MATCHER_EGRESS_ALLOW_HOSTS") ?? "").split(",").map((h) =>
-    h.trim().toLowerCase()
-  ).filter(Boolean);
-  for (const h of allowHosts) {
-    const match = /^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::(\d+))?$/.exec(h);
-    if (!match || (match[1] !== undefined && !isPort(match[1]))) {
-      problems.push(`MATCHER_EGRESS_ALLOW_HOSTS entry "${h}" is not host[:port]`);
-    }
-  }
-
-  const number = (name: string, fallback: number, min: number) => {
-    const text = get(name);
-    if (text === undefined) return fallback;
-    if (!/^\d{1,10}$/.test(text) || Number(text) < min) {
-      problems.push(`${name} must be a whole number${min > 0 ? " above 0" : ""}`);
-      return fallback; // reported; the fallback keeps later checks from piling on
-    }
-    return Number(text);
-  };
-  const positive = (name: string, fallback: number) => number(name, fallback, 1);
-  const wholeNumber = (name: string, fallback: number) => number(name, fallback, 0);
-  const vendorHttp = {
-    connectTimeoutMs: positive("MATCHER_VENDOR_CONNECT_TIMEOUT_MS", 5_000),
-    timeoutMs: positive("MATCHER_VENDOR_TIMEOUT_MS", 30_000),
-    maxResponseBytes: positive("MATCHER_VENDOR_MAX_RESPONSE_BYTES", 32 * 1024 * 1024),
-  };
-  if (vendorHttp.connectTimeoutMs > vendorHttp.timeoutMs) {
-    problems.push("MATCHER_VENDOR_CONNECT_TIMEOUT_MS must not exceed MATCHER_VENDOR_TIMEOUT_MS");
-  }
-  const connectionTestsPerMinute = positive("MATCHER_CONNECTION_TESTS_PER_MINUTE", 10);
-  const pulls = {
-    concurrency: positive("MATCHER_PULL_CONCURRENCY", 4),
-    maxAttempts: positive("MATCHER_PULL_MAX_ATTEMPTS", 8),
-    leaseMs: positive("MATCHER_PULL_LEASE_SECONDS", 120) * 1000,
-    retentionMs: positive("MATCHER_RETENTION_DAYS", 30) * 86_400_000,
-    webhookDelayMs: wholeNumber("MATCHER_PULL_WEBHOOK_DELAY_MS", 2_000),
-    idsPerAccount: positive("MATCHER_PULL_IDS_PER_ACCOUNT", 1_000),
-  };
-  const webhookTokenCacheMs = wholeNumber("MATCHER_WEBHOOK_TOKEN_CACHE_MS", 2_000);
-  const metricsToken = get("MATCHER_METRICS_TOKEN");
-  if (production && metricsToken && metricsToken.length < 32) {
-    problems.push("MATCHER_METRICS_TOKEN must be at least 32 characters in production");
-  }
-
-  // Deno's own tracing records every request's URL (url.full, url.path) in its server span, and a
-  // webhook URL holds its token; no API can take an attribute back off that span.
-  const tracing = get("OTEL_DENO") === "true" && get("OTEL_DENO_TRACING") !== "false";
-  if (production && tracing && get("MATCHER_TRACES_REDACTED") !== "true") {
-    problems.push(
-      "OTEL_DENO=true traces every request with its URL, and a webhook URL holds its token: " +
-        "set OTEL_DENO_TRACING=false (metrics and logs only), or have the collector redact " +
-        "url.full and url.path of /v1/discovery/webhooks/ spans and set MATCHER_TRACES_REDACTED=true",
-    );
-  }
-
-  if (problems.length) throw new ConfigError(problems);
-  return {
-    env: production ? "production" : "development",
-    host,
-    port,
-    databaseUrl,
-    dataDir,
-    // Deno Deploy reserves DENO_* settings and connects Deno.openKv() without a path to the app's
-    // own KV; a file there would be private to one short-lived instance.
-    kvPath: get("DENO_KV_PATH") ??
-      (get("DENO_DEPLOY") === "true" ? undefined : join(dataDir, "kv.sqlite3")),
-    auth: {
-      secret: jwtSecret ? new TextEncoder().encode(jwtSecret) : undefined,
-      jwksUrl,
-      issuer: get("AUTH_JWT_ISSUER"),
-      audience: get("AUTH_JWT_AUDIENCE"),
-    },
-    sealKeys,
-    publicUrl,
-    egress: { allowHosts, allowHttp },
-    vendorHttp,
-    connectionTestsPerMinute,
-    metricsToken,
-    webhookTokenCacheMs,
-    pulls,
-  };
+function whole(name: string, fallback: number, min = 1) {
+  return setting(count(name, min).default(fallback));
 }
 
 function isPort(text: string): boolean {
   return /^\d{1,5}$/.test(text) && Number(text) <= 65535;
 }
 
-function parseUrl(value: string | undefined, name: string, problems: string[]): URL | undefined {
-  if (!value) return undefined;
-  try {
-    const url = new URL(value);
-    if (url.protocol === "https:" || url.protocol === "http:") return url;
-  } catch {
-    // reported below
-  }
-  problems.push(`${name} must be an absolute http(s) URL`);
-  return undefined;
+function isHttpUrl(text: string): boolean {
+  return /^https?:$/.test(URL.parse(text)?.protocol ?? "");
 }
 
-/** `keyId:base64key,...`, each key 32 bytes; the first is the primary. Never echoes a key. */
-export function parseSealKeys(text: string, problems: string[]): SealKey[] {
-  const keys: SealKey[] = [];
-  for (const [i, entry] of text.split(",").map((e) => e.trim()).entries()) {
-    const at = entry.indexOf(":");
-    const id = entry.slice(0, at);
-    if (at < 1 || !/^[A-Za-z0-9_-]{1,32}$/.test(id)) {
-      problems.push(
-        `MATCHER_SEAL_KEYS entry ${i + 1} must be keyId:base64key (keyId: 1-32 of A-Z a-z 0-9 _ -)`,
-      );
-      continue;
-    }
-    let key: Uint8Array | undefined;
-    try {
-      key = Uint8Array.fromBase64(entry.slice(at + 1));
-    } catch {
-      key = undefined;
-    }
-    if (!key || key.length !== 32) {
-      problems.push(`MATCHER_SEAL_KEYS key "${id}" must be 32 bytes in base64 (AES-256)`);
-      continue;
-    }
-    if (keys.some((k) => k.id === id)) problems.push(`MATCHER_SEAL_KEYS repeats key id "${id}"`);
-    keys.push({ id, key });
-  }
+function httpUrl(name: string) {
+  return z.string().refine(isHttpUrl, `${name} must be an absolute http(s) URL`);
+}
+
+const postgresUrl = z.string().regex(
+  /^postgres(ql)?:\/\//,
+  "DATABASE_URL must be a postgres:// or postgresql:// URL",
+);
+
+const hostPort = z.string().refine((h) => {
+  const match = /^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::(\d+))?$/.exec(h);
+  return match !== null && (match[1] === undefined || isPort(match[1]));
+}, { error: (issue) => `MATCHER_EGRESS_ALLOW_HOSTS entry "${issue.input}" is not host[:port]` });
+
+/** The key ring's text into keys; each problem is its own issue, and none echoes key material. */
+const keyRing = z.string().transform((text, ctx) => {
+  const problems: string[] = [];
+  const keys = parseSealKeys(text, problems);
+  for (const message of problems) ctx.issues.push({ code: "custom", message, input: undefined });
   return keys;
+});
+
+/** Each variable by its name, with its default and the problem it reports on its own. */
+const settings = z.object({
+  MATCHER_ENV: setting(
+    z.enum(["development", "production"], {
+      error: (issue) => `MATCHER_ENV must be "development" or "production", not "${issue.input}"`,
+    }).default("development"),
+  ),
+  PORT: setting(
+    z.string().refine(isPort, "PORT must be a whole number from 0 to 65535").transform(Number)
+      .default(8080),
+  ),
+  HOST: setting(z.string().default("127.0.0.1")),
+  MATCHER_DATA_DIR: setting(z.string().default(".matcher")),
+  DATABASE_URL: setting(postgresUrl.optional()),
+  DENO_KV_PATH: text,
+  DENO_DEPLOY: text,
+  DENO_DEPLOYMENT_ID: text,
+  AUTH_JWKS_URL: setting(httpUrl("AUTH_JWKS_URL").transform((t) => new URL(t)).optional()),
+  AUTH_JWT_SECRET: text,
+  AUTH_JWT_ISSUER: text,
+  AUTH_JWT_AUDIENCE: text,
+  AUTH_JWT_MAX_AGE_SECONDS: setting(count("AUTH_JWT_MAX_AGE_SECONDS").optional()),
+  AUTH_JWKS_RETRY_SECONDS: setting(count("AUTH_JWKS_RETRY_SECONDS").optional()),
+  MATCHER_SEAL_KEYS: setting(keyRing.optional()),
+  MATCHER_PUBLIC_URL: setting(
+    z.string().transform((t) => t.replace(/\/+$/, "")).pipe(httpUrl("MATCHER_PUBLIC_URL"))
+      .optional(),
+  ),
+  MATCHER_EGRESS_ALLOW_HTTP: setting(
+    z.enum(["true", "false"], { error: 'MATCHER_EGRESS_ALLOW_HTTP must be "true" or "false"' })
+      .transform((v) => v === "true").default(false),
+  ),
+  MATCHER_EGRESS_ALLOW_HOSTS: setting(
+    z.string().transform((t) => t.split(",").map((h) => h.trim().toLowerCase()).filter(Boolean))
+      .pipe(z.array(hostPort)).default(() => []),
+  ),
+  MATCHER_VENDOR_CONNECT_TIMEOUT_MS: whole("MATCHER_VENDOR_CONNECT_TIMEOUT_MS", 5_000),
+  MATCHER_VENDOR_TIMEOUT_MS: whole("MATCHER_VENDOR_TIMEOUT_MS", 30_000),
+  MATCHER_VENDOR_MAX_RESPONSE_BYTES: whole("MATCHER_VENDOR_MAX_RESPONSE_BYTES", 32 * 1024 * 1024),
+  MATCHER_CONNECTION_TESTS_PER_MINUTE: whole("MATCHER_CONNECTION_TESTS_PER_MINUTE", 10),
+  MATCHER_PULL_CONCURRENCY: whole("MATCHER_PULL_CONCURRENCY", 4),
+  MATCHER_PULL_MAX_ATTEMPTS: whole("MATCHER_PULL_MAX_ATTEMPTS", 8),
+  MATCHER_PULL_LEASE_SECONDS: whole("MATCHER_PULL_LEASE_SECONDS", 120),
+  MATCHER_RETENTION_DAYS: whole("MATCHER_RETENTION_DAYS", 30),
+  MATCHER_PULL_WEBHOOK_DELAY_MS: whole("MATCHER_PULL_WEBHOOK_DELAY_MS", 2_000, 0),
+  MATCHER_PULL_IDS_PER_ACCOUNT: whole("MATCHER_PULL_IDS_PER_ACCOUNT", 1_000),
+  MATCHER_WEBHOOK_TOKEN_CACHE_MS: whole("MATCHER_WEBHOOK_TOKEN_CACHE_MS", 2_000, 0),
+  MATCHER_METRICS_TOKEN: text,
+  // Untrimmed: Deno reads these as they are, and so must the check of its tracing.
+  OTEL_DENO: z.string().optional(),
+  OTEL_DENO_TRACING: z.string().optional(),
+  OTEL_SDK_DISABLED: z.string().optional(),
+  MATCHER_TRACES_REDACTED: text,
+});
+
+type Settings = z.output<typeof settings>;
+type Ctx = z.RefinementCtx<Settings>;
+
+function problem(ctx: Ctx, message: string): void {
+  ctx.issues.push({ code: "custom", message, input: undefined });
+}
+
+/**
+ * A setting's value, or undefined when it failed its own check: that failure is reported once,
+ * and the rules over it skip it rather than pile on.
+ */
+function valid<K extends keyof Settings>(s: Settings, ctx: Ctx, name: K): Settings[K] | undefined {
+  return ctx.issues.some((issue) => issue.path?.[0] === name) ? undefined : s[name];
+}
+
+/** Rules in every mode: settings that must agree, and the key ring every mode needs. */
+function settingsAgree(s: Settings, ctx: Ctx): void {
+  if (s.AUTH_JWT_SECRET && valid(s, ctx, "AUTH_JWKS_URL")) {
+    problem(ctx, "set AUTH_JWT_SECRET or AUTH_JWKS_URL, not both");
+  }
+  const connect = valid(s, ctx, "MATCHER_VENDOR_CONNECT_TIMEOUT_MS");
+  const total = valid(s, ctx, "MATCHER_VENDOR_TIMEOUT_MS");
+  if (connect !== undefined && total !== undefined && connect > total) {
+    problem(ctx, "MATCHER_VENDOR_CONNECT_TIMEOUT_MS must not exceed MATCHER_VENDOR_TIMEOUT_MS");
+  }
+  if (s.MATCHER_ENV !== "production" && !s.MATCHER_SEAL_KEYS) {
+    problem(ctx, "MATCHER_SEAL_KEYS is not set");
+  }
+}
+
+/** What production refuses: missing secrets and storage, weak secrets, plain http, leaky traces. */
+function productionRules(s: Settings, ctx: Ctx): void {
+  if (s.MATCHER_ENV !== "production") return;
+  if (!s.DATABASE_URL) {
+    problem(
+      ctx,
+      "DATABASE_URL is required in production (the embedded database is for development)",
+    );
+  }
+  const jwksUrl = valid(s, ctx, "AUTH_JWKS_URL");
+  if (jwksUrl && jwksUrl.protocol !== "https:") {
+    problem(ctx, "AUTH_JWKS_URL must be https in production");
+  }
+  if (!s.AUTH_JWT_SECRET && !jwksUrl) {
+    problem(ctx, "AUTH_JWT_SECRET or AUTH_JWKS_URL is required in production");
+  }
+  if (s.AUTH_JWT_SECRET && s.AUTH_JWT_SECRET.length < 32) {
+    problem(ctx, "AUTH_JWT_SECRET must be at least 32 characters in production");
+  }
+  if (!s.MATCHER_SEAL_KEYS) problem(ctx, "MATCHER_SEAL_KEYS is required in production");
+  const publicUrl = s.MATCHER_PUBLIC_URL === undefined
+    ? defaultPublicUrl(valid(s, ctx, "PORT"))
+    : valid(s, ctx, "MATCHER_PUBLIC_URL");
+  if (publicUrl !== undefined && new URL(publicUrl).protocol !== "https:") {
+    problem(ctx, "MATCHER_PUBLIC_URL must be an https URL in production");
+  }
+  if (valid(s, ctx, "MATCHER_EGRESS_ALLOW_HTTP") === true) {
+    problem(ctx, "MATCHER_EGRESS_ALLOW_HTTP=true is refused in production");
+  }
+  if (s.MATCHER_METRICS_TOKEN && s.MATCHER_METRICS_TOKEN.length < 32) {
+    problem(ctx, "MATCHER_METRICS_TOKEN must be at least 32 characters in production");
+  }
+  // Deno's own tracing records every request's URL (url.full, url.path) in its server span, and a
+  // webhook URL holds its token; no API can take an attribute back off that span.
+  if (denoExportsSpans(s) && s.MATCHER_TRACES_REDACTED !== "true") {
+    problem(
+      ctx,
+      "OTEL_DENO=true traces every request with its URL, and a webhook URL holds its token: " +
+        "set OTEL_DENO_TRACING=false (metrics and logs only), or have the collector redact " +
+        "url.full and url.path of /v1/discovery/webhooks/ spans and set MATCHER_TRACES_REDACTED=true",
+    );
+  }
+}
+
+function defaultPublicUrl(port: number | undefined): string | undefined {
+  return port === undefined ? undefined : `http://localhost:${port}`;
+}
+
+/**
+ * Deno Deploy sets DENO_DEPLOYMENT_ID (Classic and the current platform alike); the current
+ * platform also sets DENO_DEPLOY, documented as `true` and announced as `1`.
+ */
+function onDenoDeploy(s: Settings): boolean {
+  return s.DENO_DEPLOYMENT_ID !== undefined || /^(true|1)$/i.test(s.DENO_DEPLOY ?? "");
+}
+
+function toConfig(s: Settings): Config {
+  return {
+    env: s.MATCHER_ENV,
+    host: s.HOST,
+    port: s.PORT,
+    databaseUrl: s.DATABASE_URL,
+    dataDir: s.MATCHER_DATA_DIR,
+    // Deno Deploy reserves DENO_* settings and connects Deno.openKv() without a path to the app's
+    // own KV; a file there would be private to one short-lived instance.
+    kvPath: s.DENO_KV_PATH ??
+      (onDenoDeploy(s) ? undefined : join(s.MATCHER_DATA_DIR, "kv.sqlite3")),
+    auth: {
+      secret: s.AUTH_JWT_SECRET ? new TextEncoder().encode(s.AUTH_JWT_SECRET) : undefined,
+      jwksUrl: s.AUTH_JWKS_URL,
+      issuer: s.AUTH_JWT_ISSUER,
+      audience: s.AUTH_JWT_AUDIENCE,
+      maxAgeSeconds: s.AUTH_JWT_MAX_AGE_SECONDS,
+      jwksRetrySeconds: s.AUTH_JWKS_RETRY_SECONDS,
+    },
+    sealKeys: s.MATCHER_SEAL_KEYS ?? [],
+    publicUrl: s.MATCHER_PUBLIC_URL ?? `http://localhost:${s.PORT}`,
+    egress: { allowHosts: s.MATCHER_EGRESS_ALLOW_HOSTS, allowHttp: s.MATCHER_EGRESS_ALLOW_HTTP },
+    vendorHttp: {
+      connectTimeoutMs: s.MATCHER_VENDOR_CONNECT_TIMEOUT_MS,
+      timeoutMs: s.MATCHER_VENDOR_TIMEOUT_MS,
+      maxResponseBytes: s.MATCHER_VENDOR_MAX_RESPONSE_BYTES,
+    },
+    connectionTestsPerMinute: s.MATCHER_CONNECTION_TESTS_PER_MINUTE,
+    metricsToken: s.MATCHER_METRICS_TOKEN,
+    webhookTokenCacheMs: s.MATCHER_WEBHOOK_TOKEN_CACHE_MS,
+    pulls: {
+      concurrency: s.MATCHER_PULL_CONCURRENCY,
+      maxAttempts: s.MATCHER_PULL_MAX_ATTEMPTS,
+      leaseMs: s.MATCHER_PULL_LEASE_SECONDS * 1000,
+      retentionMs: s.MATCHER_RETENTION_DAYS * 86_400_000,
+      webhookDelayMs: s.MATCHER_PULL_WEBHOOK_DELAY_MS,
+      idsPerAccount: s.MATCHER_PULL_IDS_PER_ACCOUNT,
+    },
+  };
+}
+
+// The rules run even beside a setting that failed its own check, so that one start lists every
+// problem at once.
+const always = { when: () => true };
+
+/** The whole environment: each setting, then the rules across them, then the Config. */
+const configSchema = settings
+  .superRefine(settingsAgree, always)
+  .superRefine(productionRules, always)
+  .transform(toConfig);
+
+/** The names of the environment variables the service reads. */
+export const settingNames: readonly string[] = Object.keys(settings.shape);
+
+/**
+ * Development takes a missing JWT secret (when no JWKS is set either) and a missing key ring
+ * from `devSecrets`; production never does.
+ */
+function withDevSecrets(env: Env, devSecrets: (dataDir: string) => DevSecrets): Env {
+  if (settings.shape.MATCHER_ENV.safeParse(env.MATCHER_ENV).data === "production") return env;
+  const given = (name: string) => Boolean(env[name]?.trim());
+  const jwksUrl = settings.shape.AUTH_JWKS_URL.safeParse(env.AUTH_JWKS_URL).data;
+  const needSecret = !given("AUTH_JWT_SECRET") && !jwksUrl;
+  const needKeys = !given("MATCHER_SEAL_KEYS");
+  if (!needSecret && !needKeys) return env;
+  const dev = devSecrets(settings.shape.MATCHER_DATA_DIR.parse(env.MATCHER_DATA_DIR));
+  return {
+    ...env,
+    ...(needSecret ? { AUTH_JWT_SECRET: dev.jwtSecret } : {}),
+    ...(needKeys ? { MATCHER_SEAL_KEYS: dev.sealKeys } : {}),
+  };
+}
+
+/**
+ * Parses the environment. `devSecrets(dataDir)` supplies the JWT secret and seal keys in development when the
+ * environment has none; production refuses to start without them and lists every problem at once.
+ */
+export function parseConfig(env: Env, devSecrets?: (dataDir: string) => DevSecrets): Config {
+  const parsed = configSchema.safeParse(devSecrets ? withDevSecrets(env, devSecrets) : env);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => issue.message));
+  return parsed.data;
 }

@@ -535,3 +535,74 @@ Deno.test("a connect timeout longer than the total timeout is refused", () => {
   );
   assert.match(err.problems.join("\n"), /must not exceed MATCHER_VENDOR_TIMEOUT_MS/);
 });
+
+Deno.test({
+  name: "Deno Deploy is recognised by what it sets: DENO_DEPLOYMENT_ID, or DENO_DEPLOY=1 or true",
+  // Regression: only DENO_DEPLOY === "true" counted, so Deploy Classic (which sets
+  // DENO_DEPLOYMENT_ID and DENO_REGION only) or DENO_DEPLOY=1 put the KV in a .matcher/ file.
+  fn() {
+    const deploys: Env[] = [
+      { DENO_DEPLOYMENT_ID: "b6xnhrjhbrb0", DENO_REGION: "gcp-europe-west3" },
+      { DENO_DEPLOYMENT_ID: "9f3c2a1e", DENO_DEPLOY: "true", DENO_TIMELINE: "production" },
+      { DENO_DEPLOY: "1" },
+      { DENO_DEPLOY: "TRUE" },
+    ];
+    for (const env of deploys) {
+      assert.equal(parseConfig(env, () => DEV).kvPath, undefined, JSON.stringify(env));
+      assert.equal(parseConfig(productionEnv(env)).kvPath, undefined, JSON.stringify(env));
+    }
+    for (
+      const env of [{ DENO_DEPLOY: "0" }, { DENO_DEPLOY: "false" }, { DENO_DEPLOYMENT_ID: " " }]
+    ) {
+      assert.equal(
+        parseConfig(env, () => DEV).kvPath,
+        join(".matcher", "kv.sqlite3"),
+        JSON.stringify(env),
+      );
+    }
+  },
+});
+
+Deno.test("AUTH_JWT_MAX_AGE_SECONDS sets the oldest token accepted; unset, there is no limit", () => {
+  assert.equal(parseConfig({}, () => DEV).auth.maxAgeSeconds, undefined);
+  assert.equal(
+    parseConfig(productionEnv({ AUTH_JWT_MAX_AGE_SECONDS: "3600" })).auth.maxAgeSeconds,
+    3600,
+  );
+  for (const value of ["0", "-1", "1h", "1.5"]) {
+    refusedFor(
+      productionEnv({ AUTH_JWT_MAX_AGE_SECONDS: value }),
+      /^AUTH_JWT_MAX_AGE_SECONDS must be a whole number above 0$/,
+    );
+  }
+});
+
+Deno.test("AUTH_JWKS_RETRY_SECONDS sets how long a failed JWKS fetch holds off the next", () => {
+  assert.equal(parseConfig({}, () => DEV).auth.jwksRetrySeconds, undefined, "auth's default: 5");
+  const config = parseConfig(
+    productionEnv({
+      AUTH_JWT_SECRET: undefined,
+      AUTH_JWKS_URL: "https://idp.example.com/jwks",
+      AUTH_JWKS_RETRY_SECONDS: "30",
+    }),
+  );
+  assert.equal(config.auth.jwksRetrySeconds, 30);
+  refusedFor(
+    productionEnv({ AUTH_JWKS_RETRY_SECONDS: "0" }),
+    /^AUTH_JWKS_RETRY_SECONDS must be a whole number above 0$/,
+  );
+});
+
+Deno.test({
+  name: "a public URL of only slashes is refused, not taken as an empty base",
+  // Regression: the trailing slashes were stripped before the URL check, which skipped an empty
+  // value, so even production minted relative webhook URLs.
+  fn() {
+    for (const url of ["/", "///"]) {
+      refusedFor(
+        productionEnv({ MATCHER_PUBLIC_URL: url }),
+        /^MATCHER_PUBLIC_URL must be an absolute http\(s\) URL$/,
+      );
+    }
+  },
+});

@@ -1,10 +1,11 @@
 // Bearer JWT verification with jose: the verified token is the only source of the tenant.
 import type { MiddlewareHandler } from "hono";
-import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { type JWTPayload, jwtVerify, type JWTVerifyGetKey } from "jose";
 import type { Config } from "../config/config.ts";
 import { AppError } from "../lib/app_error.ts";
 import { isUuid } from "../lib/uuid.ts";
 import type { AppEnv } from "./env.ts";
+import { boundedRemoteJwks, DEFAULT_JWKS_RETRY_SECONDS, JwksUnavailable } from "./jwks.ts";
 
 const HMAC_ALGORITHMS = ["HS256", "HS384", "HS512"];
 const ASYMMETRIC_ALGORITHMS = [
@@ -22,12 +23,8 @@ const ASYMMETRIC_ALGORITHMS = [
 
 export type TenantVerifier = (token: string) => Promise<string>;
 
-/** True when verification failed because the JWKS could not be fetched, not because of the token. */
-function isKeySourceFailure(err: unknown): boolean {
-  if (!(err instanceof errors.JOSEError)) return true; // a network error from fetching the JWKS
-  return err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid ||
-    err.code === "ERR_JOSE_GENERIC"; // e.g. the JWKS answered other than 200
-}
+/** Seconds of clock skew allowed between the identity provider and us. */
+const CLOCK_TOLERANCE_SECONDS = 30;
 
 function unauthorized(message: string): AppError {
   return new AppError("unauthenticated", message, {
@@ -40,7 +37,9 @@ export function createTenantVerifier(auth: Config["auth"]): TenantVerifier {
   let key: Uint8Array | JWTVerifyGetKey;
   let algorithms: string[];
   if (auth.jwksUrl) {
-    key = createRemoteJWKSet(auth.jwksUrl);
+    key = boundedRemoteJwks(auth.jwksUrl, {
+      retrySeconds: auth.jwksRetrySeconds ?? DEFAULT_JWKS_RETRY_SECONDS,
+    });
     algorithms = ASYMMETRIC_ALGORITHMS;
   } else if (auth.secret) {
     key = auth.secret;
@@ -56,14 +55,23 @@ export function createTenantVerifier(auth: Config["auth"]): TenantVerifier {
         requiredClaims: ["exp"],
         issuer: auth.issuer,
         audience: auth.audience,
-        clockTolerance: 30, // seconds of clock skew between the identity provider and us
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        maxTokenAge: auth.maxAgeSeconds, // when set, jose also requires iat
       }));
     } catch (err) {
-      if (auth.jwksUrl && isKeySourceFailure(err)) {
+      if (err instanceof JwksUnavailable) {
         throw new AppError("unavailable", "The identity provider's keys are unavailable.", {
-          retryAfterSeconds: 5,
+          retryAfterSeconds: err.retryAfterSeconds,
         });
       }
+      throw unauthorized("The bearer token is invalid or expired.");
+    }
+    // jose compares iat with the clock only under maxTokenAge. A token claiming to be issued later
+    // than now is refused either way: no honest issuer mints one, and iat is what an age limit
+    // counts from.
+    if (
+      typeof payload.iat === "number" && payload.iat > Date.now() / 1000 + CLOCK_TOLERANCE_SECONDS
+    ) {
       throw unauthorized("The bearer token is invalid or expired.");
     }
     const tenant = payload.tenant_id ?? payload.tenantId;

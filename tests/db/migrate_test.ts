@@ -158,7 +158,9 @@ Deno.test("a failed migration releases the lock so another caller can migrate", 
     const broken = { version: "0001", name: "broken", sql: "select * from no_such_table" };
     await assert.rejects(migrate(sql, [broken]));
     const [held] = await sql<{ n: number }[]>`
-      select count(*)::int as n from pg_locks where locktype = 'advisory' and granted`;
+      select count(*)::int as n from pg_locks
+      where locktype = 'advisory' and granted
+        and database = (select oid from pg_database where datname = current_database())`;
     assert.equal(held.n, 0, "no advisory lock is left held");
     const other = createPool(db.url, { max: 1 });
     try {
