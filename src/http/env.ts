@@ -1,4 +1,5 @@
 // The Hono environment shared by the app, its middleware and its handlers.
+import type { LogRecord } from "../lib/logger.ts";
 
 export type AppEnv = {
   Variables: {
@@ -6,5 +7,10 @@ export type AppEnv = {
     requestId: string;
     /** Set by the auth middleware on every /v1 request: the verified JWT's tenant. */
     tenantId: string;
+    /**
+     * What a handler adds to the request's one log line (its `msg` included), instead of writing
+     * a line of its own: one line per request, whatever it did.
+     */
+    log?: LogRecord;
   };
 };

@@ -29,6 +29,7 @@ export function requestLog(logger: Logger, observe: RequestObserver): Middleware
     observe({ method, route, status, seconds });
     logger.info({
       msg: "request",
+      ...c.get("log"),
       requestId,
       method,
       route,

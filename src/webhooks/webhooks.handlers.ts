@@ -4,7 +4,6 @@ import * as routes from "../../generated/routes.ts";
 import type { AppEnv } from "../http/env.ts";
 import { readJsonCapped } from "../http/read_body.ts";
 import { AppError } from "../lib/app_error.ts";
-import type { Logger } from "../lib/logger.ts";
 import type { WebhookObserver, WebhookOutcome } from "../metrics/webhook_metrics.ts";
 import { isVendor } from "../vendors/vendors.ts";
 import type { WebhookIntake } from "./webhooks.service.ts";
@@ -17,7 +16,6 @@ const RECEIVER_PATH = "/v1/discovery/webhooks/:vendor/:token";
 
 export interface WebhookHandlerDeps {
   webhooks: WebhookIntake;
-  logger: Logger;
   observeWebhook: WebhookObserver;
 }
 
@@ -41,9 +39,8 @@ export function webhookRoutes(app: OpenAPIHono<AppEnv>, deps: WebhookHandlerDeps
       const body = await readJsonCapped(c.req.raw, MAX_WEBHOOK_BYTES);
       const receipt = await deps.webhooks.record(token, body);
       outcome = receipt.status;
-      deps.logger.info({
+      c.set("log", {
         msg: "webhook received",
-        requestId: c.get("requestId"),
         vendor,
         tokenId: token.id,
         connectionId: token.connectionId,
