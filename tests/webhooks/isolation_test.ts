@@ -55,7 +55,7 @@ Deno.test("24 deliveries of 10,000 ids from one tenant leave another's p90 near 
     }
 
     await victimRun(20); // warm-up
-    const idle = p90(await victimRun(120));
+    const idleBefore = p90(await victimRun(120));
 
     const attack = Promise.all(Array.from({ length: 4 }, async (_, lane) => {
       for (let e = lane; e < 24; e += 4) {
@@ -73,12 +73,14 @@ Deno.test("24 deliveries of 10,000 ids from one tenant leave another's p90 near 
       }
     }));
     const [underAttack] = await Promise.all([victimRun(120), attack]);
+    // Idle is measured before and after the attack, so that the machine's own drift cancels out.
+    const idle = (idleBefore + p90(await victimRun(120))) / 2;
     const ratio = p90(underAttack) / idle;
     console.log(
       `victim p90 idle ${idle.toFixed(1)} ms, under attack ${p90(underAttack).toFixed(1)} ms ` +
         `(${ratio.toFixed(1)}x)`,
     );
-    assert.ok(ratio < 6, `the victim's p90 rose ${ratio.toFixed(1)}x under the attack`);
+    assert.ok(ratio < 5, `the victim's p90 rose ${ratio.toFixed(1)}x under the attack`);
   } finally {
     await w.close();
   }
