@@ -4,6 +4,8 @@ import type { Context } from "hono";
 import { except } from "hono/combine";
 import { connectionRoutes } from "./connections/connections.handlers.ts";
 import { connectorRoutes } from "./connectors/connectors.routes.ts";
+import { consoleRoutes } from "./console/console.handlers.ts";
+import type { DevSignIn } from "./console/console.service.ts";
 import type { ConnectorRegistry } from "./connectors/registry.ts";
 import type { KeyRing } from "./crypto/seal.ts";
 import type { Sql } from "./db/pool.ts";
@@ -50,6 +52,8 @@ export interface AppDeps {
   onPullQueued: () => void;
   /** How long a pull a webhook queued waits for the vendor's other events of the same sync. */
   webhookPullDelayMs: number;
+  /** The console's development sign-in; undefined (production, JWKS) leaves it out. */
+  devSignIn?: DevSignIn;
 }
 
 /** Webhook deliveries carry their token in the path, not a JWT, and a vendor's JSON as it is. */
@@ -72,5 +76,6 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   pullRoutes(app, deps);
   transactionRoutes(app, deps);
   webhookReceiver(app, deps);
+  consoleRoutes(app, deps);
   return app;
 }

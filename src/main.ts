@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import { createApp } from "./app.ts";
 import { loadConfig } from "./config/load.ts";
 import { createConnectorRegistry, registerBuiltInConnectors } from "./connectors/registry.ts";
+import { devSignInFor } from "./console/console.service.ts";
 import { createKeyRing } from "./crypto/seal.ts";
 import { guardDriverCrash } from "./db/driver_guard.ts";
 import { openKv } from "./db/kv_commit.ts";
@@ -93,6 +94,7 @@ const app = createApp({
   onPullQueued: () => pool.wake(),
   webhookPullDelayMs: config.pulls.webhookDelayMs,
   publicUrl: config.publicUrl,
+  devSignIn: devSignInFor(config),
 });
 pool.start();
 // Once at start as well: a replica restarting after a crash takes back its expired pulls at once

@@ -53,6 +53,8 @@ export interface HarnessOptions {
   /** The base of minted webhook URLs; by default the served base URL (for buildTestApp alone,
    * the service's default http://localhost:8080). */
   publicUrl?: string;
+  /** Offers the console's development sign-in with the harness secret, as development mode does. */
+  devSignIn?: boolean;
 }
 
 export interface Harness {
@@ -145,6 +147,7 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
     },
     publicUrl: options.publicUrl ?? "http://localhost:8080",
     webhookPullDelayMs: pulls.webhookDelayMs ?? 0,
+    devSignIn: options.devSignIn ? { secret } : undefined,
   });
   return { app, secret, sealKeys, logs, pool, sweep, newPool };
 }
