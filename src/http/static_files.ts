@@ -2,9 +2,10 @@
 import type { Context } from "hono";
 import { extname } from "node:path";
 
-/** One file, read once. */
+/** One file, read once, and gzipped once when it is text. */
 export interface StaticFile {
   body: Uint8Array<ArrayBuffer>;
+  gzip?: Uint8Array<ArrayBuffer>;
   type: string;
   etag: string;
 }
@@ -70,10 +71,22 @@ async function readFile(path: string | URL): Promise<StaticFile> {
   const type = MEDIA_TYPES[extname(name)];
   if (!type) throw new Error(`no media type for ${extname(name)} files`);
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", body));
-  const etag = `"${
-    Array.from(digest.slice(0, 12), (b) => b.toString(16).padStart(2, "0")).join("")
-  }"`;
-  return { body, type, etag };
+  const hex = Array.from(digest.slice(0, 12), (b) => b.toString(16).padStart(2, "0")).join("");
+  const text = type.startsWith("text/") || type === "image/svg+xml";
+  return { body, gzip: text ? await gzipped(body) : undefined, type, etag: `"${hex}"` };
+}
+
+async function gzipped(body: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
+  const stream = new Blob([body]).stream().pipeThrough(new CompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** The client takes gzip: `Accept-Encoding` names it (or `*`) without `q=0`. */
+function acceptsGzip(acceptEncoding: string | undefined): boolean {
+  return (acceptEncoding ?? "").split(",").some((part) => {
+    const [coding, ...params] = part.trim().toLowerCase().split(";");
+    return (coding === "gzip" || coding === "*") && !params.some((p) => /^\s*q=0(\.0*)?$/.test(p));
+  });
 }
 
 /** `If-None-Match` names `etag` (weak or strong), or is `*`. */
@@ -85,15 +98,23 @@ function notModified(ifNoneMatch: string | undefined, etag: string): boolean {
   });
 }
 
-/** The file, or a 304 when the browser already has this version. */
+/**
+ * The file (gzipped when the client takes it: Swagger UI's bundle is 1.7 MB, 0.5 MB gzipped), or
+ * a 304 when the browser already has this version.
+ */
 export function fileResponse(c: Context, file: StaticFile): Response {
-  const headers = {
+  const gzip = file.gzip && acceptsGzip(c.req.header("Accept-Encoding")) ? file.gzip : undefined;
+  // Each encoding is its own representation, so it gets its own tag.
+  const etag = gzip ? `${file.etag.slice(0, -1)}-gzip"` : file.etag;
+  const headers: Record<string, string> = {
     "Content-Type": file.type,
-    ETag: file.etag,
+    ETag: etag,
     // Kept, but checked with the ETag on every use: an upgrade shows at once.
     "Cache-Control": "no-cache",
     "X-Content-Type-Options": "nosniff",
   };
-  if (notModified(c.req.header("If-None-Match"), file.etag)) return c.body(null, 304, headers);
-  return c.body(file.body, 200, headers);
+  if (file.gzip) headers["Vary"] = "Accept-Encoding";
+  if (notModified(c.req.header("If-None-Match"), etag)) return c.body(null, 304, headers);
+  if (gzip) headers["Content-Encoding"] = "gzip";
+  return c.body(gzip ?? file.body, 200, headers);
 }

@@ -34,6 +34,17 @@ async function fieldError(page: Page, id: string): Promise<string> {
   return (await slot.textContent()) ?? "";
 }
 
+/** Every form control on the page has a label (its own, or aria-label). */
+async function assertLabelled(page: Page) {
+  const controls = page.locator("input, select, textarea");
+  assert.ok(await controls.count() > 0);
+  const unlabelled = await controls.evaluateAll((els) =>
+    els.filter((el) => !(el as HTMLInputElement).labels?.length && !el.getAttribute("aria-label"))
+      .map((el) => el.outerHTML)
+  );
+  assert.deepEqual(unlabelled, []);
+}
+
 /** The rows of the page's table body, as the text of each cell. */
 async function tableRows(page: Page): Promise<string[][]> {
   return await page.locator("tbody tr").evaluateAll((rows) =>
@@ -137,6 +148,7 @@ Deno.test({
           await page.goto(`${origin}/console`);
           await page.getByRole("heading", { name: "Sign in" }).waitFor(WAIT);
           await shot(page, "sign-in");
+          await assertLabelled(page);
           await page.getByLabel("Bearer token").fill("not-a-jwt");
           await page.getByRole("button", { name: "Sign in", exact: true }).click();
           assert.match(await fieldError(page, "token"), /refused this token/);
@@ -203,6 +215,7 @@ Deno.test({
         assert.equal(await page.locator(".field-error:visible").count(), 1);
         assert.equal(await page.evaluate(() => document.activeElement?.id), "configName");
         await shot(page, "new-connection-error", true);
+        await assertLabelled(page);
         await page.getByLabel("Config name").fill("pluggy-sandbox");
         await page.getByRole("button", { name: "Create connection" }).click();
         await page.getByRole("heading", { name: "pluggy-sandbox" }).waitFor(WAIT);
@@ -222,6 +235,7 @@ Deno.test({
           await page.getByRole("link", { name: "Edit" }).click();
           await page.getByRole("heading", { name: "Edit pluggy-sandbox" }).waitFor(WAIT);
           assert.match(await page.locator("#credential-rule").textContent() ?? "", /both/);
+          await assertLabelled(page);
           await page.getByLabel("Client id").fill(values.pluggy.clientId);
           await page.getByRole("button", { name: "Save" }).click();
           assert.match(await fieldError(page, "secret"), /together/);
@@ -250,6 +264,7 @@ Deno.test({
         await page.getByText("Copied.").waitFor(WAIT);
         assert.equal(await page.evaluate(() => navigator.clipboard.readText()), webhookUrl);
         await shot(page, "connection", true);
+        await assertLabelled(page);
       });
 
       await step(

@@ -172,21 +172,40 @@ Deno.test("the console's files: media types, ETags, 304, and nothing outside its
     }
     assert.ok(seen.size >= 8, [...seen].join());
 
-    const css = await h.request("/console/assets/console.css");
-    assert.equal(css.headers.get("content-type"), "text/css; charset=utf-8");
-    const etag = css.headers.get("etag")!;
+    // As written (identity), and gzipped once for clients that take it; each with its own tag.
+    const plain = await h.request("/console/assets/console.css", {
+      headers: { "Accept-Encoding": "identity" },
+    });
+    assert.equal(plain.headers.get("content-type"), "text/css; charset=utf-8");
+    assert.equal(plain.headers.get("content-encoding"), null);
+    assert.equal(plain.headers.get("cache-control"), "no-cache");
+    assert.equal(plain.headers.get("vary"), "Accept-Encoding");
+    const etag = plain.headers.get("etag")!;
     assert.match(etag, /^"[0-9a-f]{24}"$/);
-    assert.equal(css.headers.get("cache-control"), "no-cache");
-    await css.body?.cancel();
+    const text = await plain.text();
+    assert.match(text, /^\/\* The console's one style sheet/);
+    const gzip = await h.request("/console/assets/console.css", {
+      headers: { "Accept-Encoding": "br;q=1, gzip;q=0.8" },
+    });
+    assert.equal(gzip.headers.get("content-encoding"), "gzip");
+    assert.equal(gzip.headers.get("etag"), `${etag.slice(0, -1)}-gzip"`);
+    assert.equal(await gzip.text(), text); // fetch undoes the gzip
+    const refused = await h.request("/console/assets/console.css", {
+      headers: { "Accept-Encoding": "gzip;q=0" },
+    });
+    assert.equal(refused.headers.get("content-encoding"), null);
+    await refused.body?.cancel();
+
     const again = await h.request("/console/assets/console.css", {
-      headers: { "If-None-Match": `W/${etag}` },
+      headers: { "If-None-Match": `W/${etag}`, "Accept-Encoding": "identity" },
     });
     assert.equal(again.status, 304);
+    assert.equal(again.headers.get("etag"), etag);
     assert.equal(await again.text(), "");
     const changed = await h.request("/console/assets/console.css", {
-      headers: { "If-None-Match": '"0000"' },
+      headers: { "If-None-Match": etag, "Accept-Encoding": "gzip" },
     });
-    assert.equal(changed.status, 200);
+    assert.equal(changed.status, 200, "the gzipped representation has another tag");
     await changed.body?.cancel();
 
     for (
