@@ -395,6 +395,7 @@ Deno.test({
           await page.getByRole("heading", { name: "pluggy-sandbox" }).waitFor(WAIT);
           await page.getByRole("button", { name: "Delete", exact: true }).click();
           await page.getByRole("dialog").waitFor(WAIT);
+          assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Cancel");
           await page.keyboard.press("Escape");
           await page.getByRole("dialog").waitFor({ state: "detached", ...WAIT });
           await page.getByRole("heading", { name: "pluggy-sandbox" }).waitFor(WAIT);

@@ -101,7 +101,12 @@ export function confirmDialog({ title, text, confirm }) {
           { type: "button", class: "danger", onclick: () => dialog.close("yes") },
           confirm,
         ),
-        h("button", { type: "button", onclick: () => dialog.close("no") }, "Cancel"),
+        // Cancel has the focus, so that Enter pressed at once does not destroy anything.
+        h(
+          "button",
+          { type: "button", autofocus: true, onclick: () => dialog.close("no") },
+          "Cancel",
+        ),
       ),
     );
     dialog.addEventListener("close", () => {
