@@ -742,8 +742,99 @@ export const getApiDocs = createRoute({
   security: [],
   responses: {
     200: {
-      description: "An HTML page rendering this API description.",
+      description: "An HTML page rendering this API description, under a strict policy.",
       content: { "text/html": { schema: z.string() } },
+    },
+  },
+});
+
+export const getApiDocsAsset = createRoute({
+  operationId: "getApiDocsAsset",
+  method: "get",
+  path: "/docs/assets/{file}",
+  tags: ["operations"],
+  summary: "A file of the interactive API documentation",
+  security: [],
+  request: {
+    params: zod.zGetApiDocsAssetPath,
+  },
+  responses: {
+    200: {
+      description: "The file, with its media type.",
+      content: {
+        "text/javascript": { schema: z.string() },
+        "text/css": { schema: z.string() },
+        "image/svg+xml": { schema: z.string() },
+        "image/png": { schema: z.string() },
+      },
+    },
+    304: { description: "The `If-None-Match` names the file's current version; no body." },
+    404: {
+      description: "No such file (`MTCH-1404`, the same answer as an unknown route).",
+      content: { "application/json": { schema: zod.zError } },
+    },
+  },
+});
+
+export const getConsole = createRoute({
+  operationId: "getConsole",
+  method: "get",
+  path: "/console",
+  tags: ["console"],
+  summary: "The operator console",
+  security: [],
+  responses: {
+    200: {
+      description: "The console's page, under a strict policy.",
+      content: { "text/html": { schema: z.string() } },
+    },
+  },
+});
+
+export const getConsoleAsset = createRoute({
+  operationId: "getConsoleAsset",
+  method: "get",
+  path: "/console/assets/{file}",
+  tags: ["console"],
+  summary: "A file of the operator console",
+  security: [],
+  request: {
+    params: zod.zGetConsoleAssetPath,
+  },
+  responses: {
+    200: {
+      description: "The file, with its media type.",
+      content: {
+        "text/javascript": { schema: z.string() },
+        "text/css": { schema: z.string() },
+        "image/svg+xml": { schema: z.string() },
+        "image/png": { schema: z.string() },
+      },
+    },
+    304: { description: "The `If-None-Match` names the file's current version; no body." },
+    404: {
+      description: "No such file (`MTCH-1404`, the same answer as an unknown route).",
+      content: { "application/json": { schema: zod.zError } },
+    },
+  },
+});
+
+export const createDevSession = createRoute({
+  operationId: "createDevSession",
+  method: "post",
+  path: "/console/dev-session",
+  tags: ["console"],
+  summary: "Sign in as the development tenant",
+  security: [],
+  responses: {
+    200: {
+      description: "A token for the development tenant.",
+      content: { "application/json": { schema: zod.zDevSession } },
+    },
+    404: {
+      description:
+        "Not development mode, or not a local address; the same answer as an unknown route.",
+      content: { "application/json": { schema: zod.zError } },
     },
   },
 });
@@ -771,4 +862,8 @@ export const operations = {
   getOpenApiDocument,
   getMetrics,
   getApiDocs,
+  getApiDocsAsset,
+  getConsole,
+  getConsoleAsset,
+  createDevSession,
 } as const;

@@ -5,6 +5,7 @@ import { connectionRoutes } from "./connections/connections.handlers.ts";
 import type { LiveCheckDeps } from "./connections/live_checks.service.ts";
 import type { ConnectionDeps } from "./connections/connections.service.ts";
 import { connectorRoutes } from "./connectors/connectors.handlers.ts";
+import { type ConsoleDeps, consoleRoutes } from "./console/console.handlers.ts";
 import type { ConnectorRegistry } from "./connectors/connectors.service.ts";
 import { requireTenant, type TenantVerifier } from "./http/auth.ts";
 import type { AppEnv } from "./http/env.ts";
@@ -34,6 +35,7 @@ export type AppDeps =
   & PullServiceDeps
   & OpsDeps
   & MetricsRouteDeps
+  & ConsoleDeps
   & {
     verifyTenant: TenantVerifier;
     connectors: ConnectorRegistry;
@@ -73,5 +75,6 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   pullRoutes(app, deps);
   transactionRoutes(app, deps);
   webhookRoutes(app, deps);
+  consoleRoutes(app, deps);
   return app;
 }

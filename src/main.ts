@@ -2,6 +2,7 @@
 // server, pull workers and the Deno.cron sweep) and stops it on SIGINT or SIGTERM.
 import { dirname } from "node:path";
 import { loadConfig } from "./config/load.ts";
+import { devSignInFor } from "./console/console.service.ts";
 import { guardDriverCrash } from "./db/driver_guard.ts";
 import { openKv } from "./db/kv.ts";
 import { openDatabase } from "./db/open.ts";
@@ -38,6 +39,7 @@ const service = await createService({
   kv,
   logger,
   now: Date.now,
+  devSignIn: devSignInFor(config),
 });
 sweep.resolve(service.sweep);
 service.pool.start();

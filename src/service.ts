@@ -7,6 +7,7 @@ import {
   createConnectorRegistry,
   registerBuiltInConnectors,
 } from "./connectors/connectors.service.ts";
+import type { DevSignIn } from "./console/console.service.ts";
 import { createKeyRing } from "./crypto/seal.ts";
 import type { Sql } from "./db/pool.ts";
 import { createTenantVerifier } from "./http/auth.ts";
@@ -53,6 +54,8 @@ export interface ServiceParts {
   random?: () => number;
   /** False: a queued pull waits for the next poll, `drain()` or the sweep (tests decide when). */
   wakeOnQueue?: boolean;
+  /** The console's development sign-in; undefined (production, a JWKS) leaves it out. */
+  devSignIn?: DevSignIn;
 }
 
 export interface Service {
@@ -129,6 +132,7 @@ export async function createService(parts: ServiceParts): Promise<Service> {
       idsPerAccount: settings.pulls.idsPerAccount,
     }),
     observeWebhook: webhookMetrics(metrics),
+    devSignIn: parts.devSignIn,
   });
   const sweep = () =>
     sweepPulls({

@@ -386,10 +386,105 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Interactive API documentation */
+        /**
+         * Interactive API documentation
+         * @description Swagger UI rendering `/openapi.json`. Every file it loads is served by the service itself
+         *     (from the `swagger-ui-dist` package), so the page works without internet access.
+         */
         get: operations["getApiDocs"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/docs/assets/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A file of the interactive API documentation
+         * @description Swagger UI's script and style sheet, and the script that starts it. Answers 304 to an
+         *     `If-None-Match` that names the file's current `ETag`.
+         */
+        get: operations["getApiDocsAsset"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The operator console
+         * @description A page that signs in with a bearer token (kept in the browser tab's `sessionStorage`) and
+         *     then uses this API like any client: connections, live tests, webhook tokens, pulls and
+         *     transactions. In development mode, and only when the page is reached through a local
+         *     address or `MATCHER_PUBLIC_URL`'s host, it also offers the development sign-in
+         *     (`POST /console/dev-session`).
+         */
+        get: operations["getConsole"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/assets/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A file of the operator console
+         * @description The console's scripts (ES modules), style sheet and icon. Answers 304 to an
+         *     `If-None-Match` that names the file's current `ETag`.
+         */
+        get: operations["getConsoleAsset"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/dev-session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in as the development tenant
+         * @description Development mode only: a bearer token for the development tenant
+         *     `dede0000-0000-4000-8000-000000000001`, signed with the development JWT secret and valid
+         *     for one hour. It takes no body. In production, when tokens come from a JWKS, or when the
+         *     request's `Host` is neither a local address nor `MATCHER_PUBLIC_URL`'s host (a page
+         *     elsewhere could otherwise reach a local service through DNS rebinding), the route does
+         *     not exist: 404, the same answer as an unknown route.
+         */
+        post: operations["createDevSession"];
         delete?: never;
         options?: never;
         head?: never;
@@ -685,6 +780,20 @@ export interface components {
             limit: number;
             hasMore: boolean;
         };
+        DevSession: {
+            /** @description An HS256 JWT for the development tenant; send it as `Bearer <token>`. */
+            token: string;
+            /**
+             * Format: uuid
+             * @description The development tenant, always `dede0000-0000-4000-8000-000000000001`.
+             */
+            tenantId: string;
+            /**
+             * Format: date-time
+             * @description When the token expires (an hour after it was made).
+             */
+            expiresAt: string;
+        };
         Health: {
             /** @enum {string} */
             status: "ok";
@@ -740,6 +849,36 @@ export interface components {
         };
     };
     responses: {
+        /** @description The file, with its media type. */
+        Asset: {
+            headers: {
+                ETag: components["headers"]["ETag"];
+                [name: string]: unknown;
+            };
+            content: {
+                "text/javascript": string;
+                "text/css": string;
+                "image/svg+xml": string;
+                "image/png": string;
+            };
+        };
+        /** @description The `If-None-Match` names the file's current version; no body. */
+        AssetNotModified: {
+            headers: {
+                ETag: components["headers"]["ETag"];
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
+        /** @description No such file (`MTCH-1404`, the same answer as an unknown route). */
+        NoSuchAsset: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description The operation takes no body, but one was sent that is not JSON (`MTCH-1003`). */
         BodyNotJson: {
             headers: {
@@ -851,6 +990,11 @@ export interface components {
         ConnectionId: string;
         /** @description The pull's id (a UUID). Another tenant's pull answers 404. */
         PullId: string;
+        /**
+         * @description The file's name, as the page that loads it names it; any other name is a 404.
+         * @example app.js
+         */
+        AssetFile: string;
         /** @description Page size, 1 to 200. Out of range is a 400, not clamped. */
         Limit: number;
         /** @description The `nextCursor` of the previous page, as given (opaque, base64url). */
@@ -858,6 +1002,14 @@ export interface components {
     };
     requestBodies: never;
     headers: {
+        /**
+         * @description `default-src 'self'` with `base-uri 'none'`, `form-action 'self'` and
+         *     `frame-ancestors 'none'`: the page loads nothing from another origin and runs no inline
+         *     script. `/docs` adds `img-src 'self' data:` for the icons Swagger UI's style sheet embeds.
+         */
+        ContentSecurityPolicy: string;
+        /** @description The file's version; send it back as `If-None-Match` to get a 304. */
+        ETag: string;
         /** @description Seconds to wait before trying again. */
         RetryAfter: number;
     };
@@ -1517,13 +1669,104 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description An HTML page rendering this API description. */
+            /** @description An HTML page rendering this API description, under a strict policy. */
+            200: {
+                headers: {
+                    "Content-Security-Policy": components["headers"]["ContentSecurityPolicy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    getApiDocsAsset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The file's name, as the page that loads it names it; any other name is a 404.
+                 * @example app.js
+                 */
+                file: components["parameters"]["AssetFile"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Asset"];
+            304: components["responses"]["AssetNotModified"];
+            404: components["responses"]["NoSuchAsset"];
+        };
+    };
+    getConsole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The console's page, under a strict policy. */
+            200: {
+                headers: {
+                    "Content-Security-Policy": components["headers"]["ContentSecurityPolicy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    getConsoleAsset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The file's name, as the page that loads it names it; any other name is a 404.
+                 * @example app.js
+                 */
+                file: components["parameters"]["AssetFile"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Asset"];
+            304: components["responses"]["AssetNotModified"];
+            404: components["responses"]["NoSuchAsset"];
+        };
+    };
+    createDevSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A token for the development tenant. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": string;
+                    "application/json": components["schemas"]["DevSession"];
+                };
+            };
+            /** @description Not development mode, or not a local address; the same answer as an unknown route. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };

@@ -222,6 +222,12 @@ export const zTransactionPage = z.object({
     hasMore: z.boolean()
 });
 
+export const zDevSession = z.object({
+    token: z.string(),
+    tenantId: z.uuid(),
+    expiresAt: z.iso.datetime()
+});
+
 export const zHealth = z.object({
     status: z.enum(['ok'])
 });
@@ -276,6 +282,11 @@ export const zConnectionId = z.string();
  * The pull's id (a UUID). Another tenant's pull answers 404.
  */
 export const zPullId = z.string();
+
+/**
+ * The file's name, as the page that loads it names it; any other name is a 404.
+ */
+export const zAssetFile = z.string();
 
 /**
  * Page size, 1 to 200. Out of range is a 400, not clamped.
@@ -460,6 +471,34 @@ export const zGetOpenApiDocumentResponse = z.record(z.string(), z.unknown());
 export const zGetMetricsResponse = z.string();
 
 /**
- * An HTML page rendering this API description.
+ * An HTML page rendering this API description, under a strict policy.
  */
 export const zGetApiDocsResponse = z.string();
+
+export const zGetApiDocsAssetPath = z.object({
+    file: z.string()
+});
+
+/**
+ * The file, with its media type.
+ */
+export const zGetApiDocsAssetResponse = z.string();
+
+/**
+ * The console's page, under a strict policy.
+ */
+export const zGetConsoleResponse = z.string();
+
+export const zGetConsoleAssetPath = z.object({
+    file: z.string()
+});
+
+/**
+ * The file, with its media type.
+ */
+export const zGetConsoleAssetResponse = z.string();
+
+/**
+ * A token for the development tenant.
+ */
+export const zCreateDevSessionResponse = zDevSession;

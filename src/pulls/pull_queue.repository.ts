@@ -2,12 +2,7 @@
 import type postgres from "postgres";
 import { isUniqueViolation } from "../db/errors.ts";
 import type { Db, Sql } from "../db/pool.ts";
-import {
-  type PullError,
-  type PullRow,
-  type PullTrigger,
-  toRow,
-} from "./pulls.repository.ts";
+import { type PullError, type PullRow, type PullTrigger, toRow } from "./pulls.repository.ts";
 import { joinWork, type PullItem, type PullWork, splitWork } from "./work.ts";
 
 /** What to queue for one connection. */

@@ -59,6 +59,8 @@ export interface FakeBelvoOptions {
   echoCredentials?: boolean;
   /** `page_size` when the request has none; default 100 (Belvo's). */
   defaultPageSize?: number;
+  /** Port on 127.0.0.1; default a free one. */
+  port?: number;
   /** Clock for transactions added later; default Date.now. */
   now?: () => number;
 }
@@ -242,7 +244,12 @@ export function startFakeBelvo(options: FakeBelvoOptions = {}): Promise<FakeBelv
     return p ? json(renderer()(p)) : notFound();
   }
 
-  const server = startFakeServer({ handle, vendorError: belvoError, webhookTimeoutMs: 5_000 });
+  const server = startFakeServer({
+    handle,
+    vendorError: belvoError,
+    webhookTimeoutMs: 5_000,
+    port: options.port,
+  });
 
   function link(linkId: string): BelvoLinkState {
     const found = links.find((l) => l.id === linkId);

@@ -59,6 +59,8 @@ export interface FakePluggyOptions {
   echoCredentials?: boolean;
   /** Page size of GET /v2/transactions; default 500 (Pluggy's page maximum). */
   pageSize?: number;
+  /** Port on 127.0.0.1; default a free one. */
+  port?: number;
   /**
    * Clock for JWT iat/exp, key validity and transactions added later; default Date.now. pluggy-sdk
    * judges expiry by the real clock, so keep this near real time when an SDK is the client.
@@ -256,7 +258,12 @@ export function startFakePluggy(options: FakePluggyOptions = {}): Promise<FakePl
     return error(404, "Not Found");
   }
 
-  const server = startFakeServer({ handle, vendorError: pluggyError, webhookTimeoutMs: 10_000 });
+  const server = startFakeServer({
+    handle,
+    vendorError: pluggyError,
+    webhookTimeoutMs: 10_000,
+    port: options.port,
+  });
 
   function account(accountId: string): PluggyAccountState {
     const found = accountsById.get(accountId);

@@ -36,11 +36,13 @@ export interface FakeServerSetup {
   vendorError: VendorError;
   /** How long a webhook receiver gets to answer before delivery counts as failed. */
   webhookTimeoutMs: number;
+  /** The port to listen on; a free one by default. */
+  port?: number;
 }
 
 const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
 
-/** Starts a fake vendor on 127.0.0.1 at a free port. */
+/** Starts a fake vendor on 127.0.0.1, at a free port unless `setup.port` names one. */
 export function startFakeServer(setup: FakeServerSetup): FakeServer {
   const requests: RecordedRequest[] = [];
   const faults = new FaultSwitchboard();
@@ -70,7 +72,10 @@ export function startFakeServer(setup: FakeServerSetup): FakeServer {
     }
   }
 
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, serveFake);
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: setup.port ?? 0, onListen() {} },
+    serveFake,
+  );
   const host = `127.0.0.1:${server.addr.port}`;
   let closed: Promise<void> | undefined;
 

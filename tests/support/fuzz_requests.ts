@@ -65,6 +65,9 @@ export interface FuzzRequest {
   badAuth: boolean;
 }
 
+/** Files the pages load, under /console/assets/ or /docs/assets/ (each is a 404 under the other). */
+const ASSET_FILES = ["app.js", "console.css", "icon.svg", "swagger-ui-bundle.js", "docs.js"];
+
 const JSON_TYPES = [
   "application/json",
   "application/json; charset=utf-8",
@@ -134,6 +137,13 @@ export function requestMaker(r: Random, doc: Json, state: FuzzState) {
         () => nastyString(r) || "x",
         () => hugeString(r, 5_000),
       ])();
+    }
+    if (name === "file") {
+      // The files the console's and the docs' pages load; a name that is not one of them is a 404.
+      if (chance(r, 0.7)) return pick(r, ASSET_FILES);
+      notes.push("no such file");
+      return pick(r, ["../console.html", "console.html", "app.ts", ".env", "", "x".repeat(300)]) ||
+        nastyString(r) || "x";
     }
     const valid = (): string => {
       if (name === "pullId") return pick(r, state.pulls);

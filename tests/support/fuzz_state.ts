@@ -23,6 +23,7 @@ export async function seedFuzzState(metricsToken: string): Promise<Seeded> {
   const w = await wirePluggy({}, (fake) => ({
     egress: { allowHosts: [fake.host, belvo.host], allowHttp: true },
     metricsToken,
+    devSignIn: true,
     // Low enough that the run meets the limit (429), and a webhook's pull stays queued for the
     // whole run, so that retrying it is a 409.
     connectionTestsPerMinute: 5,

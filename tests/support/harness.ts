@@ -39,6 +39,8 @@ export interface HarnessOptions {
   };
   /** How long the receiver trusts a token it read from KV; 2 s by default, as in the service. */
   webhookTokenCacheMs?: number;
+  /** Offers the console's development sign-in (with the harness secret); off by default. */
+  devSignIn?: boolean;
   /** Turns /metrics on, behind this bearer token; off by default, as in the service. */
   metricsToken?: string;
   /** The KV file (shared by replicas); in memory by default. */
@@ -119,6 +121,7 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
     connectors: options.connectors,
     random: pulls.random,
     wakeOnQueue: pulls.wake,
+    devSignIn: options.devSignIn ? { secret } : undefined,
   });
   return { ...service, secret, sealKeys, logs };
 }
