@@ -596,15 +596,24 @@ export interface components {
          * @description `queued`: waiting for a worker. `running`: a worker holds it. `retrying`: the last attempt
          *     failed in a way that may pass; `nextAttemptAt` says when the next starts. `succeeded`:
          *     done. `failed`: stopped at once because retrying cannot help (credentials rejected, account
-         *     not found, connection deleted, credential unreadable with the configured seal keys).
+         *     not found, connection deleted, credential unreadable with the configured seal keys, a
+         *     permanent vendor fault such as a redirect or a page link off the connection's origin, page
+         *     links that cycle or run past the cap on pages per walk).
          *     `dead`: every allowed attempt failed. After fixing the cause, run its work again with
          *     `POST /v1/discovery/pulls/{pullId}/retry`, or request a new pull of the connection.
          * @enum {string}
          */
         PullStatus: "queued" | "running" | "retrying" | "succeeded" | "failed" | "dead";
         PullError: {
-            /** @enum {string} */
-            reason: "credentials_rejected" | "account_not_found" | "vendor_unreachable" | "timeout" | "rate_limited" | "unexpected_response" | "connection_deleted" | "credential_unreadable" | "worker_lost" | "internal_error";
+            /**
+             * @description Why the last attempt failed. Besides the connection test's reasons: `connection_deleted`,
+             *     `credential_unreadable` (the seal key that sealed the credential is not configured),
+             *     `page_cycle` (a vendor's next link led back to a page the walk had already read),
+             *     `too_many_pages` (a walk of one account passed the configured cap on pages per walk),
+             *     `worker_lost` (the worker stopped mid-pull) and `internal_error`.
+             * @enum {string}
+             */
+            reason: "credentials_rejected" | "account_not_found" | "vendor_unreachable" | "timeout" | "rate_limited" | "unexpected_response" | "connection_deleted" | "credential_unreadable" | "page_cycle" | "too_many_pages" | "worker_lost" | "internal_error";
             /** @description Our description (operation and status); never the vendor's text or a secret. */
             message: string;
         };

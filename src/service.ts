@@ -76,6 +76,7 @@ export async function createService(parts: ServiceParts): Promise<Service> {
       observe: vendorMetrics(metrics),
     }),
     now,
+    { maxPagesPerWalk: settings.pulls.maxPagesPerWalk },
   );
   const observePull = pullMetrics(metrics, { sql, now });
   const newPool = (options: { concurrency?: number } = {}) =>

@@ -147,7 +147,9 @@ export const zWebhookReceipt = z.object({
  * `queued`: waiting for a worker. `running`: a worker holds it. `retrying`: the last attempt
  * failed in a way that may pass; `nextAttemptAt` says when the next starts. `succeeded`:
  * done. `failed`: stopped at once because retrying cannot help (credentials rejected, account
- * not found, connection deleted, credential unreadable with the configured seal keys).
+ * not found, connection deleted, credential unreadable with the configured seal keys, a
+ * permanent vendor fault such as a redirect or a page link off the connection's origin, page
+ * links that cycle or run past the cap on pages per walk).
  * `dead`: every allowed attempt failed. After fixing the cause, run its work again with
  * `POST /v1/discovery/pulls/{pullId}/retry`, or request a new pull of the connection.
  *
@@ -171,6 +173,8 @@ export const zPullError = z.object({
         'unexpected_response',
         'connection_deleted',
         'credential_unreadable',
+        'page_cycle',
+        'too_many_pages',
         'worker_lost',
         'internal_error'
     ]),

@@ -36,6 +36,8 @@ export interface Config {
     leaseMs: number;
     retentionMs: number;
     webhookDelayMs: number;
+    /** Pages one walk of a vendor list may read before the pull fails (`too_many_pages`). */
+    maxPagesPerWalk: number;
   };
 }
 
@@ -162,6 +164,7 @@ export function parseConfig(env: Env, devSecrets?: (dataDir: string) => DevSecre
     leaseMs: positive("MATCHER_PULL_LEASE_SECONDS", 120) * 1000,
     retentionMs: positive("MATCHER_RETENTION_DAYS", 30) * 86_400_000,
     webhookDelayMs: wholeNumber("MATCHER_PULL_WEBHOOK_DELAY_MS", 2_000),
+    maxPagesPerWalk: positive("MATCHER_PULL_MAX_PAGES_PER_WALK", 10_000),
   };
   const metricsToken = get("MATCHER_METRICS_TOKEN");
   if (production && metricsToken && metricsToken.length < 32) {

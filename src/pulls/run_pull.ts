@@ -144,6 +144,7 @@ async function runStep(run: PageWriter, client: AggregatorClient, step: PullStep
         if (mark) createdFrom = new Date(mark.getTime() - WATERMARK_OVERLAP_MS).toISOString();
       }
       let maxCreatedAt = resume?.maxCreatedAt ?? null;
+      let walked = resume?.pages ?? 0;
       let finished = false;
       run.goOn(); // no first request once the walks are stopping
       const pages = prefetch(client.transactions({
@@ -151,8 +152,10 @@ async function runStep(run: PageWriter, client: AggregatorClient, step: PullStep
         accountId: step.accountId,
         createdFrom,
         resumeFrom: resume?.next,
+        pagesBefore: walked,
       }));
       for await (const page of pages) {
+        walked++;
         maxCreatedAt = latest(maxCreatedAt, page);
         // Only a complete walk of the account from its watermark moves the watermark.
         const watermark = step.kind === "sync" && page.next === null ? maxCreatedAt : null;
@@ -160,7 +163,7 @@ async function runStep(run: PageWriter, client: AggregatorClient, step: PullStep
         await run.commit(step.key, {
           page,
           finished,
-          resume: page.next ? { next: page.next, maxCreatedAt } : undefined,
+          resume: page.next ? { next: page.next, maxCreatedAt, pages: walked } : undefined,
           watermark: watermark ? { accountId: step.accountId, createdUpTo: watermark } : undefined,
         });
       }

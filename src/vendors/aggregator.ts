@@ -45,6 +45,8 @@ export interface TransactionQuery {
   createdFrom?: string;
   /** A page's `next` from an earlier run, to resume exactly where it stopped. */
   resumeFrom?: string;
+  /** Pages of this walk that earlier runs read, counted against the cap on pages per walk. */
+  pagesBefore?: number;
 }
 
 export interface AggregatorClient {
@@ -55,7 +57,10 @@ export interface AggregatorClient {
    */
   check(accountRef: string): Promise<void>;
   listAccounts(accountRef: string): Promise<VendorAccount[]>;
-  /** Pages of an account's transactions in the vendor's order, following its `next` links. */
+  /**
+   * Pages of an account's transactions in the vendor's order, following its `next` links; a link
+   * back to a page already read, or more pages than the cap, fails with a PageWalkError.
+   */
   transactions(query: TransactionQuery): AsyncGenerator<TransactionPage>;
   /** The given transactions that still exist (at most 500 ids a call to the vendor). */
   transactionsByIds(

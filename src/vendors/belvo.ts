@@ -9,6 +9,7 @@ import type {
 import { type ClientContext, urlUnder } from "./client_context.ts";
 import { signedAmount } from "./decimal.ts";
 import { VendorError } from "./errors.ts";
+import { PageWalk } from "./page_walk.ts";
 import { followNext, requestJson, sameOriginNext } from "./vendor_json.ts";
 
 /** Belvo's largest page; larger values are clamped by Belvo itself. */
@@ -66,16 +67,19 @@ export function createBelvoClient(ctx: ClientContext): AggregatorClient {
   const get = <T>(url: URL, operation: string, schema: z.ZodType<T>) =>
     requestJson(http, "belvo", { method: "GET", url, headers, operation }, schema, now);
 
-  /** Every page of a list, from `first` through each `next` link. */
+  /** Every page of a list, from `first` through each `next` link, `pagesBefore` already read. */
   async function* pages<T>(
     first: URL,
     item: z.ZodType<T>,
     operation: string,
+    pagesBefore = 0,
   ): AsyncGenerator<{ results: T[]; next: URL | null }> {
+    const walk = new PageWalk(operation, ctx.maxPagesPerWalk, pagesBefore);
     let url: URL | null = first;
     while (url) {
+      walk.fetching(url);
       const answer: { results: T[]; next?: string | null } = await get(url, operation, Page(item));
-      url = followNext(answer.next, url, base, operation);
+      url = followNext(answer.next, base, operation);
       yield { results: answer.results, next: url };
     }
   }
@@ -121,7 +125,7 @@ export function createBelvoClient(ctx: ClientContext): AggregatorClient {
           // Belvo documents a date here; whole days overlap, and storing is idempotent.
           created_at__gte: query.createdFrom?.slice(0, 10),
         });
-      for await (const page of pages(first, Transaction, operation)) {
+      for await (const page of pages(first, Transaction, operation, query.pagesBefore)) {
         yield {
           transactions: page.results.map((t) => toTransaction(t, query.accountId)),
           next: page.next?.href ?? null,

@@ -10,6 +10,7 @@ import { type ClientContext, urlUnder } from "./client_context.ts";
 import { signedAmount } from "./decimal.ts";
 import { VendorError } from "./errors.ts";
 import { credentialId, type PluggyKeyCache } from "./pluggy_keys.ts";
+import { PageWalk } from "./page_walk.ts";
 import { answerOf, followNext, sameOriginNext } from "./vendor_json.ts";
 
 /** Pluggy's `/transactions?ids=` takes at most this many ids a call. */
@@ -135,8 +136,10 @@ export function createPluggyClient(ctx: ClientContext, keys: PluggyKeyCache): Ag
     item: z.ZodType<T>,
     operation: string,
   ): AsyncGenerator<T[]> {
+    const walk = new PageWalk(operation, ctx.maxPagesPerWalk);
     for (let page = 1;; page++) {
       const url = urlUnder(ctx.baseUrl, path, { ...query, page: String(page) });
+      walk.fetching(url);
       const answer = await get(url, operation, NumberedPage(item));
       yield answer.results;
       if (answer.results.length === 0 || page >= (answer.totalPages ?? 1)) return;
@@ -169,20 +172,24 @@ export function createPluggyClient(ctx: ClientContext, keys: PluggyKeyCache): Ag
       // Pluggy documents `next` as the query plus `after`, but its own SDK sends its filters again
       // with the `after` of `next`: filters missing from a `next` are put back, so both readings
       // give the same pages.
-      const withFilters = (url: URL | null) => {
+      const withFilters = (url: URL) => {
         for (const [name, value] of Object.entries(filters)) {
-          if (url && value !== undefined && !url.searchParams.has(name)) {
+          if (value !== undefined && !url.searchParams.has(name)) {
             url.searchParams.set(name, value);
           }
         }
         return url;
       };
+      // Each page is judged as it is requested, with the filters put back.
+      const walk = new PageWalk(operation, ctx.maxPagesPerWalk, query.pagesBefore);
       let url: URL | null = query.resumeFrom
         ? withFilters(sameOriginNext(query.resumeFrom, base, operation))
         : urlUnder(ctx.baseUrl, "/v2/transactions", filters);
       while (url) {
+        walk.fetching(url);
         const answer: z.infer<typeof CursorPage> = await get(url, operation, CursorPage);
-        url = withFilters(followNext(answer.next, url, base, operation));
+        const next = followNext(answer.next, base, operation);
+        url = next && withFilters(next);
         yield { transactions: answer.results.map(toTransaction), next: url?.href ?? null };
       }
     },

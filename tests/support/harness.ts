@@ -31,6 +31,8 @@ export interface HarnessOptions {
     webhookDelayMs?: number;
     /** How long webhook events and finished pulls are kept; 30 days by default. */
     retentionMs?: number;
+    /** Pages one vendor walk may read; the service's 10,000 by default. */
+    maxPagesPerWalk?: number;
     /** False: queued jobs wait for `pool.drain()` or `sweep()`, so a test decides when they run. */
     wake?: boolean;
     random?: () => number;
@@ -99,6 +101,7 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
         leaseMs: pulls.leaseMs ?? 60_000,
         retentionMs: pulls.retentionMs ?? 30 * 86_400_000,
         webhookDelayMs: pulls.webhookDelayMs ?? 0,
+        maxPagesPerWalk: pulls.maxPagesPerWalk ?? 10_000,
       },
     },
     sql,
