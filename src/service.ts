@@ -31,6 +31,7 @@ export type ServiceSettings = Pick<
   | "egress"
   | "vendorHttp"
   | "connectionTestsPerMinute"
+  | "connectionTestsPerTenantPerMinute"
   | "metricsToken"
   | "publicUrl"
   | "pulls"
@@ -111,11 +112,11 @@ export async function createService(parts: ServiceParts): Promise<Service> {
     metricsToken: settings.metricsToken,
     verifyTenant: createTenantVerifier(settings.auth),
     connectors: parts.connectors ?? registerBuiltInConnectors(createConnectorRegistry()),
-    testLimiter: createRateLimiter(kv, {
-      limit: settings.connectionTestsPerMinute,
-      windowMs: 60_000,
-      now,
-    }),
+    rateLimiter: createRateLimiter(kv, now),
+    testLimits: {
+      perConnection: settings.connectionTestsPerMinute,
+      perTenant: settings.connectionTestsPerTenantPerMinute,
+    },
     webhooks: createWebhookIntake({
       sql,
       kv,

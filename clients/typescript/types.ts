@@ -39,9 +39,12 @@ export interface paths {
          * @description Runs a live check of the connection `(vendor, configName)` with its stored, sealed
          *     credential: Pluggy `POST /auth` then `GET /items/{accountRef}`; Belvo
          *     `GET /api/links/{accountRef}/`. No credential is sent or returned. A credential or account
-         *     that does not work is a result, `healthy: false` with a `reason`, not an error. Each check
-         *     costs the tenant vendor quota, so a connection may be tested a limited number of times a
-         *     minute (10 by default); past that the answer is 429 with `Retry-After`.
+         *     that does not work is a result, `healthy: false` with a `reason`, not an error; so is a
+         *     stored credential the service cannot open (`credential_unreadable`), which calls no vendor
+         *     and counts against no limit. Each check costs the tenant vendor quota, so a connection may
+         *     be tested a limited number of times a minute (10 by default), and a tenant a limited number
+         *     of times over all its connections, deleted and re-created ones included (30 by default);
+         *     past either the answer is 429 with `Retry-After`.
          */
         post: operations["testAggregatorConnection"];
         delete?: never;
@@ -457,10 +460,12 @@ export interface components {
              *     item or link. `vendor_unreachable`: the vendor could not be reached, answered a server
              *     error, or the egress policy refused its address. `timeout`: no answer in time.
              *     `rate_limited`: the vendor asked us to slow down. `unexpected_response`: the vendor
-             *     answered something this service does not understand.
+             *     answered something this service does not understand. `credential_unreadable`: the
+             *     stored credential does not open with the configured seal keys (its key was retired, or
+             *     the blob was altered); the vendor was not called. Send the credential again.
              * @enum {string}
              */
-            reason?: "credentials_rejected" | "account_not_found" | "vendor_unreachable" | "timeout" | "rate_limited" | "unexpected_response";
+            reason?: "credentials_rejected" | "account_not_found" | "vendor_unreachable" | "timeout" | "rate_limited" | "unexpected_response" | "credential_unreadable";
         };
         /**
          * @description The secret-free connection descriptor.

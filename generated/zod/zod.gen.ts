@@ -60,7 +60,8 @@ export const zConnectionTestResult = z.object({
         'vendor_unreachable',
         'timeout',
         'rate_limited',
-        'unexpected_response'
+        'unexpected_response',
+        'credential_unreadable'
     ]).optional()
 });
 

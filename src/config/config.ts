@@ -22,6 +22,8 @@ export interface Config {
   vendorHttp: { connectTimeoutMs: number; timeoutMs: number; maxResponseBytes: number };
   /** Live connection tests allowed per connection per minute (they cost the tenant vendor quota). */
   connectionTestsPerMinute: number;
+  /** Live connection tests a tenant may run per minute over all its connections, re-created ones too. */
+  connectionTestsPerTenantPerMinute: number;
   /** The bearer token /metrics requires; undefined turns /metrics off. */
   metricsToken?: string;
   /**
@@ -158,6 +160,10 @@ export function parseConfig(env: Env, devSecrets?: (dataDir: string) => DevSecre
     problems.push("MATCHER_VENDOR_CONNECT_TIMEOUT_MS must not exceed MATCHER_VENDOR_TIMEOUT_MS");
   }
   const connectionTestsPerMinute = positive("MATCHER_CONNECTION_TESTS_PER_MINUTE", 10);
+  const connectionTestsPerTenantPerMinute = positive(
+    "MATCHER_CONNECTION_TESTS_PER_TENANT_PER_MINUTE",
+    30,
+  );
   const pulls = {
     concurrency: positive("MATCHER_PULL_CONCURRENCY", 4),
     maxAttempts: positive("MATCHER_PULL_MAX_ATTEMPTS", 8),
@@ -204,6 +210,7 @@ export function parseConfig(env: Env, devSecrets?: (dataDir: string) => DevSecre
     egress: { allowHosts, allowHttp },
     vendorHttp,
     connectionTestsPerMinute,
+    connectionTestsPerTenantPerMinute,
     metricsToken,
     pulls,
   };

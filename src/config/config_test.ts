@@ -69,6 +69,7 @@ Deno.test("an empty development environment takes the documented defaults", () =
     leaseMs: 120_000,
     retentionMs: 30 * 86_400_000,
     webhookDelayMs: 2_000,
+    maxPagesPerWalk: 10_000,
   });
   assert.equal(config.auth.jwksUrl, undefined);
   assert.equal(config.auth.issuer, undefined);
@@ -104,6 +105,7 @@ Deno.test("explicit settings override the defaults", () => {
     leaseMs: 30_000,
     retentionMs: 7 * 86_400_000,
     webhookDelayMs: 0,
+    maxPagesPerWalk: 10_000,
   });
   assert.equal(config.port, 3000);
   assert.equal(config.host, "0.0.0.0");

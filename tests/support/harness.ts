@@ -18,6 +18,8 @@ export interface HarnessOptions {
   /** Vendor HTTP limits; short timeouts by default so tests of hangs stay quick. */
   vendorHttp?: Partial<Config["vendorHttp"]>;
   connectionTestsPerMinute?: number;
+  /** Live connection tests a tenant may run a minute, over all its connections; 30 by default. */
+  connectionTestsPerTenantPerMinute?: number;
   /** Replaces the real vendor clients (a test of what happens when they break unexpectedly). */
   aggregators?: Aggregators;
   /** The clock of the rate limiter, the vendor clients, webhook receipts and pulls. */
@@ -93,6 +95,7 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
         ...options.vendorHttp,
       },
       connectionTestsPerMinute: options.connectionTestsPerMinute ?? 10,
+      connectionTestsPerTenantPerMinute: options.connectionTestsPerTenantPerMinute ?? 30,
       metricsToken: options.metricsToken,
       publicUrl: options.publicUrl ?? "http://localhost:8080",
       pulls: {
