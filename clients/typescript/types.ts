@@ -159,7 +159,9 @@ export interface paths {
         /**
          * Get a pull
          * @description The pull's status, attempts and last error. A running pull reports its progress
-         *     (`pagesFetched`, `transactionsUpserted`) as it goes.
+         *     (`pagesFetched`, `transactionsUpserted`) as it goes. A pull of a deleted aggregator
+         *     connection stays readable as history; any id that is not a pull of one of the tenant's
+         *     aggregator connections is the same 404.
          */
         get: operations["getPull"];
         put?: never;
