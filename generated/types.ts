@@ -644,12 +644,37 @@ export interface components {
             pagesFetched: number;
             /** @description Transactions stored new or changed so far, over every attempt. */
             transactionsUpserted: number;
+            /**
+             * @description Vendor transactions that could not be stored, so far, over every attempt: a row whose
+             *     date, timestamp or amount the database would refuse, or of the wrong shape. The rest of
+             *     its page is stored; the row is counted here and in the metric
+             *     `matcher_pull_transactions_skipped_total`, and is skipped again (and counted again) by
+             *     later pulls until the vendor corrects it.
+             */
+            transactionsSkipped: number;
+            /** @description The first skipped transactions (at most 20), by vendor id, never by value. */
+            skippedTransactions: components["schemas"]["SkippedTransaction"][];
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
             startedAt: string | null;
             /** Format: date-time */
             finishedAt: string | null;
+        };
+        SkippedTransaction: {
+            /** @description The vendor's transaction id; null when the row had no usable one. */
+            externalId: string | null;
+            /** @description The vendor account whose walk met the row; null when not known. */
+            accountId: string | null;
+            /**
+             * @description `invalid_date`: the booking date is not a real day of years 1 to 9999.
+             *     `invalid_created_at`: the vendor's creation time is not an ISO 8601 date-time with an
+             *     offset naming a real instant in those years. `invalid_amount`: the amount is not a
+             *     finite number or decimal text. `invalid_shape`: a required field is missing or has the
+             *     wrong type.
+             * @enum {string}
+             */
+            reason: "invalid_shape" | "invalid_date" | "invalid_created_at" | "invalid_amount";
         };
         PullPage: {
             items: components["schemas"]["Pull"][];

@@ -14,6 +14,7 @@ import type { Logger } from "./lib/logger.ts";
 import { createRateLimiter } from "./lib/rate_limit.ts";
 import { processMetrics } from "./metrics/process_metrics.ts";
 import { pullMetrics } from "./metrics/pull_metrics.ts";
+import { skippedTransactionMetrics } from "./metrics/skipped_transaction_metrics.ts";
 import { createMetricsRegistry, type MetricsRegistry } from "./metrics/registry.ts";
 import { vendorMetrics } from "./metrics/vendor_metrics.ts";
 import { webhookMetrics } from "./metrics/webhook_metrics.ts";
@@ -80,6 +81,7 @@ export async function createService(parts: ServiceParts): Promise<Service> {
     { maxPagesPerWalk: settings.pulls.maxPagesPerWalk },
   );
   const observePull = pullMetrics(metrics, { sql, now });
+  const observeSkipped = skippedTransactionMetrics(metrics);
   const newPool = (options: { concurrency?: number } = {}) =>
     createPullPool({
       sql,
@@ -90,6 +92,7 @@ export async function createService(parts: ServiceParts): Promise<Service> {
       leaseMs: settings.pulls.leaseMs,
       maxAttempts: settings.pulls.maxAttempts,
       random: parts.random,
+      observeSkipped,
     }, {
       concurrency: options.concurrency ?? settings.pulls.concurrency,
       observe: observePull,

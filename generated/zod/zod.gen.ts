@@ -182,6 +182,17 @@ export const zPullError = z.object({
     message: z.string()
 });
 
+export const zSkippedTransaction = z.object({
+    externalId: z.string().nullable(),
+    accountId: z.string().nullable(),
+    reason: z.enum([
+        'invalid_shape',
+        'invalid_date',
+        'invalid_created_at',
+        'invalid_amount'
+    ])
+});
+
 export const zPull = z.object({
     id: z.uuid(),
     connectionId: z.uuid(),
@@ -192,6 +203,8 @@ export const zPull = z.object({
     lastError: zPullError.nullable(),
     pagesFetched: z.int().gte(0),
     transactionsUpserted: z.int().gte(0),
+    transactionsSkipped: z.int().gte(0),
+    skippedTransactions: z.array(zSkippedTransaction).max(20),
     createdAt: z.iso.datetime(),
     startedAt: z.iso.datetime().nullable(),
     finishedAt: z.iso.datetime().nullable()

@@ -38,6 +38,8 @@ export function toRow(r: Record<string, unknown>): PullRow {
     lastError: r.last_error as PullError | null,
     pagesFetched: r.pages_fetched as number,
     transactionsUpserted: r.transactions_upserted as number,
+    transactionsSkipped: r.transactions_skipped as number,
+    skippedTransactions: r.skipped_transactions as Pull["skippedTransactions"],
     createdAt: r.created_at as Date,
     startedAt: r.started_at as Date | null,
     finishedAt: r.finished_at as Date | null,

@@ -8,7 +8,7 @@ import type { Logger } from "../lib/logger.ts";
 import * as transactions from "../transactions/transactions.repository.ts";
 import type { AggregatorClient, TransactionPage } from "../vendors/aggregator.ts";
 import type { Aggregators } from "../vendors/clients.ts";
-import { PageWriter, type RunControl, Stopping } from "./page_writer.ts";
+import { PageWriter, type RunControl, type SkippedObserver, Stopping } from "./page_writer.ts";
 import { prefetch } from "./prefetch.ts";
 import { type Lease, LeaseLost } from "./pull_leases.repository.ts";
 import {
@@ -62,6 +62,8 @@ export interface PullRunDeps {
   random?: () => number;
   /** Accounts walked at once; the pool sets `walksPerPull(concurrency)`, 1 when absent. */
   walksPerPull?: number;
+  /** Told about the vendor rows each stored page skipped (the skipped-transactions metric). */
+  observeSkipped?: SkippedObserver;
 }
 
 /** Runs `job` (claimed under `lease`) to an outcome: succeeded, retrying, failed, dead or released. */

@@ -1,4 +1,5 @@
 // The one small interface the rest of the service uses to talk to an aggregator, and its shapes.
+import type { SkippedTransaction } from "./transaction_rules.ts";
 import type { Vendor } from "./vendors.ts";
 
 /** The aggregator API credential a client calls with, as the connection's sealed blob holds it. */
@@ -31,9 +32,14 @@ export interface VendorTransaction {
   raw: Record<string, unknown>;
 }
 
-/** One page of transactions; `next` is where the following page is fetched from, or null. */
+/**
+ * One page of transactions; `next` is where the following page is fetched from, or null. The rows
+ * of the page that cannot be stored (a date, timestamp or amount the database would refuse) are
+ * in `skipped`, so that they are counted rather than failing the page or vanishing.
+ */
 export interface TransactionPage {
   transactions: VendorTransaction[];
+  skipped?: SkippedTransaction[];
   next: string | null;
 }
 

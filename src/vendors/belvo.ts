@@ -10,6 +10,8 @@ import { type ClientContext, urlUnder } from "./client_context.ts";
 import { signedAmount } from "./decimal.ts";
 import { VendorError } from "./errors.ts";
 import { PageWalk } from "./page_walk.ts";
+import { bookingDate, isAmount, isInstant, type SkippedTransaction } from "./transaction_rules.ts";
+import { sortRows } from "./transaction_rows.ts";
 import { followNext, requestJson, sameOriginNext } from "./vendor_json.ts";
 
 /** Belvo's largest page; larger values are clamped by Belvo itself. */
@@ -25,18 +27,24 @@ const Account = z.looseObject({
   currency: z.string().nullish(),
 });
 /** A finite amount: a JSON number, or decimal text of a size money can have. */
-const Amount = z.union([z.number(), z.string().regex(/^-?\d{1,18}(\.\d{1,12})?$/)]);
+const Amount = z.union([z.number(), z.string()]).refine(isAmount);
 const Transaction = z.looseObject({
   id: z.string(),
   account: z.looseObject({ id: z.string() }).nullish(),
-  value_date: z.string().min(10),
+  value_date: z.string().refine((date) => bookingDate(date) !== undefined),
   amount: Amount,
   type: z.string().nullish(),
   currency: z.string().nullish(),
   description: z.string().nullish(),
   status: z.string().nullish(),
-  created_at: z.string().nullish(),
+  created_at: z.string().refine(isInstant).nullish(),
 });
+/** Which field's failure skips a transaction for which reason; any other field: invalid_shape. */
+const SKIP_REASONS = {
+  value_date: "invalid_date",
+  created_at: "invalid_created_at",
+  amount: "invalid_amount",
+} as const;
 const Page = <T extends z.ZodType>(item: T) =>
   z.object({ results: z.array(item), next: z.string().nullish() });
 
@@ -46,7 +54,7 @@ function toTransaction(t: z.infer<typeof Transaction>, accountId: string): Vendo
   return {
     id: t.id,
     accountId: t.account?.id ?? accountId,
-    date: t.value_date.slice(0, 10),
+    date: bookingDate(t.value_date)!,
     amount: signedAmount(t.amount, direction),
     direction,
     currency: t.currency ?? null,
@@ -55,6 +63,17 @@ function toTransaction(t: z.infer<typeof Transaction>, accountId: string): Vendo
     createdAt: t.created_at ?? null,
     raw: t,
   };
+}
+
+/** A page's raw rows as transactions to store and rows to skip, under account `accountId`. */
+function sorted(rows: unknown[], accountId: string) {
+  return sortRows(
+    rows,
+    Transaction,
+    SKIP_REASONS,
+    accountId || null,
+    (t) => toTransaction(t, accountId),
+  );
 }
 
 export function createBelvoClient(ctx: ClientContext): AggregatorClient {
@@ -125,30 +144,32 @@ export function createBelvoClient(ctx: ClientContext): AggregatorClient {
           // Belvo documents a date here; whole days overlap, and storing is idempotent.
           created_at__gte: query.createdFrom?.slice(0, 10),
         });
-      for await (const page of pages(first, Transaction, operation, query.pagesBefore)) {
-        yield {
-          transactions: page.results.map((t) => toTransaction(t, query.accountId)),
-          next: page.next?.href ?? null,
-        };
+      // Transactions are checked one by one, so that one bad row does not fail its page.
+      for await (const page of pages(first, z.unknown(), operation, query.pagesBefore)) {
+        yield { ...sorted(page.results, query.accountId), next: page.next?.href ?? null };
       }
     },
 
     async *transactionsByIds(query): AsyncGenerator<TransactionPage> {
       const operation = "belvo GET /api/transactions/{id}/";
       let batch: VendorTransaction[] = [];
+      let skipped: SkippedTransaction[] = [];
       for (const id of query.ids) {
         const url = urlUnder(ctx.baseUrl, `/api/transactions/${encodeURIComponent(id)}/`);
         try {
-          batch.push(toTransaction(await get(url, operation, Transaction), query.accountId ?? ""));
+          const one = sorted([await get(url, operation, z.unknown())], query.accountId ?? "");
+          batch.push(...one.transactions);
+          skipped.push(...one.skipped);
         } catch (err) {
           if (!(err instanceof VendorError && err.kind === "not_found")) throw err;
         }
-        if (batch.length === BY_ID_PAGE) {
-          yield { transactions: batch, next: null };
+        if (batch.length + skipped.length === BY_ID_PAGE) {
+          yield { transactions: batch, skipped, next: null };
           batch = [];
+          skipped = [];
         }
       }
-      if (batch.length) yield { transactions: batch, next: null };
+      if (batch.length + skipped.length) yield { transactions: batch, skipped, next: null };
     },
   };
 }

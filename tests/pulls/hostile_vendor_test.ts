@@ -5,6 +5,7 @@ import type { Aggregators } from "../../src/vendors/clients.ts";
 import { testClock, wireBelvo, type Wired, wirePluggy } from "../support/pulls.ts";
 import { fakeAggregators, gatedWalks } from "../support/vendors.ts";
 import type { Json } from "../support/vendor_calls.ts";
+import { parseExposition, samplesOf } from "../support/prometheus.ts";
 
 const HOUR = 60 * 60_000;
 
@@ -232,6 +233,148 @@ Deno.test("a permanent vendor fault fails the pull at once with its reason; a ma
       assert.equal(pull.lastError.reason, "unexpected_response");
     });
     assert.ok(!w.h.logs.join("\n").includes("user:pw"), "no user info in a log line");
+  } finally {
+    await w.close();
+  }
+});
+
+const METRICS_TOKEN = "hostile-vendor-metrics-token-0123456789abcdef";
+
+/** `matcher_pull_transactions_skipped_total` as "vendor reason" → value, zeros left out. */
+async function skippedMetric(w: Wired<{ url: string }>): Promise<Record<string, number>> {
+  const res = await w.h.request("/metrics", {
+    headers: { Authorization: `Bearer ${METRICS_TOKEN}` },
+  });
+  assert.equal(res.status, 200);
+  const samples = samplesOf(
+    parseExposition(await res.text()),
+    "matcher_pull_transactions_skipped_total",
+  );
+  assert.equal(samples.length, 8, "every vendor and reason shown from zero");
+  return Object.fromEntries(
+    samples.filter((s) => s.value > 0).map((
+      s,
+    ) => [`${s.labels.vendor} ${s.labels.reason}`, s.value]),
+  );
+}
+
+Deno.test("the dates the attack sent (2024-13-45, not-a-date, year 0) no longer fail the pull", async () => {
+  const items = [{ accounts: [{ type: "BANK" as const, transactions: 10 }] }];
+  const w = await wirePluggy({ items }, { pulls: { wake: false } });
+  try {
+    const account = w.fake.items[0].accounts[0].id;
+    const rows: Json[] = w.fake.transactions(account).map((t) => ({ ...t }));
+    rows[3].date = "2024-13-45";
+    rows[5].createdAt = "not-a-date";
+    rows[7].createdAt = "0000-01-01T00:00:00Z";
+    w.fake.faults.add({
+      path: "/v2/transactions",
+      fault: { status: 200, body: { results: rows, next: null } },
+    });
+    const pull = await requestAndRun(w);
+    assert.equal(pull.status, "succeeded", JSON.stringify(pull));
+    assert.equal(pull.transactionsUpserted, 7);
+    assert.equal(pull.transactionsSkipped, 3);
+    assert.deepEqual(
+      pull.skippedTransactions.map((s: Json) => [s.externalId, s.reason]),
+      [[rows[3].id, "invalid_date"], [rows[5].id, "invalid_created_at"], [
+        rows[7].id,
+        "invalid_created_at",
+      ]],
+    );
+  } finally {
+    await w.close();
+  }
+});
+
+Deno.test("malformed Pluggy transactions are skipped and counted; the rest of their page is stored", async () => {
+  const items = [{ accounts: [{ type: "BANK" as const, transactions: 25 }] }];
+  const w = await wirePluggy({ items }, { pulls: { wake: false }, metricsToken: METRICS_TOKEN });
+  try {
+    const account = w.fake.items[0].accounts[0].id;
+    const rows: Json[] = w.fake.transactions(account).map((t) => ({ ...t }));
+    const bad: Array<[number, Json, string]> = [
+      [1, { date: "2024-13-45" }, "invalid_date"],
+      [2, { createdAt: "not-a-date" }, "invalid_created_at"],
+      [3, { createdAt: "0000-01-01T00:00:00Z" }, "invalid_created_at"],
+      [4, { amount: "12,50" }, "invalid_amount"],
+      [5, { amount: "__HUGE__" }, "invalid_amount"], // sent as 1e400: Infinity once parsed
+      [6, { date: "0000-01-01" }, "invalid_date"],
+    ];
+    for (const [i, change] of bad) Object.assign(rows[i], change);
+    delete rows[7].accountId; // the wrong shape
+    const page = JSON.stringify({ results: rows, next: null }).replace('"__HUGE__"', "1e400");
+    w.fake.faults.add({ path: "/v2/transactions", fault: { status: 200, body: page } });
+    const pull = await requestAndRun(w);
+    assert.equal(pull.status, "succeeded", JSON.stringify(pull));
+    assert.equal(pull.attempts, 1);
+    assert.equal(pull.transactionsUpserted, 25 - 7);
+    assert.equal(pull.transactionsSkipped, 7);
+    const expected = [
+      ...bad.map(([i, , reason]) => ({ externalId: rows[i].id, accountId: account, reason })),
+      { externalId: rows[7].id, accountId: account, reason: "invalid_shape" },
+    ].sort((a, b) => a.externalId.localeCompare(b.externalId));
+    const kept = [...pull.skippedTransactions].sort((a: Json, b: Json) =>
+      a.externalId.localeCompare(b.externalId)
+    );
+    assert.deepEqual(kept, expected);
+    const stored = (await w.transactions()).map((t) => t.externalId).sort();
+    const skippedIds = new Set(expected.map((e) => e.externalId));
+    assert.deepEqual(stored, rows.map((r) => r.id).filter((id) => !skippedIds.has(id)).sort());
+    assert.deepEqual(await skippedMetric(w), {
+      "pluggy invalid_date": 2,
+      "pluggy invalid_created_at": 2,
+      "pluggy invalid_amount": 2,
+      "pluggy invalid_shape": 1,
+    });
+    const logs = w.h.logs.join("\n");
+    assert.match(logs, /vendor transactions skipped/);
+    for (const value of ["2024-13-45", "not-a-date", "12,50"]) {
+      assert.ok(!logs.includes(value), `the skipped value ${value} is in no log line`);
+    }
+  } finally {
+    await w.close();
+  }
+});
+
+Deno.test("malformed Belvo transactions are skipped and counted, the first 20 kept by id", async () => {
+  const links = [{ accounts: [{ transactions: 25 }] }];
+  const w = await wireBelvo({ links }, { pulls: { wake: false }, metricsToken: METRICS_TOKEN });
+  try {
+    const account = w.fake.links[0].accounts[0].id;
+    const rows: Json[] = w.fake.transactions(w.fake.links[0].id).map((t: Json) => ({ ...t }));
+    // Every row but the first two is broken, each in one of three ways.
+    const changes: Json[] = [
+      { value_date: "2024-02-30" },
+      { created_at: "0000-01-01T00:00:00Z" },
+      { amount: "1e3" },
+    ];
+    for (let i = 2; i < rows.length; i++) Object.assign(rows[i], changes[i % 3]);
+    w.fake.faults.add({
+      path: "/api/transactions/",
+      fault: {
+        status: 200,
+        body: { count: rows.length, next: null, previous: null, results: rows },
+      },
+    });
+    const pull = await requestAndRun(w);
+    assert.equal(pull.status, "succeeded", JSON.stringify(pull));
+    assert.equal(pull.transactionsUpserted, 2);
+    assert.equal(pull.transactionsSkipped, 23);
+    assert.equal(pull.skippedTransactions.length, 20, "the first 20 are kept, all are counted");
+    for (const s of pull.skippedTransactions) {
+      const i = rows.findIndex((r) => r.id === s.externalId);
+      assert.ok(i >= 2);
+      assert.equal(s.accountId, account);
+      assert.equal(s.reason, ["invalid_date", "invalid_created_at", "invalid_amount"][i % 3]);
+    }
+    const metric = await skippedMetric(w);
+    assert.equal(Object.values(metric).reduce((a, b) => a + b, 0), 23);
+    assert.deepEqual(Object.keys(metric).sort(), [
+      "belvo invalid_amount",
+      "belvo invalid_created_at",
+      "belvo invalid_date",
+    ]);
   } finally {
     await w.close();
   }

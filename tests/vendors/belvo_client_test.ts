@@ -93,6 +93,29 @@ Deno.test("the Belvo client on the happy path", async (t) => {
       assert.deepEqual(got.map((t) => t.accountId), wanted.map((t) => t.account.id));
     });
 
+    await t.step(
+      "a transaction fetched by id that cannot be stored is skipped, not fatal",
+      async () => {
+        const [first, second, third] = fake.transactions(linkId);
+        fake.faults.add({
+          path: `/api/transactions/${second.id}/`,
+          fault: { status: 200, body: { ...second, value_date: "2024-13-45" } },
+        });
+        const pages = await allPages(client.transactionsByIds({
+          accountRef: linkId,
+          accountId,
+          ids: [first.id, second.id, third.id],
+        }));
+        assert.deepEqual(pages.flatMap((p) => p.transactions.map((t) => t.id)), [
+          first.id,
+          third.id,
+        ]);
+        assert.deepEqual(pages.flatMap((p) => p.skipped), [
+          { id: second.id, accountId, reason: "invalid_date" },
+        ]);
+      },
+    );
+
     await t.step("a failure other than not-found stops a fetch by id", async () => {
       const [first, second] = fake.transactions(linkId);
       fake.faults.add({ path: `/api/transactions/${second.id}/`, fault: { status: 500 } });
@@ -262,14 +285,10 @@ Deno.test("Belvo transactions: pending status, direction from type, amounts as t
         body: { next: null, results: [{ ...base, id: "b4", amount: "1" + "0".repeat(40) }] },
       },
     });
-    const err = await vendorFailure(
-      allPages(client.transactions({ accountRef: linkId, accountId })),
-    );
-    assert.equal(
-      err.reason,
-      "unexpected_response",
-      "an absurd amount is a malformed answer, not a crash",
-    );
+    // An absurd amount is a row skipped, not a crash, nor a page refused.
+    const [absurd] = await allPages(client.transactions({ accountRef: linkId, accountId }));
+    assert.deepEqual(absurd.transactions, []);
+    assert.deepEqual(absurd.skipped, [{ id: "b4", accountId, reason: "invalid_amount" }]);
   } finally {
     await fake.close();
   }

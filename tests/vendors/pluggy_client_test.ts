@@ -112,6 +112,33 @@ Deno.test("the Pluggy client on the happy path", async (t) => {
       assert.ok(sent.query.get("createdAtFrom") || sent.query.get("after"));
     });
 
+    await t.step(
+      "a transaction fetched by id that cannot be stored is skipped, not fatal",
+      async () => {
+        const [first, second] = fake.transactions(bankId);
+        fake.faults.add({
+          path: "/transactions",
+          fault: {
+            status: 200,
+            body: {
+              results: [first, { ...second, createdAt: "not-a-date" }],
+              page: 1,
+              totalPages: 1,
+            },
+          },
+        });
+        const [page] = await allPages(client.transactionsByIds({
+          accountRef: itemId,
+          accountId: bankId,
+          ids: [first.id, second.id],
+        }));
+        assert.deepEqual(page.transactions.map((t) => t.id), [first.id]);
+        assert.deepEqual(page.skipped, [
+          { id: second.id, accountId: bankId, reason: "invalid_created_at" },
+        ]);
+      },
+    );
+
     await t.step("fetches transactions by ids, at most 500 ids a call", async () => {
       const wanted = fake.transactions(bankId).slice(0, 3).map((t) => t.id);
       const missing = Array.from({ length: 600 }, () => crypto.randomUUID());
