@@ -39,9 +39,12 @@ export interface paths {
          * @description Runs a live check of the connection `(vendor, configName)` with its stored, sealed
          *     credential: Pluggy `POST /auth` then `GET /items/{accountRef}`; Belvo
          *     `GET /api/links/{accountRef}/`. No credential is sent or returned. A credential or account
-         *     that does not work is a result, `healthy: false` with a `reason`, not an error. Each check
-         *     costs the tenant vendor quota, so a connection may be tested a limited number of times a
-         *     minute (10 by default); past that the answer is 429 with `Retry-After`.
+         *     that does not work is a result, `healthy: false` with a `reason`, not an error; so is a
+         *     stored credential the service cannot open (`credential_unreadable`), which calls no vendor
+         *     and counts against no limit. Each check costs the tenant vendor quota, so a connection may
+         *     be tested a limited number of times a minute (10 by default), and a tenant a limited number
+         *     of times over all its connections, deleted and re-created ones included (30 by default);
+         *     past either the answer is 429 with `Retry-After`.
          */
         post: operations["testAggregatorConnection"];
         delete?: never;
@@ -156,7 +159,9 @@ export interface paths {
         /**
          * Get a pull
          * @description The pull's status, attempts and last error. A running pull reports its progress
-         *     (`pagesFetched`, `transactionsUpserted`) as it goes.
+         *     (`pagesFetched`, `transactionsUpserted`) as it goes. A pull of a deleted aggregator
+         *     connection stays readable as history; any id that is not a pull of one of the tenant's
+         *     aggregator connections is the same 404.
          */
         get: operations["getPull"];
         put?: never;
@@ -552,10 +557,12 @@ export interface components {
              *     item or link. `vendor_unreachable`: the vendor could not be reached, answered a server
              *     error, or the egress policy refused its address. `timeout`: no answer in time.
              *     `rate_limited`: the vendor asked us to slow down. `unexpected_response`: the vendor
-             *     answered something this service does not understand.
+             *     answered something this service does not understand. `credential_unreadable`: the
+             *     stored credential does not open with the configured seal keys (its key was retired, or
+             *     the blob was altered); the vendor was not called. Send the credential again.
              * @enum {string}
              */
-            reason?: "credentials_rejected" | "account_not_found" | "vendor_unreachable" | "timeout" | "rate_limited" | "unexpected_response";
+            reason?: "credentials_rejected" | "account_not_found" | "vendor_unreachable" | "timeout" | "rate_limited" | "unexpected_response" | "credential_unreadable";
         };
         /**
          * @description The secret-free connection descriptor.
@@ -691,15 +698,24 @@ export interface components {
          * @description `queued`: waiting for a worker. `running`: a worker holds it. `retrying`: the last attempt
          *     failed in a way that may pass; `nextAttemptAt` says when the next starts. `succeeded`:
          *     done. `failed`: stopped at once because retrying cannot help (credentials rejected, account
-         *     not found, connection deleted, credential unreadable with the configured seal keys).
+         *     not found, connection deleted, credential unreadable with the configured seal keys, a
+         *     permanent vendor fault such as a redirect or a page link off the connection's origin, page
+         *     links that cycle or run past the cap on pages per walk).
          *     `dead`: every allowed attempt failed. After fixing the cause, run its work again with
          *     `POST /v1/discovery/pulls/{pullId}/retry`, or request a new pull of the connection.
          * @enum {string}
          */
         PullStatus: "queued" | "running" | "retrying" | "succeeded" | "failed" | "dead";
         PullError: {
-            /** @enum {string} */
-            reason: "credentials_rejected" | "account_not_found" | "vendor_unreachable" | "timeout" | "rate_limited" | "unexpected_response" | "connection_deleted" | "credential_unreadable" | "worker_lost" | "internal_error";
+            /**
+             * @description Why the last attempt failed. Besides the connection test's reasons: `connection_deleted`,
+             *     `credential_unreadable` (the seal key that sealed the credential is not configured),
+             *     `page_cycle` (a vendor's next link led back to a page the walk had already read),
+             *     `too_many_pages` (a walk of one account passed the configured cap on pages per walk),
+             *     `worker_lost` (the worker stopped mid-pull) and `internal_error`.
+             * @enum {string}
+             */
+            reason: "credentials_rejected" | "account_not_found" | "vendor_unreachable" | "timeout" | "rate_limited" | "unexpected_response" | "connection_deleted" | "credential_unreadable" | "page_cycle" | "too_many_pages" | "worker_lost" | "internal_error";
             /** @description Our description (operation and status); never the vendor's text or a secret. */
             message: string;
         };
@@ -723,12 +739,37 @@ export interface components {
             pagesFetched: number;
             /** @description Transactions stored new or changed so far, over every attempt. */
             transactionsUpserted: number;
+            /**
+             * @description Vendor transactions that could not be stored, so far, over every attempt: a row whose
+             *     date, timestamp or amount the database would refuse, or of the wrong shape. The rest of
+             *     its page is stored; the row is counted here and in the metric
+             *     `matcher_pull_transactions_skipped_total`, and is skipped again (and counted again) by
+             *     later pulls until the vendor corrects it.
+             */
+            transactionsSkipped: number;
+            /** @description The first skipped transactions (at most 20), by vendor id, never by value. */
+            skippedTransactions: components["schemas"]["SkippedTransaction"][];
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
             startedAt: string | null;
             /** Format: date-time */
             finishedAt: string | null;
+        };
+        SkippedTransaction: {
+            /** @description The vendor's transaction id; null when the row had no usable one. */
+            externalId: string | null;
+            /** @description The vendor account whose walk met the row; null when not known. */
+            accountId: string | null;
+            /**
+             * @description `invalid_date`: the booking date is not a real day of years 1 to 9999.
+             *     `invalid_created_at`: the vendor's creation time is not an ISO 8601 date-time with an
+             *     offset naming a real instant in those years. `invalid_amount`: the amount is not a
+             *     finite number or decimal text. `invalid_shape`: a required field is missing or has the
+             *     wrong type.
+             * @enum {string}
+             */
+            reason: "invalid_shape" | "invalid_date" | "invalid_created_at" | "invalid_amount";
         };
         PullPage: {
             items: components["schemas"]["Pull"][];

@@ -15,6 +15,7 @@ import type { Logger } from "./lib/logger.ts";
 import { createRateLimiter } from "./lib/rate_limit.ts";
 import { processMetrics } from "./metrics/process_metrics.ts";
 import { pullMetrics } from "./metrics/pull_metrics.ts";
+import { skippedTransactionMetrics } from "./metrics/skipped_transaction_metrics.ts";
 import { createMetricsRegistry, type MetricsRegistry } from "./metrics/registry.ts";
 import { vendorMetrics } from "./metrics/vendor_metrics.ts";
 import { webhookMetrics } from "./metrics/webhook_metrics.ts";
@@ -33,6 +34,7 @@ export type ServiceSettings = Pick<
   | "egress"
   | "vendorHttp"
   | "connectionTestsPerMinute"
+  | "connectionTestsPerTenantPerMinute"
   | "metricsToken"
   | "publicUrl"
   | "pulls"
@@ -81,8 +83,10 @@ export async function createService(parts: ServiceParts): Promise<Service> {
       observe: vendorMetrics(metrics),
     }),
     now,
+    { maxPagesPerWalk: settings.pulls.maxPagesPerWalk },
   );
   const observePull = pullMetrics(metrics, { sql, now });
+  const observeSkipped = skippedTransactionMetrics(metrics);
   const newPool = (options: { concurrency?: number } = {}) =>
     createPullPool({
       sql,
@@ -93,6 +97,7 @@ export async function createService(parts: ServiceParts): Promise<Service> {
       leaseMs: settings.pulls.leaseMs,
       maxAttempts: settings.pulls.maxAttempts,
       random: parts.random,
+      observeSkipped,
     }, {
       concurrency: options.concurrency ?? settings.pulls.concurrency,
       observe: observePull,
@@ -118,11 +123,11 @@ export async function createService(parts: ServiceParts): Promise<Service> {
     metricsToken: settings.metricsToken,
     verifyTenant: createTenantVerifier(settings.auth),
     connectors: parts.connectors ?? registerBuiltInConnectors(createConnectorRegistry()),
-    testLimiter: createRateLimiter(kv, {
-      limit: settings.connectionTestsPerMinute,
-      windowMs: 60_000,
-      now,
-    }),
+    rateLimiter: createRateLimiter(kv, now),
+    testLimits: {
+      perConnection: settings.connectionTestsPerMinute,
+      perTenant: settings.connectionTestsPerTenantPerMinute,
+    },
     webhooks: createWebhookIntake({
       sql,
       tokens: tokenCache,

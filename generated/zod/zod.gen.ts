@@ -60,7 +60,8 @@ export const zConnectionTestResult = z.object({
         'vendor_unreachable',
         'timeout',
         'rate_limited',
-        'unexpected_response'
+        'unexpected_response',
+        'credential_unreadable'
     ]).optional()
 });
 
@@ -147,7 +148,9 @@ export const zWebhookReceipt = z.object({
  * `queued`: waiting for a worker. `running`: a worker holds it. `retrying`: the last attempt
  * failed in a way that may pass; `nextAttemptAt` says when the next starts. `succeeded`:
  * done. `failed`: stopped at once because retrying cannot help (credentials rejected, account
- * not found, connection deleted, credential unreadable with the configured seal keys).
+ * not found, connection deleted, credential unreadable with the configured seal keys, a
+ * permanent vendor fault such as a redirect or a page link off the connection's origin, page
+ * links that cycle or run past the cap on pages per walk).
  * `dead`: every allowed attempt failed. After fixing the cause, run its work again with
  * `POST /v1/discovery/pulls/{pullId}/retry`, or request a new pull of the connection.
  *
@@ -171,10 +174,23 @@ export const zPullError = z.object({
         'unexpected_response',
         'connection_deleted',
         'credential_unreadable',
+        'page_cycle',
+        'too_many_pages',
         'worker_lost',
         'internal_error'
     ]),
     message: z.string()
+});
+
+export const zSkippedTransaction = z.object({
+    externalId: z.string().nullable(),
+    accountId: z.string().nullable(),
+    reason: z.enum([
+        'invalid_shape',
+        'invalid_date',
+        'invalid_created_at',
+        'invalid_amount'
+    ])
 });
 
 export const zPull = z.object({
@@ -187,6 +203,8 @@ export const zPull = z.object({
     lastError: zPullError.nullable(),
     pagesFetched: z.int().gte(0),
     transactionsUpserted: z.int().gte(0),
+    transactionsSkipped: z.int().gte(0),
+    skippedTransactions: z.array(zSkippedTransaction).max(20),
     createdAt: z.iso.datetime(),
     startedAt: z.iso.datetime().nullable(),
     finishedAt: z.iso.datetime().nullable()

@@ -33,6 +33,8 @@ export interface Config {
   vendorHttp: { connectTimeoutMs: number; timeoutMs: number; maxResponseBytes: number };
   /** Live connection tests allowed per connection per minute (they cost the tenant vendor quota). */
   connectionTestsPerMinute: number;
+  /** Live connection tests a tenant may run per minute over all its connections, re-created ones too. */
+  connectionTestsPerTenantPerMinute: number;
   /** The bearer token /metrics requires; undefined turns /metrics off. */
   metricsToken?: string;
   /**
@@ -57,6 +59,8 @@ export interface Config {
      * whole instead.
      */
     idsPerAccount: number;
+    /** Pages one walk of a vendor list may read before the pull fails (`too_many_pages`). */
+    maxPagesPerWalk: number;
   };
 }
 
@@ -163,12 +167,17 @@ const settings = z.object({
   MATCHER_VENDOR_TIMEOUT_MS: whole("MATCHER_VENDOR_TIMEOUT_MS", 30_000),
   MATCHER_VENDOR_MAX_RESPONSE_BYTES: whole("MATCHER_VENDOR_MAX_RESPONSE_BYTES", 32 * 1024 * 1024),
   MATCHER_CONNECTION_TESTS_PER_MINUTE: whole("MATCHER_CONNECTION_TESTS_PER_MINUTE", 10),
+  MATCHER_CONNECTION_TESTS_PER_TENANT_PER_MINUTE: whole(
+    "MATCHER_CONNECTION_TESTS_PER_TENANT_PER_MINUTE",
+    30,
+  ),
   MATCHER_PULL_CONCURRENCY: whole("MATCHER_PULL_CONCURRENCY", 4),
   MATCHER_PULL_MAX_ATTEMPTS: whole("MATCHER_PULL_MAX_ATTEMPTS", 8),
   MATCHER_PULL_LEASE_SECONDS: whole("MATCHER_PULL_LEASE_SECONDS", 120),
   MATCHER_RETENTION_DAYS: whole("MATCHER_RETENTION_DAYS", 30),
   MATCHER_PULL_WEBHOOK_DELAY_MS: whole("MATCHER_PULL_WEBHOOK_DELAY_MS", 2_000, 0),
   MATCHER_PULL_IDS_PER_ACCOUNT: whole("MATCHER_PULL_IDS_PER_ACCOUNT", 1_000),
+  MATCHER_PULL_MAX_PAGES_PER_WALK: whole("MATCHER_PULL_MAX_PAGES_PER_WALK", 10_000),
   MATCHER_WEBHOOK_TOKEN_CACHE_MS: whole("MATCHER_WEBHOOK_TOKEN_CACHE_MS", 2_000, 0),
   MATCHER_METRICS_TOKEN: text,
   // Untrimmed: Deno reads these as they are, and so must the check of its tracing.
@@ -292,6 +301,7 @@ function toConfig(s: Settings): Config {
       maxResponseBytes: s.MATCHER_VENDOR_MAX_RESPONSE_BYTES,
     },
     connectionTestsPerMinute: s.MATCHER_CONNECTION_TESTS_PER_MINUTE,
+    connectionTestsPerTenantPerMinute: s.MATCHER_CONNECTION_TESTS_PER_TENANT_PER_MINUTE,
     metricsToken: s.MATCHER_METRICS_TOKEN,
     webhookTokenCacheMs: s.MATCHER_WEBHOOK_TOKEN_CACHE_MS,
     pulls: {
@@ -301,6 +311,7 @@ function toConfig(s: Settings): Config {
       retentionMs: s.MATCHER_RETENTION_DAYS * 86_400_000,
       webhookDelayMs: s.MATCHER_PULL_WEBHOOK_DELAY_MS,
       idsPerAccount: s.MATCHER_PULL_IDS_PER_ACCOUNT,
+      maxPagesPerWalk: s.MATCHER_PULL_MAX_PAGES_PER_WALK,
     },
   };
 }

@@ -70,6 +70,7 @@ Deno.test("an empty development environment takes the documented defaults", () =
     retentionMs: 30 * 86_400_000,
     webhookDelayMs: 2_000,
     idsPerAccount: 1_000,
+    maxPagesPerWalk: 10_000,
   });
   assert.equal(config.webhookTokenCacheMs, 2_000);
   assert.equal(config.auth.jwksUrl, undefined);
@@ -109,6 +110,7 @@ Deno.test("explicit settings override the defaults", () => {
     retentionMs: 7 * 86_400_000,
     webhookDelayMs: 0,
     idsPerAccount: 50,
+    maxPagesPerWalk: 10_000,
   });
   assert.equal(config.webhookTokenCacheMs, 0);
   assert.equal(config.port, 3000);

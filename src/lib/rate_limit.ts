@@ -1,36 +1,53 @@
-// A sliding-window rate limit kept in Deno KV, so every replica sharing the KV shares the count.
+// Sliding-window rate limits kept in Deno KV, so every replica sharing the KV shares the counts.
 import { commitKv } from "../db/kv.ts";
 
-export interface RateLimitOptions {
-  /** Requests allowed per window. */
+/** One sliding window: at most `limit` requests per `windowMs` under `key`. */
+export interface RateWindow {
+  key: Deno.KvKey;
   limit: number;
   windowMs: number;
-  now?: () => number;
 }
 
-export type RateLimitVerdict = { allowed: true } | { allowed: false; retryAfterSeconds: number };
-
-/** Takes one request from the window of `key`; several replicas may race on the same key. */
-export type RateLimiter = (key: Deno.KvKey) => Promise<RateLimitVerdict>;
+export type RateLimitVerdict =
+  | { allowed: true }
+  /** `window`: the full window that makes the caller wait longest. */
+  | { allowed: false; retryAfterSeconds: number; window: RateWindow };
 
 /**
- * The window is the list of the last `limit` request times under one KV key, updated with an
- * atomic check so that concurrent requests never both take the last slot.
+ * Takes one request from every window at once (a connection's and its tenant's, say): from all of
+ * them, or from none when any is full, so that a refused request spends nothing. Several replicas
+ * may race on the same keys.
  */
-export function createRateLimiter(kv: Deno.Kv, options: RateLimitOptions): RateLimiter {
-  const now = options.now ?? Date.now;
-  return async function takeSlot(key) {
+export type RateLimiter = (windows: RateWindow[]) => Promise<RateLimitVerdict>;
+
+/**
+ * Each window is the list of its last `limit` request times under its KV key; all of them are
+ * updated in one atomic commit that checks each, so concurrent requests never both take a last slot.
+ */
+export function createRateLimiter(kv: Deno.Kv, now: () => number = Date.now): RateLimiter {
+  return async function takeSlots(windows) {
     for (;;) {
-      const entry = await kv.get<number[]>(key);
+      const entries = await kv.getMany<number[][]>(windows.map((w) => w.key));
       const at = now();
-      const recent = (entry.value ?? []).filter((t) => t > at - options.windowMs);
-      if (recent.length >= options.limit) {
-        const freeAt = recent[recent.length - options.limit] + options.windowMs;
-        return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((freeAt - at) / 1000)) };
-      }
-      const result = await commitKv(
-        kv.atomic().check(entry).set(key, [...recent, at], { expireIn: options.windowMs }),
+      const recents = windows.map((w, i) =>
+        (entries[i].value ?? []).filter((t) => t > at - w.windowMs)
       );
+      let refused: { retryAfterSeconds: number; window: RateWindow } | undefined;
+      for (const [i, window] of windows.entries()) {
+        const recent = recents[i];
+        if (recent.length < window.limit) continue;
+        const freeAt = recent[recent.length - window.limit] + window.windowMs;
+        const retryAfterSeconds = Math.max(1, Math.ceil((freeAt - at) / 1000));
+        if (!refused || retryAfterSeconds > refused.retryAfterSeconds) {
+          refused = { retryAfterSeconds, window };
+        }
+      }
+      if (refused) return { allowed: false, ...refused };
+      const op = kv.atomic();
+      for (const [i, window] of windows.entries()) {
+        op.check(entries[i]).set(window.key, [...recents[i], at], { expireIn: window.windowMs });
+      }
+      const result = await commitKv(op);
       if (result.ok) return { allowed: true };
     }
   };

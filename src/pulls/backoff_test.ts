@@ -18,3 +18,11 @@ Deno.test("a vendor's Retry-After is a floor under the retry delay", () => {
   assert.equal(retryDelayMs(1, 120_000, () => 1), 120_000);
   assert.equal(retryDelayMs(7, 1_000, () => 1), 64 * BASE_DELAY_MS);
 });
+
+Deno.test("no delay passes the hour, whatever Retry-After says, and a NaN one is ignored", () => {
+  assert.equal(retryDelayMs(1, 1e19, () => 1), MAX_DELAY_MS);
+  assert.equal(retryDelayMs(1, Infinity, () => 1), MAX_DELAY_MS);
+  assert.equal(retryDelayMs(1, NaN, () => 1), BASE_DELAY_MS);
+  assert.equal(retryDelayMs(1, -5_000, () => 1), BASE_DELAY_MS);
+  assert.equal(retryDelayMs(1_000, 0, () => 1), MAX_DELAY_MS);
+});

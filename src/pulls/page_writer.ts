@@ -3,8 +3,12 @@ import type postgres from "postgres";
 import type { ConnectionRow } from "../connections/connections.repository.ts";
 import type { Sql } from "../db/pool.ts";
 import * as transactions from "../transactions/transactions.repository.ts";
+import type { Logger } from "../lib/logger.ts";
 import type { TransactionPage } from "../vendors/aggregator.ts";
+import type { SkippedTransaction, SkipReason } from "../vendors/transaction_rules.ts";
+import type { Vendor } from "../vendors/vendors.ts";
 import * as leases from "./pull_leases.repository.ts";
+import { SKIPPED_KEPT } from "./pull_leases.repository.ts";
 import type { PullRow } from "./pulls.repository.ts";
 import type { Halt } from "./walks.ts";
 import { type Cursor, cursorsOf } from "./work.ts";
@@ -21,6 +25,11 @@ export class Stopping extends Error {}
 
 /** Thrown between pages of a walk when another walk of the job failed; that failure is handled. */
 class Halted extends Error {}
+
+/** Told how many vendor rows of one reason a stored page skipped, for the metric. */
+export type SkippedObserver = (
+  skipped: { vendor: Vendor; reason: SkipReason; count: number },
+) => void;
 
 /** One commit of a step: a page and/or deletions, where the step stands, the account's watermark. */
 export interface StepCommit {
@@ -41,7 +50,13 @@ export class PageWriter {
   /** Set by the first walk that fails; the others stop at their next commit. */
   readonly halt: Halt = {};
   constructor(
-    readonly deps: { sql: Sql; now: () => number; leaseMs: number },
+    readonly deps: {
+      sql: Sql;
+      now: () => number;
+      leaseMs: number;
+      logger: Logger;
+      observeSkipped?: SkippedObserver;
+    },
     readonly job: PullRow,
     readonly lease: leases.Lease,
     readonly connection: ConnectionRow,
@@ -82,8 +97,28 @@ export class PageWriter {
         cursor: what.resume,
         pages: what.page ? 1 : 0,
         upserted,
+        skipped: what.page?.skipped,
         leaseUntil: new Date(this.deps.now() + this.deps.leaseMs),
       });
+    });
+    if (what.page?.skipped?.length) this.reportSkipped(what.page.skipped);
+  }
+
+  /** Makes the stored page's skipped rows visible: a warning with their ids, and the metric. */
+  reportSkipped(skipped: SkippedTransaction[]): void {
+    const vendor = this.connection.vendor;
+    const byReason: Partial<Record<SkipReason, number>> = {};
+    for (const s of skipped) byReason[s.reason] = (byReason[s.reason] ?? 0) + 1;
+    for (const [reason, count] of Object.entries(byReason)) {
+      this.deps.observeSkipped?.({ vendor, reason: reason as SkipReason, count });
+    }
+    this.deps.logger.warn({
+      msg: "vendor transactions skipped",
+      jobId: this.job.id,
+      connectionId: this.job.connectionId,
+      vendor,
+      skipped: byReason,
+      ids: skipped.slice(0, SKIPPED_KEPT).map((s) => s.id),
     });
   }
 }

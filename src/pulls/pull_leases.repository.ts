@@ -2,7 +2,11 @@
 import type postgres from "postgres";
 import type { Sql } from "../db/pool.ts";
 import type { PullError } from "./pulls.repository.ts";
+import type { SkippedTransaction } from "../vendors/transaction_rules.ts";
 import type { Cursor } from "./work.ts";
+
+/** Skipped vendor rows a pull keeps by id (the count has them all): enough to look a few up. */
+export const SKIPPED_KEPT = 20;
 
 /** A claimed job and the lease it is held under. */
 export interface Lease {
@@ -38,10 +42,22 @@ export interface StepProgress {
 export async function recordProgress(
   tx: postgres.TransactionSql,
   lease: Lease,
-  progress: StepProgress & { pages: number; upserted: number; leaseUntil: Date },
+  progress: StepProgress & {
+    pages: number;
+    upserted: number;
+    /** The page's rows that could not be stored: counted, and the first few kept by id. */
+    skipped?: SkippedTransaction[];
+    leaseUntil: Date;
+  },
 ): Promise<void> {
   const { step, finished } = progress;
   const cursor = progress.cursor ? tx.json(progress.cursor as unknown as postgres.JSONValue) : null;
+  const skipped = progress.skipped ?? [];
+  const samples = skipped.slice(0, SKIPPED_KEPT).map((s) => ({
+    externalId: s.id,
+    accountId: s.accountId,
+    reason: s.reason,
+  }));
   const [own] = await tx`
     update pull_jobs set checkpoint = (
         select jsonb_build_object(
@@ -58,6 +74,12 @@ export async function recordProgress(
           || coalesce(pull_jobs.checkpoint -> 'cursors', '{}'::jsonb) as cursors) c),
       pages_fetched = pages_fetched + ${progress.pages},
       transactions_upserted = transactions_upserted + ${progress.upserted},
+      transactions_skipped = transactions_skipped + ${skipped.length},
+      skipped_transactions = case when ${samples.length}::int = 0 then skipped_transactions else (
+          select coalesce(jsonb_agg(e.value order by e.n), '[]'::jsonb)
+          from jsonb_array_elements(skipped_transactions || ${tx.json(samples)}::jsonb)
+            with ordinality as e(value, n)
+          where e.n <= ${SKIPPED_KEPT}) end,
       lease_expires_at = ${progress.leaseUntil}
     where id = ${lease.jobId} and status = 'running' and lease_owner = ${lease.owner}
       and exists (

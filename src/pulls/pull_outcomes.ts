@@ -4,6 +4,7 @@ import type { Sql } from "../db/pool.ts";
 import { errorSummary } from "../lib/error_summary.ts";
 import type { Logger } from "../lib/logger.ts";
 import { VendorError, type VendorErrorDetails } from "../vendors/errors.ts";
+import { PageWalkError } from "../vendors/page_walk.ts";
 import { retryDelayMs } from "./backoff.ts";
 import * as leases from "./pull_leases.repository.ts";
 import type { PullError, PullRow, PullStatus } from "./pulls.repository.ts";
@@ -51,14 +52,19 @@ export async function release(attempt: Attempt): Promise<PullOutcome> {
   return released ? "released" : lost(attempt);
 }
 
-/** Sorts a failure: the tenant must fix it (failed at once), or it may pass (retried, then dead). */
+/**
+ * Sorts a failure: the tenant or the vendor must fix it (failed at once: rejected credentials, a
+ * missing account, a permanent fault such as a redirect or a next link off the connection's
+ * origin, a walk of pages that would never end), or it may pass (retried, then dead).
+ */
 export function handleFailure(attempt: Attempt, err: unknown): Promise<PullOutcome> {
   if (err instanceof VendorError) {
     const error = { reason: err.reason, message: err.message };
-    if (err.kind === "credentials_rejected" || err.kind === "not_found") {
-      return fail(attempt, { status: "failed", error, details: err.details });
-    }
+    if (!err.retryable) return fail(attempt, { status: "failed", error, details: err.details });
     return retryOrDie(attempt, { error, details: err.details });
+  }
+  if (err instanceof PageWalkError) {
+    return fail(attempt, { status: "failed", error: { reason: err.reason, message: err.message } });
   }
   if (err instanceof SealError) {
     return fail(attempt, {

@@ -39,20 +39,30 @@ export function toRow(r: Record<string, unknown>): PullRow {
     lastError: r.last_error as PullError | null,
     pagesFetched: r.pages_fetched as number,
     transactionsUpserted: r.transactions_upserted as number,
+    transactionsSkipped: r.transactions_skipped as number,
+    skippedTransactions: r.skipped_transactions as Pull["skippedTransactions"],
     createdAt: r.created_at as Date,
     startedAt: r.started_at as Date | null,
     finishedAt: r.finished_at as Date | null,
   };
 }
 
-/** The tenant's pull `id`, or undefined (a malformed id included). */
+/**
+ * The tenant's pull `id`, or undefined (a malformed id, or a pull of a connection that is not an
+ * aggregator connection, included). A pull of a deleted aggregator connection is still found: it
+ * is the tenant's history.
+ */
 export async function findPull(
   sql: Sql,
   tenantId: string,
   id: string,
 ): Promise<PullRow | undefined> {
   if (!isUuid(id)) return undefined;
-  const [r] = await sql`select * from pull_jobs where id = ${id} and tenant_id = ${tenantId}`;
+  const [r] = await sql`
+    select p.* from pull_jobs p
+    join connections c
+      on c.id = p.connection_id and c.tenant_id = p.tenant_id and c.kind = 'aggregator'
+    where p.id = ${id} and p.tenant_id = ${tenantId}`;
   return r ? toRow(r) : undefined;
 }
 

@@ -30,6 +30,8 @@ function toPull(row: repo.PullRow): Pull {
     lastError: row.lastError,
     pagesFetched: row.pagesFetched,
     transactionsUpserted: row.transactionsUpserted,
+    transactionsSkipped: row.transactionsSkipped,
+    skippedTransactions: row.skippedTransactions,
     createdAt: row.createdAt.toISOString(),
     startedAt: iso(row.startedAt),
     finishedAt: iso(row.finishedAt),

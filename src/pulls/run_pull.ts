@@ -8,7 +8,7 @@ import type { Logger } from "../lib/logger.ts";
 import * as transactions from "../transactions/transactions.repository.ts";
 import type { AggregatorClient, TransactionPage } from "../vendors/aggregator.ts";
 import type { Aggregators } from "../vendors/clients.ts";
-import { PageWriter, type RunControl, Stopping } from "./page_writer.ts";
+import { PageWriter, type RunControl, type SkippedObserver, Stopping } from "./page_writer.ts";
 import { prefetch } from "./prefetch.ts";
 import { type Lease, LeaseLost } from "./pull_leases.repository.ts";
 import {
@@ -62,6 +62,8 @@ export interface PullRunDeps {
   random?: () => number;
   /** Accounts walked at once; the pool sets `walksPerPull(concurrency)`, 1 when absent. */
   walksPerPull?: number;
+  /** Told about the vendor rows each stored page skipped (the skipped-transactions metric). */
+  observeSkipped?: SkippedObserver;
 }
 
 /** Runs `job` (claimed under `lease`) to an outcome: succeeded, retrying, failed, dead or released. */
@@ -145,6 +147,7 @@ async function runStep(run: PageWriter, client: AggregatorClient, step: PullStep
         if (mark) createdFrom = new Date(mark.getTime() - WATERMARK_OVERLAP_MS).toISOString();
       }
       let maxCreatedAt = resume?.maxCreatedAt ?? null;
+      let walked = resume?.pages ?? 0;
       let finished = false;
       run.goOn(); // no first request once the walks are stopping
       const pages = prefetch(client.transactions({
@@ -152,8 +155,10 @@ async function runStep(run: PageWriter, client: AggregatorClient, step: PullStep
         accountId: step.accountId,
         createdFrom,
         resumeFrom: resume?.next,
+        pagesBefore: walked,
       }));
       for await (const page of pages) {
+        walked++;
         maxCreatedAt = latest(maxCreatedAt, page);
         // Only a complete walk of the account, from its watermark or its start, moves the
         // watermark.
@@ -163,7 +168,7 @@ async function runStep(run: PageWriter, client: AggregatorClient, step: PullStep
         await run.commit(step.key, {
           page,
           finished,
-          resume: page.next ? { next: page.next, maxCreatedAt } : undefined,
+          resume: page.next ? { next: page.next, maxCreatedAt, pages: walked } : undefined,
           watermark: watermark ? { accountId: step.accountId, createdUpTo: watermark } : undefined,
         });
       }

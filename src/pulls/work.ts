@@ -52,10 +52,15 @@ export function joinWork(stored: StoredWork, items: PullItem[]): PullWork {
   return work;
 }
 
-/** Where a paged step stopped: the vendor's link to its next page, and the latest `createdAt` seen. */
+/**
+ * Where a paged step stopped: the vendor's link to its next page, the latest `createdAt` seen, and
+ * how many pages it stored (absent in checkpoints written before the cap).
+ */
 export interface Cursor {
   next: string;
   maxCreatedAt: string | null;
+  /** Pages of the walk stored so far, over its attempts, for the cap on pages per walk. */
+  pages?: number;
 }
 
 /**

@@ -1,4 +1,5 @@
 // The one small interface the rest of the service uses to talk to an aggregator, and its shapes.
+import type { SkippedTransaction } from "./transaction_rules.ts";
 import type { Vendor } from "./vendors.ts";
 
 /** The aggregator API credential a client calls with, as the connection's sealed blob holds it. */
@@ -31,9 +32,14 @@ export interface VendorTransaction {
   raw: Record<string, unknown>;
 }
 
-/** One page of transactions; `next` is where the following page is fetched from, or null. */
+/**
+ * One page of transactions; `next` is where the following page is fetched from, or null. The rows
+ * of the page that cannot be stored (a date, timestamp or amount the database would refuse) are
+ * in `skipped`, so that they are counted rather than failing the page or vanishing.
+ */
 export interface TransactionPage {
   transactions: VendorTransaction[];
+  skipped?: SkippedTransaction[];
   next: string | null;
 }
 
@@ -45,6 +51,8 @@ export interface TransactionQuery {
   createdFrom?: string;
   /** A page's `next` from an earlier run, to resume exactly where it stopped. */
   resumeFrom?: string;
+  /** Pages of this walk that earlier runs read, counted against the cap on pages per walk. */
+  pagesBefore?: number;
 }
 
 export interface AggregatorClient {
@@ -55,7 +63,10 @@ export interface AggregatorClient {
    */
   check(accountRef: string): Promise<void>;
   listAccounts(accountRef: string): Promise<VendorAccount[]>;
-  /** Pages of an account's transactions in the vendor's order, following its `next` links. */
+  /**
+   * Pages of an account's transactions in the vendor's order, following its `next` links; a link
+   * back to a page already read, or more pages than the cap, fails with a PageWalkError.
+   */
   transactions(query: TransactionQuery): AsyncGenerator<TransactionPage>;
   /** The given transactions that still exist (at most 500 ids a call to the vendor). */
   transactionsByIds(

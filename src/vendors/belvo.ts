@@ -9,6 +9,9 @@ import type {
 import { type ClientContext, urlUnder } from "./client_context.ts";
 import { signedAmount } from "./decimal.ts";
 import { VendorError } from "./errors.ts";
+import { PageWalk } from "./page_walk.ts";
+import { bookingDate, isAmount, isInstant, type SkippedTransaction } from "./transaction_rules.ts";
+import { sortRows } from "./transaction_rows.ts";
 import { followNext, requestJson, sameOriginNext } from "./vendor_json.ts";
 
 /** Belvo's largest page; larger values are clamped by Belvo itself. */
@@ -24,18 +27,24 @@ const Account = z.looseObject({
   currency: z.string().nullish(),
 });
 /** A finite amount: a JSON number, or decimal text of a size money can have. */
-const Amount = z.union([z.number(), z.string().regex(/^-?\d{1,18}(\.\d{1,12})?$/)]);
+const Amount = z.union([z.number(), z.string()]).refine(isAmount);
 const Transaction = z.looseObject({
   id: z.string(),
   account: z.looseObject({ id: z.string() }).nullish(),
-  value_date: z.string().min(10),
+  value_date: z.string().refine((date) => bookingDate(date) !== undefined),
   amount: Amount,
   type: z.string().nullish(),
   currency: z.string().nullish(),
   description: z.string().nullish(),
   status: z.string().nullish(),
-  created_at: z.string().nullish(),
+  created_at: z.string().refine(isInstant).nullish(),
 });
+/** Which field's failure skips a transaction for which reason; any other field: invalid_shape. */
+const SKIP_REASONS = {
+  value_date: "invalid_date",
+  created_at: "invalid_created_at",
+  amount: "invalid_amount",
+} as const;
 const Page = <T extends z.ZodType>(item: T) =>
   z.object({ results: z.array(item), next: z.string().nullish() });
 
@@ -45,7 +54,7 @@ function toTransaction(t: z.infer<typeof Transaction>, accountId: string): Vendo
   return {
     id: t.id,
     accountId: t.account?.id ?? accountId,
-    date: t.value_date.slice(0, 10),
+    date: bookingDate(t.value_date)!,
     amount: signedAmount(t.amount, direction),
     direction,
     currency: t.currency ?? null,
@@ -54,6 +63,17 @@ function toTransaction(t: z.infer<typeof Transaction>, accountId: string): Vendo
     createdAt: t.created_at ?? null,
     raw: t,
   };
+}
+
+/** A page's raw rows as transactions to store and rows to skip, under account `accountId`. */
+function sorted(rows: unknown[], accountId: string) {
+  return sortRows(
+    rows,
+    Transaction,
+    SKIP_REASONS,
+    accountId || null,
+    (t) => toTransaction(t, accountId),
+  );
 }
 
 export function createBelvoClient(ctx: ClientContext): AggregatorClient {
@@ -66,16 +86,19 @@ export function createBelvoClient(ctx: ClientContext): AggregatorClient {
   const get = <T>(url: URL, operation: string, schema: z.ZodType<T>) =>
     requestJson(http, "belvo", { method: "GET", url, headers, operation }, schema, now);
 
-  /** Every page of a list, from `first` through each `next` link. */
+  /** Every page of a list, from `first` through each `next` link, `pagesBefore` already read. */
   async function* pages<T>(
     first: URL,
     item: z.ZodType<T>,
     operation: string,
+    pagesBefore = 0,
   ): AsyncGenerator<{ results: T[]; next: URL | null }> {
+    const walk = new PageWalk(operation, ctx.maxPagesPerWalk, pagesBefore);
     let url: URL | null = first;
     while (url) {
+      walk.fetching(url);
       const answer: { results: T[]; next?: string | null } = await get(url, operation, Page(item));
-      url = followNext(answer.next, url, base, operation);
+      url = followNext(answer.next, base, operation);
       yield { results: answer.results, next: url };
     }
   }
@@ -121,30 +144,32 @@ export function createBelvoClient(ctx: ClientContext): AggregatorClient {
           // Belvo documents a date here; whole days overlap, and storing is idempotent.
           created_at__gte: query.createdFrom?.slice(0, 10),
         });
-      for await (const page of pages(first, Transaction, operation)) {
-        yield {
-          transactions: page.results.map((t) => toTransaction(t, query.accountId)),
-          next: page.next?.href ?? null,
-        };
+      // Transactions are checked one by one, so that one bad row does not fail its page.
+      for await (const page of pages(first, z.unknown(), operation, query.pagesBefore)) {
+        yield { ...sorted(page.results, query.accountId), next: page.next?.href ?? null };
       }
     },
 
     async *transactionsByIds(query): AsyncGenerator<TransactionPage> {
       const operation = "belvo GET /api/transactions/{id}/";
       let batch: VendorTransaction[] = [];
+      let skipped: SkippedTransaction[] = [];
       for (const id of query.ids) {
         const url = urlUnder(ctx.baseUrl, `/api/transactions/${encodeURIComponent(id)}/`);
         try {
-          batch.push(toTransaction(await get(url, operation, Transaction), query.accountId ?? ""));
+          const one = sorted([await get(url, operation, z.unknown())], query.accountId ?? "");
+          batch.push(...one.transactions);
+          skipped.push(...one.skipped);
         } catch (err) {
           if (!(err instanceof VendorError && err.kind === "not_found")) throw err;
         }
-        if (batch.length === BY_ID_PAGE) {
-          yield { transactions: batch, next: null };
+        if (batch.length + skipped.length === BY_ID_PAGE) {
+          yield { transactions: batch, skipped, next: null };
           batch = [];
+          skipped = [];
         }
       }
-      if (batch.length) yield { transactions: batch, next: null };
+      if (batch.length + skipped.length) yield { transactions: batch, skipped, next: null };
     },
   };
 }

@@ -8,6 +8,8 @@ export interface ClientContext {
   credential: Credential;
   http: VendorHttp;
   now: () => number;
+  /** Pages one walk of a list may read (MATCHER_PULL_MAX_PAGES_PER_WALK): no vendor walk is endless. */
+  maxPagesPerWalk: number;
 }
 
 /** `path` (with `query`) under the connection's base URL, which may itself carry a path. */

@@ -13,11 +13,12 @@ export interface Aggregators {
 export function createAggregators(
   http: VendorHttp,
   now: () => number = Date.now,
+  limits: { maxPagesPerWalk: number },
 ): Aggregators {
   const pluggyKeys = createPluggyKeyCache();
   return {
     client(vendor, baseUrl, credential) {
-      const ctx = { baseUrl, credential, http, now };
+      const ctx = { baseUrl, credential, http, now, maxPagesPerWalk: limits.maxPagesPerWalk };
       return vendor === "pluggy" ? createPluggyClient(ctx, pluggyKeys) : createBelvoClient(ctx);
     },
   };

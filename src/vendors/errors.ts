@@ -46,11 +46,27 @@ export class VendorError extends Error {
   }
 }
 
-/** A `Retry-After` header (delta seconds or an HTTP date) in milliseconds from `now`. */
+/**
+ * The longest wait a vendor's `Retry-After` is taken at its word for: a failed pull is retried
+ * within the hour anyway (the backoff's own cap), and a larger value would only park it.
+ */
+export const MAX_RETRY_AFTER_MS = 60 * 60_000;
+
+/** An HTTP date starts with the day's name (IMF-fixdate, RFC 850 and asctime alike). */
+const HTTP_DATE = /^(mon|tue|wed|thu|fri|sat|sun)[a-z]*,? /i;
+
+/**
+ * A `Retry-After` header (delta seconds or an HTTP date) in milliseconds from `now`, between 0 and
+ * MAX_RETRY_AFTER_MS; undefined when it is neither (a negative number, garbage). A vendor's
+ * `9999999999999999` is an hour, not a date past the end of time.
+ */
 export function parseRetryAfter(value: string | null, now: number): number | undefined {
   if (!value) return undefined;
   const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const at = Date.parse(text);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+  let ms: number;
+  if (/^\d+$/.test(text)) ms = Number(text) * 1000;
+  else if (HTTP_DATE.test(text)) ms = Date.parse(text) - now;
+  else return undefined;
+  if (Number.isNaN(ms)) return undefined;
+  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
 }

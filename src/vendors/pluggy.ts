@@ -10,6 +10,9 @@ import { type ClientContext, urlUnder } from "./client_context.ts";
 import { signedAmount } from "./decimal.ts";
 import { VendorError } from "./errors.ts";
 import { credentialId, type PluggyKeyCache } from "./pluggy_keys.ts";
+import { PageWalk } from "./page_walk.ts";
+import { bookingDate, isAmount, isInstant } from "./transaction_rules.ts";
+import { sortRows } from "./transaction_rows.ts";
 import { answerOf, followNext, sameOriginNext } from "./vendor_json.ts";
 
 /** Pluggy's `/transactions?ids=` takes at most this many ids a call. */
@@ -26,21 +29,33 @@ const Account = z.looseObject({
 const Transaction = z.looseObject({
   id: z.string(),
   accountId: z.string(),
-  date: z.string().min(10),
+  date: z.string().refine((date) => bookingDate(date) !== undefined),
   description: z.string().nullish(),
   type: z.string(),
-  amount: z.number(),
+  amount: z.number().refine(isAmount),
   currencyCode: z.string().nullish(),
   status: z.string().nullish(),
-  createdAt: z.string().nullish(),
+  createdAt: z.string().refine(isInstant).nullish(),
 });
+/** Which field's failure skips a transaction for which reason; any other field: invalid_shape. */
+const SKIP_REASONS = {
+  date: "invalid_date",
+  createdAt: "invalid_created_at",
+  amount: "invalid_amount",
+} as const;
 const NumberedPage = <T extends z.ZodType>(item: T) =>
   z.object({
     results: z.array(item),
     page: z.number().optional(),
     totalPages: z.number().optional(),
   });
-const CursorPage = z.object({ results: z.array(Transaction), next: z.string().nullish() });
+/** Transactions are checked one by one (sortRows), so that one bad row does not fail its page. */
+const CursorPage = z.object({ results: z.array(z.unknown()), next: z.string().nullish() });
+
+/** A page's raw rows as transactions to store and rows to skip. */
+function sorted(rows: unknown[], accountId: string | null) {
+  return sortRows(rows, Transaction, SKIP_REASONS, accountId, toTransaction);
+}
 
 function toTransaction(t: z.infer<typeof Transaction>): VendorTransaction {
   // Direction comes from `type`: the sign of `amount` is not documented for every account kind.
@@ -54,7 +69,7 @@ function toTransaction(t: z.infer<typeof Transaction>): VendorTransaction {
   return {
     id: t.id,
     accountId: t.accountId,
-    date: t.date.slice(0, 10),
+    date: bookingDate(t.date)!,
     amount: signedAmount(t.amount, direction),
     direction,
     currency: t.currencyCode ?? null,
@@ -135,8 +150,10 @@ export function createPluggyClient(ctx: ClientContext, keys: PluggyKeyCache): Ag
     item: z.ZodType<T>,
     operation: string,
   ): AsyncGenerator<T[]> {
+    const walk = new PageWalk(operation, ctx.maxPagesPerWalk);
     for (let page = 1;; page++) {
       const url = urlUnder(ctx.baseUrl, path, { ...query, page: String(page) });
+      walk.fetching(url);
       const answer = await get(url, operation, NumberedPage(item));
       yield answer.results;
       if (answer.results.length === 0 || page >= (answer.totalPages ?? 1)) return;
@@ -169,21 +186,25 @@ export function createPluggyClient(ctx: ClientContext, keys: PluggyKeyCache): Ag
       // Pluggy documents `next` as the query plus `after`, but its own SDK sends its filters again
       // with the `after` of `next`: filters missing from a `next` are put back, so both readings
       // give the same pages.
-      const withFilters = (url: URL | null) => {
+      const withFilters = (url: URL) => {
         for (const [name, value] of Object.entries(filters)) {
-          if (url && value !== undefined && !url.searchParams.has(name)) {
+          if (value !== undefined && !url.searchParams.has(name)) {
             url.searchParams.set(name, value);
           }
         }
         return url;
       };
+      // Each page is judged as it is requested, with the filters put back.
+      const walk = new PageWalk(operation, ctx.maxPagesPerWalk, query.pagesBefore);
       let url: URL | null = query.resumeFrom
         ? withFilters(sameOriginNext(query.resumeFrom, base, operation))
         : urlUnder(ctx.baseUrl, "/v2/transactions", filters);
       while (url) {
+        walk.fetching(url);
         const answer: z.infer<typeof CursorPage> = await get(url, operation, CursorPage);
-        url = withFilters(followNext(answer.next, url, base, operation));
-        yield { transactions: answer.results.map(toTransaction), next: url?.href ?? null };
+        const next = followNext(answer.next, base, operation);
+        url = next && withFilters(next);
+        yield { ...sorted(answer.results, query.accountId), next: url?.href ?? null };
       }
     },
 
@@ -193,10 +214,12 @@ export function createPluggyClient(ctx: ClientContext, keys: PluggyKeyCache): Ag
         const pages = numberedPages(
           "/transactions",
           { accountId: query.accountId, ids, pageSize: String(PLUGGY_MAX_IDS) },
-          Transaction,
+          z.unknown(),
           "pluggy GET /transactions",
         );
-        for await (const page of pages) yield { transactions: page.map(toTransaction), next: null };
+        for await (const page of pages) {
+          yield { ...sorted(page, query.accountId ?? null), next: null };
+        }
       }
     },
   };

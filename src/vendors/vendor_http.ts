@@ -174,8 +174,9 @@ export function createVendorHttp(options: VendorHttpOptions): VendorHttp {
         const status = res.statusCode ?? 0;
         const broken = () =>
           finish(fail("transient", "vendor_unreachable", "the answer broke off", status));
+        // A page larger than the cap may be a passing glitch of the vendor's, so it is retried.
         const tooLarge = () =>
-          finish(fail("permanent", "unexpected_response", `response over ${max} bytes`, status));
+          finish(fail("transient", "unexpected_response", `response over ${max} bytes`, status));
         if (status >= 300 && status < 400) {
           const why = `answered a redirect (${status}), which is never followed`;
           return finish(fail("permanent", "unexpected_response", why, status));

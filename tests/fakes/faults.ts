@@ -17,7 +17,12 @@ export type Fault =
   /** 200 with valid JSON of at least this many bytes. */
   | { oversizeBytes: number }
   /** 302 to the given URL. */
-  | { redirect: string };
+  | { redirect: string }
+  /**
+   * The normal answer with its `next` page link replaced by what this answers for the request's URL
+   * and the link the fake would have sent: a vendor whose links cycle (A → B → A) or run on.
+   */
+  | { next: (request: URL, next: string | null) => string | null };
 
 /** Which requests a fault applies to, and how many times. */
 export interface FaultRule {
@@ -83,6 +88,7 @@ export async function answerWithFault(
   signal: () => AbortSignal,
   normal: () => Promise<Response>,
   vendorError: VendorError,
+  url: URL,
 ): Promise<Response> {
   if ("status" in fault) {
     const own = vendorError(fault.status);
@@ -108,6 +114,12 @@ export async function answerWithFault(
   }
   if ("wrongShape" in fault) {
     return jsonText(JSON.stringify({ results: "nope" }));
+  }
+  if ("next" in fault) {
+    const res = await normal();
+    if (res.status !== 200) return res;
+    const body = await res.json();
+    return jsonText(JSON.stringify({ ...body, next: fault.next(url, body.next ?? null) }));
   }
   const text = await (await normal()).text();
   if ("truncate" in fault) return jsonText(text.slice(0, Math.max(1, Math.floor(text.length / 2))));

@@ -119,6 +119,23 @@ Deno.test("body faults break the answer in each documented way", async (t) => {
       assert.equal(res.status, 302);
       assert.equal(res.headers.get("location"), "http://127.0.0.1:9/elsewhere");
     });
+    await t.step(
+      `${fake.host}: next replaces the page link, told the request and the link`,
+      async () => {
+        let told: [string, string | null] | undefined;
+        const res = await once({
+          next: (request, next) => {
+            told = [request.href, next];
+            return `${fake.url}/elsewhere`;
+          },
+        });
+        const body = await res.json();
+        assert.equal(body.next, `${fake.url}/elsewhere`);
+        assert.deepEqual({ ...body, next: null }, { ...JSON.parse(normal), next: null });
+        assert.equal(told?.[0], url);
+        assert.equal(told?.[1], JSON.parse(normal).next ?? null);
+      },
+    );
     await t.step(`${fake.host}: reset starts a 200 and then drops the body`, async () => {
       const res = await once({ reset: true });
       assert.equal(res.status, 200);

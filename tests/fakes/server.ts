@@ -62,7 +62,7 @@ export function startFakeServer(setup: FakeServerSetup): FakeServer {
     const normal = async () => await setup.handle(request, url);
     try {
       return fault
-        ? await answerWithFault(fault, abortSignal, normal, setup.vendorError)
+        ? await answerWithFault(fault, abortSignal, normal, setup.vendorError, url)
         : await normal();
     } catch (error) {
       if (signal?.aborted) return new Response(null, { status: 503 });

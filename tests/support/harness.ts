@@ -18,6 +18,8 @@ export interface HarnessOptions {
   /** Vendor HTTP limits; short timeouts by default so tests of hangs stay quick. */
   vendorHttp?: Partial<Config["vendorHttp"]>;
   connectionTestsPerMinute?: number;
+  /** Live connection tests a tenant may run a minute, over all its connections; 30 by default. */
+  connectionTestsPerTenantPerMinute?: number;
   /** Replaces the real vendor clients (a test of what happens when they break unexpectedly). */
   aggregators?: Aggregators;
   /** The clock of the rate limiter, the vendor clients, webhook receipts and pulls. */
@@ -33,6 +35,8 @@ export interface HarnessOptions {
     retentionMs?: number;
     /** Ids to fetch again one account of a queued pull may hold; 1,000 by default. */
     idsPerAccount?: number;
+    /** Pages one vendor walk may read; the service's 10,000 by default. */
+    maxPagesPerWalk?: number;
     /** False: queued jobs wait for `pool.drain()` or `sweep()`, so a test decides when they run. */
     wake?: boolean;
     random?: () => number;
@@ -101,6 +105,7 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
         ...options.vendorHttp,
       },
       connectionTestsPerMinute: options.connectionTestsPerMinute ?? 10,
+      connectionTestsPerTenantPerMinute: options.connectionTestsPerTenantPerMinute ?? 30,
       metricsToken: options.metricsToken,
       webhookTokenCacheMs: options.webhookTokenCacheMs ?? 2_000,
       publicUrl: options.publicUrl ?? "http://localhost:8080",
@@ -111,6 +116,7 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
         retentionMs: pulls.retentionMs ?? 30 * 86_400_000,
         webhookDelayMs: pulls.webhookDelayMs ?? 0,
         idsPerAccount: pulls.idsPerAccount ?? 1_000,
+        maxPagesPerWalk: pulls.maxPagesPerWalk ?? 10_000,
       },
     },
     sql,

@@ -2,15 +2,16 @@
 import assert from "node:assert/strict";
 import { type Aggregators, createAggregators } from "../../src/vendors/clients.ts";
 import { VendorError } from "../../src/vendors/errors.ts";
+import { PageWalkError } from "../../src/vendors/page_walk.ts";
 import { createVendorHttp, type VendorHttpOptions } from "../../src/vendors/vendor_http.ts";
 import type { AggregatorClient, TransactionPage } from "../../src/vendors/aggregator.ts";
 
 /** Aggregator clients allowed to reach `hosts` over http, with short test timeouts. */
 export function fakeAggregators(
   hosts: string[],
-  options: Partial<VendorHttpOptions> & { now?: () => number } = {},
+  options: Partial<VendorHttpOptions> & { now?: () => number; maxPagesPerWalk?: number } = {},
 ): Aggregators {
-  const { now, ...http } = options;
+  const { now, maxPagesPerWalk = 10_000, ...http } = options;
   return createAggregators(
     createVendorHttp({
       egress: { allowHosts: hosts, allowHttp: true },
@@ -20,6 +21,7 @@ export function fakeAggregators(
       ...http,
     }),
     now,
+    { maxPagesPerWalk },
   );
 }
 
@@ -39,6 +41,17 @@ export async function vendorFailure(work: Promise<unknown>): Promise<VendorError
     return err;
   }
   assert.fail("expected a VendorError");
+}
+
+/** The PageWalkError `work` fails with; fails the test if it succeeds or throws anything else. */
+export async function walkFailure(work: Promise<unknown>): Promise<PageWalkError> {
+  try {
+    await work;
+  } catch (err) {
+    assert.ok(err instanceof PageWalkError, `expected a PageWalkError, got ${err}`);
+    return err;
+  }
+  assert.fail("expected a PageWalkError");
 }
 
 /** Runs `check` and answers how it failed, as kind and reason. */

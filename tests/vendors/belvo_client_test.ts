@@ -1,7 +1,13 @@
 // The Belvo client against the fake Belvo over real HTTP: Basic auth, paging and every error.
 import assert from "node:assert/strict";
 import { startFakeBelvo } from "../fakes/belvo.ts";
-import { allPages, checkFailure, fakeAggregators, vendorFailure } from "../support/vendors.ts";
+import {
+  allPages,
+  checkFailure,
+  fakeAggregators,
+  vendorFailure,
+  walkFailure,
+} from "../support/vendors.ts";
 
 const credential = { clientId: "fake-secret-id", secret: "fake-secret-password" };
 const basic = "Basic " + btoa(`${credential.clientId}:${credential.secret}`);
@@ -87,6 +93,29 @@ Deno.test("the Belvo client on the happy path", async (t) => {
       assert.deepEqual(got.map((t) => t.accountId), wanted.map((t) => t.account.id));
     });
 
+    await t.step(
+      "a transaction fetched by id that cannot be stored is skipped, not fatal",
+      async () => {
+        const [first, second, third] = fake.transactions(linkId);
+        fake.faults.add({
+          path: `/api/transactions/${second.id}/`,
+          fault: { status: 200, body: { ...second, value_date: "2024-13-45" } },
+        });
+        const pages = await allPages(client.transactionsByIds({
+          accountRef: linkId,
+          accountId,
+          ids: [first.id, second.id, third.id],
+        }));
+        assert.deepEqual(pages.flatMap((p) => p.transactions.map((t) => t.id)), [
+          first.id,
+          third.id,
+        ]);
+        assert.deepEqual(pages.flatMap((p) => p.skipped), [
+          { id: second.id, accountId, reason: "invalid_date" },
+        ]);
+      },
+    );
+
     await t.step("a failure other than not-found stops a fetch by id", async () => {
       const [first, second] = fake.transactions(linkId);
       fake.faults.add({ path: `/api/transactions/${second.id}/`, fault: { status: 500 } });
@@ -155,12 +184,12 @@ Deno.test("every Belvo failure is classified", async (t) => {
         assert.equal(err.reason, "unexpected_response");
       });
     }
-    await t.step("an oversized answer: permanent", async () => {
+    await t.step("an oversized answer: transient (a glitch may pass)", async () => {
       fake.faults.add({ path: "/api/transactions/", fault: { oversizeBytes: 9 * 1024 * 1024 } });
       const err = await vendorFailure(
         allPages(client.transactions({ accountRef: linkId, accountId })),
       );
-      assert.equal(err.kind, "permanent");
+      assert.equal(err.kind, "transient");
     });
   } finally {
     await fake.close();
@@ -206,10 +235,10 @@ Deno.test("a Belvo next link that repeats the page is refused instead of looping
       times: 3, // a client that kept following would fail the test, not hang it
       fault: { status: 200, body: { count: 9, next: loop, previous: null, results: [] } },
     });
-    const err = await vendorFailure(
+    const err = await walkFailure(
       allPages(client.transactions({ accountRef: linkId, accountId, resumeFrom: loop })),
     );
-    assert.match(err.message, /next link repeats/);
+    assert.equal(err.reason, "page_cycle");
   } finally {
     await fake.close();
   }
@@ -256,14 +285,35 @@ Deno.test("Belvo transactions: pending status, direction from type, amounts as t
         body: { next: null, results: [{ ...base, id: "b4", amount: "1" + "0".repeat(40) }] },
       },
     });
-    const err = await vendorFailure(
-      allPages(client.transactions({ accountRef: linkId, accountId })),
-    );
-    assert.equal(
-      err.reason,
-      "unexpected_response",
-      "an absurd amount is a malformed answer, not a crash",
-    );
+    // An absurd amount is a row skipped, not a crash, nor a page refused.
+    const [absurd] = await allPages(client.transactions({ accountRef: linkId, accountId }));
+    assert.deepEqual(absurd.transactions, []);
+    assert.deepEqual(absurd.skipped, [{ id: "b4", accountId, reason: "invalid_amount" }]);
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("a Belvo account list whose links cycle is refused, as a transaction walk is", async () => {
+  const { fake, linkId } = await setup();
+  const client = fakeAggregators([fake.host]).client("belvo", fake.url, credential);
+  try {
+    // The first page links to `page=1` (the same page under another link), which links back.
+    fake.faults.add({
+      path: "/api/accounts/",
+      times: 10, // a client that kept following would fail the test, not hang it
+      fault: {
+        next: (req) => {
+          const other = new URL(req);
+          if (other.searchParams.get("page") === "1") other.searchParams.delete("page");
+          else other.searchParams.set("page", "1");
+          return other.href;
+        },
+      },
+    });
+    const err = await walkFailure(client.listAccounts(linkId));
+    assert.equal(err.reason, "page_cycle");
+    assert.equal(fake.requests.filter((r) => r.path === "/api/accounts/").length, 2);
   } finally {
     await fake.close();
   }

@@ -357,7 +357,7 @@ Deno.test("timeouts, refused connections and oversized bodies are typed failures
     });
     await t.step("a declared length over the cap", async () => {
       const err = await vendorFailure(send("/big"));
-      assert.equal(err.kind, "permanent");
+      assert.equal(err.kind, "transient");
       assert.match(err.message, /over 1024 bytes/);
     });
     await t.step("a streamed body that grows past the cap", async () => {

@@ -1,7 +1,13 @@
 // The Pluggy client against the fake Pluggy over real HTTP: auth, paging, re-auth and every error.
 import assert from "node:assert/strict";
 import { startFakePluggy } from "../fakes/pluggy.ts";
-import { allPages, checkFailure, fakeAggregators, vendorFailure } from "../support/vendors.ts";
+import {
+  allPages,
+  checkFailure,
+  fakeAggregators,
+  vendorFailure,
+  walkFailure,
+} from "../support/vendors.ts";
 
 const credential = { clientId: "fake-client-id", secret: "fake-client-secret" };
 
@@ -105,6 +111,33 @@ Deno.test("the Pluggy client on the happy path", async (t) => {
       const sent = fake.requests.findLast((r) => r.path === "/v2/transactions")!;
       assert.ok(sent.query.get("createdAtFrom") || sent.query.get("after"));
     });
+
+    await t.step(
+      "a transaction fetched by id that cannot be stored is skipped, not fatal",
+      async () => {
+        const [first, second] = fake.transactions(bankId);
+        fake.faults.add({
+          path: "/transactions",
+          fault: {
+            status: 200,
+            body: {
+              results: [first, { ...second, createdAt: "not-a-date" }],
+              page: 1,
+              totalPages: 1,
+            },
+          },
+        });
+        const [page] = await allPages(client.transactionsByIds({
+          accountRef: itemId,
+          accountId: bankId,
+          ids: [first.id, second.id],
+        }));
+        assert.deepEqual(page.transactions.map((t) => t.id), [first.id]);
+        assert.deepEqual(page.skipped, [
+          { id: second.id, accountId: bankId, reason: "invalid_created_at" },
+        ]);
+      },
+    );
 
     await t.step("fetches transactions by ids, at most 500 ids a call", async () => {
       const wanted = fake.transactions(bankId).slice(0, 3).map((t) => t.id);
@@ -249,12 +282,12 @@ Deno.test("every Pluggy failure is classified", async (t) => {
         assert.equal(err.kind, "transient");
       });
     }
-    await t.step("an oversized answer: permanent", async () => {
+    await t.step("an oversized answer: transient (a glitch may pass)", async () => {
       fake.faults.add({ path: "/v2/transactions", fault: { oversizeBytes: 9 * 1024 * 1024 } });
       const err = await vendorFailure(
         allPages(client.transactions({ accountRef: itemId, accountId: bankId })),
       );
-      assert.equal(err.kind, "permanent");
+      assert.equal(err.kind, "transient");
       assert.match(err.message, /over \d+ bytes/);
     });
     await t.step("a redirect is not followed", async () => {
@@ -320,10 +353,10 @@ Deno.test("a next link that points back at the same page ends the walk with an e
       times: 3, // a client that kept following would fail the test, not hang it
       fault: { status: 200, body: { results: [], next: loop } },
     });
-    const err = await vendorFailure(
+    const err = await walkFailure(
       allPages(client.transactions({ accountRef: itemId, accountId: bankId, resumeFrom: loop })),
     );
-    assert.match(err.message, /next link repeats/);
+    assert.equal(err.reason, "page_cycle");
     assert.equal(fake.requests.filter((r) => r.path === "/v2/transactions").length, 1);
   } finally {
     await fake.close();
@@ -452,6 +485,65 @@ Deno.test("Pluggy transactions: pending status, and the sign decides only for an
       ],
     );
     assert.equal(page.transactions[2].raw.newField, 1, "unknown fields are kept in raw");
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("a Pluggy walk is refused at a link back to any page it read, or past the page cap", async (t) => {
+  const { fake, itemId, bankId } = await setup();
+  try {
+    await t.step("A → B → A: B's link back to the first page is never requested", async () => {
+      const client = fakeAggregators([fake.host]).client("pluggy", fake.url, credential);
+      fake.faults.add({
+        path: "/v2/transactions",
+        times: 10, // a client that kept following would fail the test, not hang it
+        fault: {
+          next: (req, next) => {
+            if (!req.searchParams.has("after")) return next;
+            const first = new URL(req);
+            first.searchParams.delete("after");
+            return first.href;
+          },
+        },
+      });
+      fake.resetRequests();
+      const err = await walkFailure(
+        allPages(client.transactions({ accountRef: itemId, accountId: bankId })),
+      );
+      assert.equal(err.reason, "page_cycle");
+      assert.equal(fake.requests.filter((r) => r.path === "/v2/transactions").length, 2);
+      fake.faults.clear();
+    });
+    await t.step("an account list whose totalPages never ends stops at the cap", async () => {
+      const client = fakeAggregators([fake.host], { maxPagesPerWalk: 5 })
+        .client("pluggy", fake.url, credential);
+      const account = fake.accounts(itemId)[0];
+      fake.faults.add({
+        path: "/accounts",
+        times: 10,
+        fault: { status: 200, body: { results: [account], page: 1, totalPages: 1e9 } },
+      });
+      fake.resetRequests();
+      const err = await walkFailure(client.listAccounts(itemId));
+      assert.equal(err.reason, "too_many_pages");
+      assert.equal(fake.requests.filter((r) => r.path === "/accounts").length, 5);
+      fake.faults.clear();
+    });
+    await t.step("a resumed walk counts the pages read before it", async () => {
+      const uncapped = fakeAggregators([fake.host]).client("pluggy", fake.url, credential);
+      const capped = fakeAggregators([fake.host], { maxPagesPerWalk: 3 })
+        .client("pluggy", fake.url, credential);
+      // 23 transactions, 7 a page: 4 pages. Resumed after the first, 3 pages are left.
+      const pages = await allPages(
+        uncapped.transactions({ accountRef: itemId, accountId: bankId }),
+      );
+      assert.equal(pages.length, 4);
+      const resume = { accountRef: itemId, accountId: bankId, resumeFrom: pages[0].next! };
+      assert.equal((await allPages(capped.transactions(resume))).length, 3);
+      const err = await walkFailure(allPages(capped.transactions({ ...resume, pagesBefore: 1 })));
+      assert.equal(err.reason, "too_many_pages");
+    });
   } finally {
     await fake.close();
   }
