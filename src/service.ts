@@ -12,6 +12,7 @@ import { createKeyRing } from "./crypto/seal.ts";
 import type { Sql } from "./db/pool.ts";
 import { createTenantVerifier } from "./http/auth.ts";
 import type { Logger } from "./lib/logger.ts";
+import type { Semaphore } from "./lib/semaphore.ts";
 import { createRateLimiter } from "./lib/rate_limit.ts";
 import { processMetrics } from "./metrics/process_metrics.ts";
 import { pullMetrics } from "./metrics/pull_metrics.ts";
@@ -60,6 +61,9 @@ export interface ServiceParts {
   devSignIn?: DevSignIn;
 }
 
+/** A pool of another replica: its own pulls at once, and its own page stores (a test may watch them). */
+export type PoolOptions = { concurrency?: number; pageStores?: Semaphore };
+
 export interface Service {
   app: ReturnType<typeof createApp>;
   metrics: MetricsRegistry;
@@ -68,7 +72,7 @@ export interface Service {
   /** What Deno.cron runs every minute: reclaim lost pulls, run what is due, prune history. */
   sweep(): ReturnType<typeof sweepPulls>;
   /** Another pool on the same database and vendors, as another replica would run. */
-  newPool(options?: { concurrency?: number }): PullPool;
+  newPool(options?: PoolOptions): PullPool;
 }
 
 export async function createService(parts: ServiceParts): Promise<Service> {
@@ -87,7 +91,7 @@ export async function createService(parts: ServiceParts): Promise<Service> {
   );
   const observePull = pullMetrics(metrics, { sql, now });
   const observeSkipped = skippedTransactionMetrics(metrics);
-  const newPool = (options: { concurrency?: number } = {}) =>
+  const newPool = (options: PoolOptions = {}) =>
     createPullPool({
       sql,
       keyRing,
@@ -98,6 +102,7 @@ export async function createService(parts: ServiceParts): Promise<Service> {
       maxAttempts: settings.pulls.maxAttempts,
       random: parts.random,
       observeSkipped,
+      pageStores: options.pageStores,
     }, {
       concurrency: options.concurrency ?? settings.pulls.concurrency,
       observe: observePull,

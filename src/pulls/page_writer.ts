@@ -2,6 +2,7 @@
 import type postgres from "postgres";
 import type { ConnectionRow } from "../connections/connections.repository.ts";
 import type { Sql } from "../db/pool.ts";
+import type { Semaphore } from "../lib/semaphore.ts";
 import * as transactions from "../transactions/transactions.repository.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { TransactionPage } from "../vendors/aggregator.ts";
@@ -56,6 +57,8 @@ export class PageWriter {
       leaseMs: number;
       logger: Logger;
       observeSkipped?: SkippedObserver;
+      /** The process's page stores, shared by its pulls. */
+      pageStores?: Semaphore;
     },
     readonly job: PullRow,
     readonly lease: leases.Lease,
@@ -78,29 +81,33 @@ export class PageWriter {
       connectionId: this.job.connectionId,
       vendor: this.connection.vendor,
     };
-    await this.deps.sql.begin(async (tx: postgres.TransactionSql) => {
-      const upserted = what.page
-        ? await transactions.upsertTransactions(tx, owner, what.page.transactions)
-        : 0;
-      if (what.deleted) await transactions.markDeleted(tx, owner, what.deleted);
-      if (what.watermark) {
-        await transactions.advanceWatermark(
-          tx,
-          this.job.connectionId,
-          what.watermark.accountId,
-          what.watermark.createdUpTo,
-        );
-      }
-      await leases.recordProgress(tx, this.lease, {
-        step,
-        finished: what.finished,
-        cursor: what.resume,
-        pages: what.page ? 1 : 0,
-        upserted,
-        skipped: what.page?.skipped,
-        leaseUntil: new Date(this.deps.now() + this.deps.leaseMs),
+    const store = () =>
+      this.deps.sql.begin(async (tx: postgres.TransactionSql) => {
+        const upserted = what.page
+          ? await transactions.upsertTransactions(tx, owner, what.page.transactions)
+          : 0;
+        if (what.deleted) await transactions.markDeleted(tx, owner, what.deleted);
+        if (what.watermark) {
+          await transactions.advanceWatermark(
+            tx,
+            this.job.connectionId,
+            what.watermark.accountId,
+            what.watermark.createdUpTo,
+          );
+        }
+        await leases.recordProgress(tx, this.lease, {
+          step,
+          finished: what.finished,
+          cursor: what.resume,
+          pages: what.page ? 1 : 0,
+          upserted,
+          skipped: what.page?.skipped,
+          leaseUntil: new Date(this.deps.now() + this.deps.leaseMs),
+        });
       });
-    });
+    // The process's pulls share its page stores: a connection each, and no more than the pool
+    // spares besides the requests'.
+    await (this.deps.pageStores ? this.deps.pageStores.run(store) : store());
     if (what.page?.skipped?.length) this.reportSkipped(what.page.skipped);
   }
 

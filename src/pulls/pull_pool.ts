@@ -2,7 +2,8 @@
 import { errorSummary } from "../lib/error_summary.ts";
 import { renewLease } from "./pull_leases.repository.ts";
 import { type ClaimedPull, claimPull, hasClaimablePull } from "./pull_queue.repository.ts";
-import { type PullOutcome, type PullRunDeps, runPull, walksPerPull } from "./run_pull.ts";
+import { createSemaphore } from "../lib/semaphore.ts";
+import { PAGE_STORES, type PullOutcome, type PullRunDeps, runPull } from "./run_pull.ts";
 
 /** One finished attempt: how it ended (`crashed` when the run itself threw) and how long it ran. */
 export interface PullAttempt {
@@ -40,7 +41,7 @@ export interface PullPool {
 }
 
 export function createPullPool(given: PullRunDeps, options: PullPoolOptions): PullPool {
-  const deps = { ...given, walksPerPull: given.walksPerPull ?? walksPerPull(options.concurrency) };
+  const deps = { ...given, pageStores: given.pageStores ?? createSemaphore(PAGE_STORES) };
   const owner = options.owner ?? `pool-${crypto.randomUUID()}`;
   const active = new Set<Promise<unknown>>();
   const control = { stopping: false, release: true };

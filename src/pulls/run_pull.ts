@@ -5,6 +5,7 @@ import * as connections from "../connections/connections.repository.ts";
 import type { KeyRing } from "../crypto/seal.ts";
 import type { Sql } from "../db/pool.ts";
 import type { Logger } from "../lib/logger.ts";
+import type { Semaphore } from "../lib/semaphore.ts";
 import * as transactions from "../transactions/transactions.repository.ts";
 import type { AggregatorClient, TransactionPage } from "../vendors/aggregator.ts";
 import type { Aggregators } from "../vendors/clients.ts";
@@ -31,24 +32,19 @@ export type { PullOutcome, RunControl };
 export const WATERMARK_OVERLAP_MS = 5 * 60_000;
 
 /**
- * Page stores the pulls of one process may run at once. The pool (src/db/pool.ts) has 10
- * connections shared with the HTTP side; a walk holds one only while it stores a page, so 8 page
- * stores at most leave 2 to requests, claims and lease renewals even when every walk stores (a
- * pool of more than 8 pulls walks one account at a time each, and takes as many as before).
+ * Page stores the pulls of one process run at once, whatever their number: the pool
+ * (src/db/pool.ts) has 10 connections shared with the HTTP side, and a walk holds one only while
+ * it stores a page, so 8 at most leave 2 to requests, claims and lease renewals.
  */
-const PAGE_STORES = 8;
-/** More walks than this add no Postgres backend that has a core to run on (2 cores here). */
-const MAX_WALKS = 4;
+export const PAGE_STORES = 8;
 
 /**
- * Accounts of one kind of step each pull walks at once, each page's upsert in its own transaction
- * on its own connection so that several Postgres backends work: PAGE_STORES shared by the pool's
- * `concurrency` pulls, between 1 and MAX_WALKS. At the default MATCHER_PULL_CONCURRENCY of 4 that
- * is 2 walks a pull (4 × 2 = 8 connections at most); a pool of 1 or 2 pulls walks 4.
+ * Accounts of one kind of step a pull walks at once (fewer when it has fewer): each walk fetches
+ * while the others store, and 4 vendor requests in flight already hide a vendor's latency of
+ * several times a page's store. Pulls share the process's page stores, so a lone pull walks as
+ * many accounts as a busy pool's pulls do, and the stores, not the walks, bound the connections.
  */
-export function walksPerPull(concurrency: number): number {
-  return Math.max(1, Math.min(MAX_WALKS, Math.floor(PAGE_STORES / concurrency)));
-}
+export const WALKS_PER_PULL = 4;
 
 export interface PullRunDeps {
   sql: Sql;
@@ -60,8 +56,10 @@ export interface PullRunDeps {
   leaseMs: number;
   maxAttempts: number;
   random?: () => number;
-  /** Accounts walked at once; the pool sets `walksPerPull(concurrency)`, 1 when absent. */
+  /** Accounts walked at once; WALKS_PER_PULL when absent. */
   walksPerPull?: number;
+  /** The process's page stores, shared by its pulls; unbounded when absent (a lone run). */
+  pageStores?: Semaphore;
   /** Told about the vendor rows each stored page skipped (the skipped-transactions metric). */
   observeSkipped?: SkippedObserver;
 }
@@ -104,7 +102,7 @@ export async function runPull(
     for (const ofKind of runsOfOneKind(todo)) {
       await runAtMost(
         ofKind,
-        deps.walksPerPull ?? 1,
+        deps.walksPerPull ?? WALKS_PER_PULL,
         run.halt,
         (step) => runStep(run, client, step),
       );

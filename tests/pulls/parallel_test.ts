@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { recordProgress } from "../../src/pulls/pull_leases.repository.ts";
 import { claimPull } from "../../src/pulls/pull_queue.repository.ts";
+import { createSemaphore } from "../../src/lib/semaphore.ts";
 import type { FakePluggy } from "../fakes/pluggy.ts";
 import type { Json } from "../support/vendor_calls.ts";
 import { deliver, testClock, type Wired, wirePluggy } from "../support/pulls.ts";
@@ -75,7 +76,7 @@ function assertNoRepeats(requests: { query: URLSearchParams }[]) {
   assert.equal(new Set(seen).size, seen.length, "a page was fetched twice");
 }
 
-Deno.test("a pull walks several accounts at once, at most walksPerPull of them", async () => {
+Deno.test("a pull walks four of its accounts at once, whatever the pool's size", async () => {
   const items = [{ accounts: Array.from({ length: 6 }, () => ({ transactions: 20 })) }];
   // Each run holds its first `expected` walks before their first page until all of them started.
   const gates: Gate[] = [];
@@ -102,13 +103,14 @@ Deno.test("a pull walks several accounts at once, at most walksPerPull of them",
     }),
   }));
   try {
-    // A pool of one pull walks 4 accounts at once; the default pool of 4 pulls, 2 each. Each
-    // run pulls a connection's whole history (the second one's own connection).
+    // A pool of one pull and the default pool of 4 both walk 4 accounts of a lone pull at once
+    // (the pulls share the process's page stores, not a split of them). Each run pulls a
+    // connection's whole history (the second one's own connection).
     const second = (await w.addConnection("pluggy-2", w.accountRef)).connectionId;
     for (
       const [concurrency, walksAtOnce, connectionId] of [[1, 4, w.connectionId], [
         4,
-        2,
+        4,
         second,
       ]] as const
     ) {
@@ -417,6 +419,48 @@ Deno.test("each commit changes only its own step's entry, and two commits at onc
     const [{ pages }] = await w.h.sql`
       select pages_fetched as pages from pull_jobs where id = ${body.pullId}`;
     assert.equal(pages, 3);
+  } finally {
+    await w.close();
+  }
+});
+
+Deno.test("the pulls of a pool share its page stores: more walks than stores, never more stores", async () => {
+  const items = [{ accounts: Array.from({ length: 4 }, () => ({ transactions: 30 })) }];
+  const w = await wirePluggy({ items, pageSize: 5 }, { pulls: { wake: false } });
+  try {
+    const others = [];
+    for (const name of ["pluggy-2", "pluggy-3"]) {
+      others.push((await w.addConnection(name, w.accountRef)).connectionId);
+    }
+    for (const id of [w.connectionId, ...others]) {
+      const res = await w.h.request(`/v1/discovery/aggregator-connections/${id}/pulls`, {
+        method: "POST",
+        tenant: w.tenant,
+      });
+      assert.equal(res.status, 202);
+    }
+    // Three pulls of four accounts each walk twelve accounts at once over three page stores.
+    const stores = createSemaphore(3);
+    let most = 0;
+    const watched = {
+      run<T>(work: () => Promise<T>) {
+        return stores.run(() => {
+          most = Math.max(most, stores.held);
+          return work();
+        });
+      },
+      get held() {
+        return stores.held;
+      },
+    };
+    await w.h.newPool({ concurrency: 3, pageStores: watched }).drain();
+    assert.equal(most, 3, "every store was in use at some point, and never more");
+    const [done] = await w.h.sql`
+      select count(*)::int as n from pull_jobs where status = 'succeeded' and trigger = 'manual'`;
+    assert.equal(done.n, 3);
+    const [stored] = await w.h.sql`
+      select count(distinct (connection_id, external_id))::int as n from transactions`;
+    assert.equal(stored.n, 3 * 120);
   } finally {
     await w.close();
   }

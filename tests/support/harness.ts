@@ -71,7 +71,7 @@ export interface Harness {
   /** The retry sweep Deno.cron runs every minute, on the harness clock. */
   sweep: Service["sweep"];
   /** A second worker pool on the same database and vendors, as another replica would run. */
-  newPool(options?: { concurrency?: number }): PullPool;
+  newPool: Service["newPool"];
   /** A token for `tenantId` (HS256 with the harness secret), with extra claims merged in; valid for
    * 10 minutes unless the claims give their own `exp` (in seconds since the epoch). */
   token(tenantId: string, claims?: Record<string, unknown>): Promise<string>;
