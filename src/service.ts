@@ -11,6 +11,7 @@ import type { DevSignIn } from "./console/console.service.ts";
 import { createKeyRing } from "./crypto/seal.ts";
 import type { Sql } from "./db/pool.ts";
 import { createTenantVerifier } from "./http/auth.ts";
+import { createIdempotency, takeoverBound } from "./idempotency/idempotency.service.ts";
 import type { Logger } from "./lib/logger.ts";
 import { createRateLimiter } from "./lib/rate_limit.ts";
 import { processMetrics } from "./metrics/process_metrics.ts";
@@ -56,6 +57,8 @@ export interface ServiceParts {
   wakeOnQueue?: boolean;
   /** The console's development sign-in; undefined (production, a JWKS) leaves it out. */
   devSignIn?: DevSignIn;
+  /** How long a repeated Idempotency-Key waits for its first request (5 s; the fuzzer waits less). */
+  idempotencyWaitMs?: number;
 }
 
 export interface Service {
@@ -133,6 +136,15 @@ export async function createService(parts: ServiceParts): Promise<Service> {
     }),
     observeWebhook: webhookMetrics(metrics),
     devSignIn: parts.devSignIn,
+    idempotency: await createIdempotency({
+      sql,
+      keyRing,
+      sealKeys: settings.sealKeys,
+      now,
+      logger,
+      waitMs: parts.idempotencyWaitMs,
+      takeoverMs: takeoverBound(settings.vendorHttp.timeoutMs),
+    }),
   });
   const sweep = () =>
     sweepPulls({
