@@ -1,6 +1,7 @@
 // Idempotency keys at rest and over time: sealed answers, keyed fingerprints, takeover, expiry, rotation.
 import assert from "node:assert/strict";
 import { createKeyRing } from "../../src/crypto/seal.ts";
+import { fingerprintBytes } from "../../src/idempotency/fingerprint.ts";
 import {
   createIdempotency,
   finishRequest,
@@ -15,6 +16,13 @@ import { testClock } from "../support/pulls.ts";
 
 const API = "/v1/discovery";
 const CONNECTIONS = `${API}/aggregator-connections`;
+
+/** A text's or bytes' SHA-256 as hex, base64 and base64url. */
+async function sha256Forms(data: string | Uint8Array<ArrayBuffer>): Promise<string[]> {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return [digest.toHex(), digest.toBase64(), digest.toBase64({ alphabet: "base64url" })];
+}
 
 const canary = (part: string) => `canary-${part}-${crypto.randomUUID()}+/="\\`;
 
@@ -64,9 +72,18 @@ Deno.test("kept answers are sealed: no credential, token or plain body hash rest
     const rows = (await databaseTexts(h.sql)).filter((t) => t.label.includes("idempotency_keys"));
     assert.equal(rows.length, 3, "the table's text and its two bytea columns");
     assert.equal((await storedKeys(h.sql, tenant)).filter((k) => k.state === "done").length, 4);
-    const plainHashes = await Promise.all(
-      [created, rotated, refused].map((b) => hashForms(JSON.stringify(b))),
-    );
+    // What an unkeyed store would hold: the SHA-256 of each body, and of each fingerprint's bytes.
+    const route = "/v1/discovery/aggregator-connections";
+    const sent: Array<[string, string, Record<string, string>, unknown]> = [
+      ["POST", route, {}, created],
+      ["PUT", `${route}/{id}`, { id: first.body.id }, rotated],
+      ["POST", route, {}, refused],
+    ];
+    const unkeyed = sent.flatMap(([method, template, params, body]) => {
+      const bytes = new TextEncoder().encode(JSON.stringify(body));
+      return [bytes, fingerprintBytes({ method, route: template, params, body: bytes })];
+    });
+    const plainHashes = await Promise.all(unkeyed.map(sha256Forms));
     const needles = [
       ...[created, rotated, refused].flatMap((b) => [b.clientId, b.secret]).flatMap(encodings),
       ...encodings(token),
