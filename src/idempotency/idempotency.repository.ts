@@ -22,6 +22,16 @@ export interface KeyRef {
 }
 
 /**
+ * Joined into a statement, makes its commit skip the wait for the WAL flush ("synchronous_commit
+ * can be changed at any time; the behavior for any one transaction is determined by the setting in
+ * effect when it commits"). Used where losing the commit to a Postgres crash is harmless: a claim
+ * (or takeover) is flushed by the operation's own commit, which comes later in the WAL; one whose
+ * operation wrote nothing can be lost, and its repeat runs again, as nothing ran. A kept answer
+ * commits synchronously: the caller may hold it, and its repeats must find it.
+ */
+const ASYNC_COMMIT = "(select set_config('synchronous_commit', 'off', true)) as async_commit";
+
+/**
  * Claims the key for `owner` when no live row holds it: a new row, or one whose time has passed
  * (the sweep may not have deleted it yet). True when `owner` now holds it. Two replicas claiming
  * at once meet on the primary key: exactly one insert wins, the other sees the winner's row.
@@ -33,8 +43,9 @@ export async function claimKey(
   const rows = await sql`
     insert into idempotency_keys as k
       (tenant_id, key, fingerprint, fingerprint_key, state, owner, created_at, locked_at, expires_at)
-    values (${ref.tenantId}, ${ref.key}, ${ref.fingerprint}, ${ref.fingerprintKey}, 'running',
-            ${ref.owner}, ${ref.now}, ${ref.now}, ${ref.expiresAt})
+    select ${ref.tenantId}, ${ref.key}, ${ref.fingerprint}, ${ref.fingerprintKey}, 'running',
+           ${ref.owner}, ${ref.now}::timestamptz, ${ref.now}::timestamptz, ${ref.expiresAt}::timestamptz
+    from ${sql.unsafe(ASYNC_COMMIT)}
     on conflict (tenant_id, key) do update set
       fingerprint = excluded.fingerprint, fingerprint_key = excluded.fingerprint_key,
       state = 'running', owner = excluded.owner, status = null, content_type = null, body = null,
@@ -68,6 +79,7 @@ export async function takeOverKey(
 ): Promise<boolean> {
   const rows = await sql`
     update idempotency_keys set owner = ${ref.owner}, locked_at = ${ref.now}
+    from ${sql.unsafe(ASYNC_COMMIT)}
     where tenant_id = ${ref.tenantId} and key = ${ref.key} and owner = ${ref.from}
       and state = 'running'
     returning 1`;
@@ -91,7 +103,7 @@ export async function keepAnswer(
 /** Frees the key `owner` holds, so that the next request with it runs. */
 export async function releaseKey(sql: Sql, ref: KeyRef): Promise<void> {
   await sql`
-    delete from idempotency_keys
+    delete from idempotency_keys using ${sql.unsafe(ASYNC_COMMIT)}
     where tenant_id = ${ref.tenantId} and key = ${ref.key} and owner = ${ref.owner}
       and state = 'running'`;
 }
