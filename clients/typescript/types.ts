@@ -1034,8 +1034,8 @@ export interface components {
         /**
          * @description Makes sending this request again safe. The first request with a key runs, and its answer
          *     (status and body) is kept for 24 hours for the tenant and the key. A repeat with the same
-         *     key and the same request (method, path and body) does not run again: it gets the kept
-         *     answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
+         *     key and the same request (method, path and body; a DELETE's body does not count) does not
+         *     run again: it gets the kept answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
          *     (`MTCH-1422`). A repeat that arrives while the first request still runs waits for it, up
          *     to 5 seconds, then answers 409 (`MTCH-1409`) with `Retry-After`. Every answer below 500 is
          *     kept, errors included, but 429: after a 5xx or a 429 the key is free and a repeat runs.
@@ -1109,8 +1109,8 @@ export interface operations {
                 /**
                  * @description Makes sending this request again safe. The first request with a key runs, and its answer
                  *     (status and body) is kept for 24 hours for the tenant and the key. A repeat with the same
-                 *     key and the same request (method, path and body) does not run again: it gets the kept
-                 *     answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
+                 *     key and the same request (method, path and body; a DELETE's body does not count) does not
+                 *     run again: it gets the kept answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
                  *     (`MTCH-1422`). A repeat that arrives while the first request still runs waits for it, up
                  *     to 5 seconds, then answers 409 (`MTCH-1409`) with `Retry-After`. Every answer below 500 is
                  *     kept, errors included, but 429: after a 5xx or a 429 the key is free and a repeat runs.
@@ -1158,8 +1158,8 @@ export interface operations {
                 /**
                  * @description Makes sending this request again safe. The first request with a key runs, and its answer
                  *     (status and body) is kept for 24 hours for the tenant and the key. A repeat with the same
-                 *     key and the same request (method, path and body) does not run again: it gets the kept
-                 *     answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
+                 *     key and the same request (method, path and body; a DELETE's body does not count) does not
+                 *     run again: it gets the kept answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
                  *     (`MTCH-1422`). A repeat that arrives while the first request still runs waits for it, up
                  *     to 5 seconds, then answers 409 (`MTCH-1409`) with `Retry-After`. Every answer below 500 is
                  *     kept, errors included, but 429: after a 5xx or a 429 the key is free and a repeat runs.
@@ -1239,8 +1239,8 @@ export interface operations {
                 /**
                  * @description Makes sending this request again safe. The first request with a key runs, and its answer
                  *     (status and body) is kept for 24 hours for the tenant and the key. A repeat with the same
-                 *     key and the same request (method, path and body) does not run again: it gets the kept
-                 *     answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
+                 *     key and the same request (method, path and body; a DELETE's body does not count) does not
+                 *     run again: it gets the kept answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
                  *     (`MTCH-1422`). A repeat that arrives while the first request still runs waits for it, up
                  *     to 5 seconds, then answers 409 (`MTCH-1409`) with `Retry-After`. Every answer below 500 is
                  *     kept, errors included, but 429: after a 5xx or a 429 the key is free and a repeat runs.
@@ -1295,8 +1295,8 @@ export interface operations {
                 /**
                  * @description Makes sending this request again safe. The first request with a key runs, and its answer
                  *     (status and body) is kept for 24 hours for the tenant and the key. A repeat with the same
-                 *     key and the same request (method, path and body) does not run again: it gets the kept
-                 *     answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
+                 *     key and the same request (method, path and body; a DELETE's body does not count) does not
+                 *     run again: it gets the kept answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
                  *     (`MTCH-1422`). A repeat that arrives while the first request still runs waits for it, up
                  *     to 5 seconds, then answers 409 (`MTCH-1409`) with `Retry-After`. Every answer below 500 is
                  *     kept, errors included, but 429: after a 5xx or a 429 the key is free and a repeat runs.
@@ -1380,8 +1380,8 @@ export interface operations {
                 /**
                  * @description Makes sending this request again safe. The first request with a key runs, and its answer
                  *     (status and body) is kept for 24 hours for the tenant and the key. A repeat with the same
-                 *     key and the same request (method, path and body) does not run again: it gets the kept
-                 *     answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
+                 *     key and the same request (method, path and body; a DELETE's body does not count) does not
+                 *     run again: it gets the kept answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
                  *     (`MTCH-1422`). A repeat that arrives while the first request still runs waits for it, up
                  *     to 5 seconds, then answers 409 (`MTCH-1409`) with `Retry-After`. Every answer below 500 is
                  *     kept, errors included, but 429: after a 5xx or a 429 the key is free and a repeat runs.
@@ -1497,8 +1497,8 @@ export interface operations {
                 /**
                  * @description Makes sending this request again safe. The first request with a key runs, and its answer
                  *     (status and body) is kept for 24 hours for the tenant and the key. A repeat with the same
-                 *     key and the same request (method, path and body) does not run again: it gets the kept
-                 *     answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
+                 *     key and the same request (method, path and body; a DELETE's body does not count) does not
+                 *     run again: it gets the kept answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
                  *     (`MTCH-1422`). A repeat that arrives while the first request still runs waits for it, up
                  *     to 5 seconds, then answers 409 (`MTCH-1409`) with `Retry-After`. Every answer below 500 is
                  *     kept, errors included, but 429: after a 5xx or a 429 the key is free and a repeat runs.
@@ -1591,8 +1591,8 @@ export interface operations {
                 /**
                  * @description Makes sending this request again safe. The first request with a key runs, and its answer
                  *     (status and body) is kept for 24 hours for the tenant and the key. A repeat with the same
-                 *     key and the same request (method, path and body) does not run again: it gets the kept
-                 *     answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
+                 *     key and the same request (method, path and body; a DELETE's body does not count) does not
+                 *     run again: it gets the kept answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
                  *     (`MTCH-1422`). A repeat that arrives while the first request still runs waits for it, up
                  *     to 5 seconds, then answers 409 (`MTCH-1409`) with `Retry-After`. Every answer below 500 is
                  *     kept, errors included, but 429: after a 5xx or a 429 the key is free and a repeat runs.
@@ -1641,8 +1641,8 @@ export interface operations {
                 /**
                  * @description Makes sending this request again safe. The first request with a key runs, and its answer
                  *     (status and body) is kept for 24 hours for the tenant and the key. A repeat with the same
-                 *     key and the same request (method, path and body) does not run again: it gets the kept
-                 *     answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
+                 *     key and the same request (method, path and body; a DELETE's body does not count) does not
+                 *     run again: it gets the kept answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
                  *     (`MTCH-1422`). A repeat that arrives while the first request still runs waits for it, up
                  *     to 5 seconds, then answers 409 (`MTCH-1409`) with `Retry-After`. Every answer below 500 is
                  *     kept, errors included, but 429: after a 5xx or a 429 the key is free and a repeat runs.

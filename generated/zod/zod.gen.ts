@@ -296,8 +296,8 @@ export const zLimit = z.int().gte(1).lte(200).default(20);
 /**
  * Makes sending this request again safe. The first request with a key runs, and its answer
  * (status and body) is kept for 24 hours for the tenant and the key. A repeat with the same
- * key and the same request (method, path and body) does not run again: it gets the kept
- * answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
+ * key and the same request (method, path and body; a DELETE's body does not count) does not
+ * run again: it gets the kept answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
  * (`MTCH-1422`). A repeat that arrives while the first request still runs waits for it, up
  * to 5 seconds, then answers 409 (`MTCH-1409`) with `Retry-After`. Every answer below 500 is
  * kept, errors included, but 429: after a 5xx or a 429 the key is free and a repeat runs.

@@ -44,7 +44,11 @@ export function idempotencyKeys(
     if (header === undefined) return await next();
     const key = parseKey(header);
     const tenantId = c.get("tenantId");
-    const body = new Uint8Array(await c.req.arrayBuffer());
+    // A DELETE's body means nothing to its operation, and the JSON guard does not cap it: it is
+    // neither read nor part of the request's fingerprint.
+    const body = route.method === "DELETE"
+      ? new Uint8Array()
+      : new Uint8Array(await c.req.arrayBuffer());
     const request = { method: route.method, route: route.path, params: c.req.param(), body };
     const start = await service.startRequest(deps, tenantId, key, request);
     if (!start.run) {

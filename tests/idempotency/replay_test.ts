@@ -95,7 +95,17 @@ Deno.test("every writing operation of the tenant API answers a repeat with its f
     });
     const tokens = (await w.get(`${API}/webhooks/tokens?limit=200`)).items;
     assert.equal(tokens.length, before + 1, "one token was minted");
-    await twice("DELETE", `${API}/webhooks/tokens/${minted.body.id}`);
+    const revoked = await twice("DELETE", `${API}/webhooks/tokens/${minted.body.id}`);
+    // A DELETE's body is no part of the request: a repeat with one is still the same request.
+    const revokeKey = newKey();
+    const other = tokens.find((t: { id: string }) => t.id !== minted.body.id);
+    const path = `${API}/webhooks/tokens/${other.id}`;
+    assert.equal((await keyed(h, tenant, "DELETE", path, { key: revokeKey })).status, 204);
+    const withBody = await keyed(h, tenant, "DELETE", path, {
+      key: revokeKey,
+      body: JSON.stringify({ padding: "x".repeat(200_000) }),
+    });
+    assert.deepEqual([withBody.status, withBody.replayed], [revoked.status, "true"]);
     await twice("DELETE", `${CONNECTIONS}/${w.connectionId}`);
     // Without a key, the deletes run again and find nothing.
     const gone = await keyed(h, tenant, "DELETE", `${CONNECTIONS}/${w.connectionId}`);

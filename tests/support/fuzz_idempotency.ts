@@ -144,7 +144,8 @@ export function withIdempotencyKeys(
       if (tenant && params) {
         const heldKey = crypto.randomUUID();
         let release = () => Promise.resolve();
-        const body = new TextEncoder().encode(request.body ?? "");
+        // The service does not count a DELETE's body (README: Retrying safely).
+        const body = new TextEncoder().encode(op.method === "DELETE" ? "" : request.body ?? "");
         followers.push({
           request: withKey(request, heldKey, "repeat of a running request"),
           before: async () => {
