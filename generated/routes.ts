@@ -56,6 +56,7 @@ export const createAggregatorConnection = createRoute({
   summary: "Create an aggregator connection",
   security: [{ "bearerAuth": [] }],
   request: {
+    headers: zod.zCreateAggregatorConnectionHeaders,
     body: {
       required: true,
       content: { "application/json": { schema: zod.zCreateAggregatorConnectionBody.strict() } },
@@ -75,11 +76,17 @@ export const createAggregatorConnection = createRoute({
       content: { "application/json": { schema: zod.zError } },
     },
     409: {
-      description: "A live aggregator connection of this tenant already has that config name.",
+      description:
+        "A live aggregator connection of this tenant already has that config name (`MTCH-2409`), or a request with the same `Idempotency-Key` is still running (`MTCH-1409`, with `Retry-After`).",
       content: { "application/json": { schema: zod.zError } },
     },
     413: {
       description: "The request body is larger than 64 KiB.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    422: {
+      description:
+        "The `Idempotency-Key` was first used with another request (another method, path or body) in the last 24 hours (`MTCH-1422`); nothing ran. Use a new key for a new request.",
       content: { "application/json": { schema: zod.zError } },
     },
     500: {
@@ -102,6 +109,7 @@ export const testAggregatorConnection = createRoute({
   summary: "Test an aggregator connection live",
   security: [{ "bearerAuth": [] }],
   request: {
+    headers: zod.zTestAggregatorConnectionHeaders,
     body: {
       required: true,
       content: { "application/json": { schema: zod.zTestAggregatorConnectionBody.strict() } },
@@ -124,8 +132,18 @@ export const testAggregatorConnection = createRoute({
       description: "No live aggregator connection of this tenant has that id.",
       content: { "application/json": { schema: zod.zError } },
     },
+    409: {
+      description:
+        "A request with the same `Idempotency-Key` is still running (`MTCH-1409`); send the request again after `Retry-After` seconds to get its answer.",
+      content: { "application/json": { schema: zod.zError } },
+    },
     413: {
       description: "The request body is larger than 64 KiB.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    422: {
+      description:
+        "The `Idempotency-Key` was first used with another request (another method, path or body) in the last 24 hours (`MTCH-1422`); nothing ran. Use a new key for a new request.",
       content: { "application/json": { schema: zod.zError } },
     },
     429: {
@@ -188,6 +206,7 @@ export const updateAggregatorConnection = createRoute({
   security: [{ "bearerAuth": [] }],
   request: {
     params: zod.zUpdateAggregatorConnectionPath,
+    headers: zod.zUpdateAggregatorConnectionHeaders,
     body: {
       required: true,
       content: { "application/json": { schema: zod.zUpdateAggregatorConnectionBody.strict() } },
@@ -211,11 +230,17 @@ export const updateAggregatorConnection = createRoute({
       content: { "application/json": { schema: zod.zError } },
     },
     409: {
-      description: "A live aggregator connection of this tenant already has that config name.",
+      description:
+        "A live aggregator connection of this tenant already has that config name (`MTCH-2409`), or a request with the same `Idempotency-Key` is still running (`MTCH-1409`, with `Retry-After`).",
       content: { "application/json": { schema: zod.zError } },
     },
     413: {
       description: "The request body is larger than 64 KiB.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    422: {
+      description:
+        "The `Idempotency-Key` was first used with another request (another method, path or body) in the last 24 hours (`MTCH-1422`); nothing ran. Use a new key for a new request.",
       content: { "application/json": { schema: zod.zError } },
     },
     500: {
@@ -239,15 +264,31 @@ export const deleteAggregatorConnection = createRoute({
   security: [{ "bearerAuth": [] }],
   request: {
     params: zod.zDeleteAggregatorConnectionPath,
+    headers: zod.zDeleteAggregatorConnectionHeaders,
   },
   responses: {
     204: { description: "Deleted." },
+    400: {
+      description:
+        "The `Idempotency-Key` header is not a valid key (`MTCH-1001`); `details.fields` names the header.",
+      content: { "application/json": { schema: zod.zError } },
+    },
     401: {
       description: "The bearer token is missing or invalid, or names no valid tenant.",
       content: { "application/json": { schema: zod.zError } },
     },
     404: {
       description: "No live aggregator connection of this tenant has that id.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    409: {
+      description:
+        "A request with the same `Idempotency-Key` is still running (`MTCH-1409`); send the request again after `Retry-After` seconds to get its answer.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    422: {
+      description:
+        "The `Idempotency-Key` was first used with another request (another method, path or body) in the last 24 hours (`MTCH-1422`); nothing ran. Use a new key for a new request.",
       content: { "application/json": { schema: zod.zError } },
     },
     500: {
@@ -314,6 +355,7 @@ export const requestPull = createRoute({
   security: [{ "bearerAuth": [] }],
   request: {
     params: zod.zRequestPullPath,
+    headers: zod.zRequestPullHeaders,
   },
   responses: {
     202: {
@@ -321,7 +363,8 @@ export const requestPull = createRoute({
       content: { "application/json": { schema: zod.zPull } },
     },
     400: {
-      description: "The operation takes no body, but one was sent that is not JSON (`MTCH-1003`).",
+      description:
+        "The operation takes no body, but one was sent that is not JSON (`MTCH-1003`); or the `Idempotency-Key` header is not a valid key (`MTCH-1001`, naming the header).",
       content: { "application/json": { schema: zod.zError } },
     },
     401: {
@@ -332,8 +375,18 @@ export const requestPull = createRoute({
       description: "No live aggregator connection of this tenant has that id.",
       content: { "application/json": { schema: zod.zError } },
     },
+    409: {
+      description:
+        "A request with the same `Idempotency-Key` is still running (`MTCH-1409`); send the request again after `Retry-After` seconds to get its answer.",
+      content: { "application/json": { schema: zod.zError } },
+    },
     413: {
       description: "The request body is larger than 64 KiB.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    422: {
+      description:
+        "The `Idempotency-Key` was first used with another request (another method, path or body) in the last 24 hours (`MTCH-1422`); nothing ran. Use a new key for a new request.",
       content: { "application/json": { schema: zod.zError } },
     },
     500: {
@@ -433,6 +486,7 @@ export const retryPull = createRoute({
   security: [{ "bearerAuth": [] }],
   request: {
     params: zod.zRetryPullPath,
+    headers: zod.zRetryPullHeaders,
   },
   responses: {
     202: {
@@ -440,7 +494,8 @@ export const retryPull = createRoute({
       content: { "application/json": { schema: zod.zPull } },
     },
     400: {
-      description: "The operation takes no body, but one was sent that is not JSON (`MTCH-1003`).",
+      description:
+        "The operation takes no body, but one was sent that is not JSON (`MTCH-1003`); or the `Idempotency-Key` header is not a valid key (`MTCH-1001`, naming the header).",
       content: { "application/json": { schema: zod.zError } },
     },
     401: {
@@ -453,11 +508,16 @@ export const retryPull = createRoute({
     },
     409: {
       description:
-        "The pull has not finished (`queued`, `running` or `retrying`); it will run on its own.",
+        "The pull has not finished (`queued`, `running` or `retrying`; `MTCH-4409`), it will run on its own; or a request with the same `Idempotency-Key` is still running (`MTCH-1409`, with `Retry-After`).",
       content: { "application/json": { schema: zod.zError } },
     },
     413: {
       description: "The request body is larger than 64 KiB.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    422: {
+      description:
+        "The `Idempotency-Key` was first used with another request (another method, path or body) in the last 24 hours (`MTCH-1422`); nothing ran. Use a new key for a new request.",
       content: { "application/json": { schema: zod.zError } },
     },
     500: {
@@ -518,6 +578,7 @@ export const mintWebhookToken = createRoute({
   summary: "Mint a webhook token",
   security: [{ "bearerAuth": [] }],
   request: {
+    headers: zod.zMintWebhookTokenHeaders,
     body: {
       required: true,
       content: { "application/json": { schema: zod.zMintWebhookTokenBody.strict() } },
@@ -525,7 +586,8 @@ export const mintWebhookToken = createRoute({
   },
   responses: {
     201: {
-      description: "Minted. The raw token is never shown again.",
+      description:
+        "Minted. The raw token is never shown again, but to a repeat of this request with the same `Idempotency-Key`.",
       content: { "application/json": { schema: zod.zMintedWebhookToken } },
     },
     400: {
@@ -540,8 +602,18 @@ export const mintWebhookToken = createRoute({
       description: "No live aggregator connection of this tenant has that id.",
       content: { "application/json": { schema: zod.zError } },
     },
+    409: {
+      description:
+        "A request with the same `Idempotency-Key` is still running (`MTCH-1409`); send the request again after `Retry-After` seconds to get its answer.",
+      content: { "application/json": { schema: zod.zError } },
+    },
     413: {
       description: "The request body is larger than 64 KiB.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    422: {
+      description:
+        "The `Idempotency-Key` was first used with another request (another method, path or body) in the last 24 hours (`MTCH-1422`); nothing ran. Use a new key for a new request.",
       content: { "application/json": { schema: zod.zError } },
     },
     500: {
@@ -565,15 +637,31 @@ export const revokeWebhookToken = createRoute({
   security: [{ "bearerAuth": [] }],
   request: {
     params: zod.zRevokeWebhookTokenPath,
+    headers: zod.zRevokeWebhookTokenHeaders,
   },
   responses: {
     204: { description: "Revoked." },
+    400: {
+      description:
+        "The `Idempotency-Key` header is not a valid key (`MTCH-1001`); `details.fields` names the header.",
+      content: { "application/json": { schema: zod.zError } },
+    },
     401: {
       description: "The bearer token is missing or invalid, or names no valid tenant.",
       content: { "application/json": { schema: zod.zError } },
     },
     404: {
       description: "No live webhook token of this tenant has that id.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    409: {
+      description:
+        "A request with the same `Idempotency-Key` is still running (`MTCH-1409`); send the request again after `Retry-After` seconds to get its answer.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    422: {
+      description:
+        "The `Idempotency-Key` was first used with another request (another method, path or body) in the last 24 hours (`MTCH-1422`); nothing ran. Use a new key for a new request.",
       content: { "application/json": { schema: zod.zError } },
     },
     500: {

@@ -104,6 +104,7 @@ function routesModule(spec: Spec): string {
       );
       const request: string[] = [];
       if (params.some((p) => p.in === "path")) request.push(`params: zod.z${Id}Path,`);
+      if (params.some((p) => p.in === "header")) request.push(`headers: zod.z${Id}Headers,`);
       const query = params.filter((p) => p.in === "query");
       if (query.length) {
         const fields = query.map((p) => {

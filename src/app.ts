@@ -12,6 +12,8 @@ import type { AppEnv } from "./http/env.ts";
 import { errorHandler, notFoundHandler } from "./http/errors.ts";
 import { requestLog } from "./http/request_log.ts";
 import { jsonBodies, validationHook } from "./http/validation.ts";
+import { idempotencyKeys } from "./idempotency/idempotency.handlers.ts";
+import type { IdempotencyDeps } from "./idempotency/idempotency.service.ts";
 import type { Logger } from "./lib/logger.ts";
 import { httpMetrics } from "./metrics/http_metrics.ts";
 import { type MetricsRouteDeps, metricsRoutes } from "./metrics/metrics.handlers.ts";
@@ -44,11 +46,15 @@ export type AppDeps =
     metrics: MetricsRegistry;
     webhooks: WebhookIntake;
     observeWebhook: WebhookObserver;
+    idempotency: IdempotencyDeps;
   };
 
 /** An operation needs the tenant's JWT exactly when openapi.yaml's security says so. */
 const needsBearer = (security: readonly Record<string, unknown>[]) =>
   security.some((requirement) => "bearerAuth" in requirement);
+
+/** The methods whose operations take an Idempotency-Key (with a JWT; openapi.yaml declares it). */
+const WRITES = new Set(["POST", "PUT", "DELETE"]);
 
 /** An OpenAPI path template in Hono's syntax: `{id}` becomes `:id`. */
 const honoPath = (path: string) => path.replace(/\{([^}]+)\}/g, ":$1");
@@ -57,11 +63,19 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.use("*", requestLog(deps.logger, httpMetrics(deps.metrics)));
   // Registered before the handlers, for exactly the operations the spec secures with a JWT;
-  // their JSON bodies are checked once the caller is known.
+  // their JSON bodies are checked once the caller is known, then their writes run once per
+  // Idempotency-Key.
   for (const route of Object.values(operations)) {
     if (needsBearer(route.security)) {
       const method = route.method.toUpperCase();
       app.on(method, honoPath(route.path), requireTenant(deps.verifyTenant), jsonBodies());
+      if (WRITES.has(method)) {
+        app.on(
+          method,
+          honoPath(route.path),
+          idempotencyKeys(deps.idempotency, { method, path: route.path }),
+        );
+      }
     }
   }
   app.onError(errorHandler(deps.logger));

@@ -11,6 +11,7 @@ import type { DevSignIn } from "./console/console.service.ts";
 import { createKeyRing } from "./crypto/seal.ts";
 import type { Sql } from "./db/pool.ts";
 import { createTenantVerifier } from "./http/auth.ts";
+import { createIdempotency, takeoverBound } from "./idempotency/idempotency.service.ts";
 import type { Logger } from "./lib/logger.ts";
 import type { Semaphore } from "./lib/semaphore.ts";
 import { createRateLimiter } from "./lib/rate_limit.ts";
@@ -59,6 +60,8 @@ export interface ServiceParts {
   wakeOnQueue?: boolean;
   /** The console's development sign-in; undefined (production, a JWKS) leaves it out. */
   devSignIn?: DevSignIn;
+  /** How long a repeated Idempotency-Key waits for its first request (5 s; the fuzzer waits less). */
+  idempotencyWaitMs?: number;
 }
 
 /** A pool of another replica: its own pulls at once, and its own page stores (a test may watch them). */
@@ -143,6 +146,15 @@ export async function createService(parts: ServiceParts): Promise<Service> {
     }),
     observeWebhook: webhookMetrics(metrics),
     devSignIn: parts.devSignIn,
+    idempotency: await createIdempotency({
+      sql,
+      keyRing,
+      sealKeys: settings.sealKeys,
+      now,
+      logger,
+      waitMs: parts.idempotencyWaitMs,
+      takeoverMs: takeoverBound(settings.vendorHttp.timeoutMs),
+    }),
   });
   const sweep = () =>
     sweepPulls({

@@ -1,6 +1,7 @@
 // The Matcher discovery API client: openapi-fetch typed by the paths generated from openapi.yaml.
 import createClient, { type Client } from "openapi-fetch";
 import { type Paginate, paginate } from "./paginate.ts";
+import { addIdempotencyKey, retryingFetch } from "./retry.ts";
 import type { components, paths } from "./types.ts";
 
 export type { components, operations, paths } from "./types.ts";
@@ -33,6 +34,15 @@ export interface MatcherClientOptions {
   token: string | (() => string | Promise<string>);
   /** Sends each request; defaults to the global fetch. */
   fetch?: (request: Request) => Promise<Response>;
+  /**
+   * How many times to send a POST, PUT or DELETE again when its answer was lost (the connection
+   * failed) or asks to try again (409 `MTCH-1409`: the first request with its key still runs;
+   * 502, 503, 504). With retries, every such call carries an `Idempotency-Key` (a fresh UUID,
+   * unless the call gives its own in `params.header`), the same on each attempt, so the service
+   * runs it once and answers a repeat with the first answer (`Idempotency-Replayed: true`).
+   * 0 by default: no key is added and nothing is sent twice.
+   */
+  retries?: number;
 }
 
 /**
@@ -50,16 +60,18 @@ export interface MatcherClientOptions {
  * ```
  */
 export function createMatcherClient(options: MatcherClientOptions): MatcherClient {
+  const retries = options.retries ?? 0;
+  const send = options.fetch ?? ((request: Request) => globalThis.fetch(request));
   const client = createClient<paths>({
     baseUrl: options.baseUrl.replace(/\/+$/, ""),
-    fetch: options.fetch,
+    fetch: retries > 0 ? retryingFetch(send, retries) : options.fetch,
   });
   const token = options.token;
   client.use({
     async onRequest({ request }) {
       const value = typeof token === "string" ? token : await token();
       request.headers.set("Authorization", `Bearer ${value}`);
-      return request;
+      return retries > 0 ? addIdempotencyKey(request) : request;
     },
   });
   const paginateThis: Paginate = (path, ...rest) => paginate(client, path, ...rest);

@@ -217,6 +217,10 @@ export interface paths {
          *     raw token and its `webhookUrl` are returned this once; only the token's SHA-256 is kept.
          *     Configure `webhookUrl` with the aggregator (Pluggy `POST /webhooks`, Belvo's dashboard).
          *     A connection may have several live tokens, so a token can be rotated without a gap.
+         *
+         *     With an `Idempotency-Key`, a repeat of the mint within 24 hours answers the same token
+         *     again (the kept answer is sealed with the service's key ring, never stored in the clear),
+         *     so a client that lost the first answer does not leave a token it never saw.
          */
         post: operations["mintWebhookToken"];
         delete?: never;
@@ -873,7 +877,9 @@ export interface components {
              *     unauthenticated, `MTCH-1404` no such route, `MTCH-2404` connection not found,
              *     `MTCH-2409` config name taken, `MTCH-1020` not a webhook payload of that vendor,
              *     `MTCH-3404` webhook token not found, `MTCH-4404` pull not found, `MTCH-4409` pull not
-             *     finished, `MTCH-1429` too many requests, `MTCH-9500` internal error, `MTCH-9503` unavailable.
+             *     finished, `MTCH-1429` too many requests, `MTCH-1409` a request with the same
+             *     `Idempotency-Key` still running, `MTCH-1422` an `Idempotency-Key` first used with
+             *     another request, `MTCH-9500` internal error, `MTCH-9503` unavailable.
              */
             code: string;
             /** @description The HTTP status text. */
@@ -920,7 +926,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description The operation takes no body, but one was sent that is not JSON (`MTCH-1003`). */
+        /** @description The operation takes no body, but one was sent that is not JSON (`MTCH-1003`); or the `Idempotency-Key` header is not a valid key (`MTCH-1001`, naming the header). */
         BodyNotJson: {
             headers: {
                 [name: string]: unknown;
@@ -957,8 +963,36 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description A live aggregator connection of this tenant already has that config name. */
+        /** @description A live aggregator connection of this tenant already has that config name (`MTCH-2409`), or a request with the same `Idempotency-Key` is still running (`MTCH-1409`, with `Retry-After`). */
         Conflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The `Idempotency-Key` header is not a valid key (`MTCH-1001`); `details.fields` names the header. */
+        InvalidIdempotencyKey: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description A request with the same `Idempotency-Key` is still running (`MTCH-1409`); send the request again after `Retry-After` seconds to get its answer. */
+        IdempotencyKeyInUse: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The `Idempotency-Key` was first used with another request (another method, path or body) in the last 24 hours (`MTCH-1422`); nothing ran. Use a new key for a new request. */
+        IdempotencyKeyReused: {
             headers: {
                 [name: string]: unknown;
             };
@@ -1038,6 +1072,22 @@ export interface components {
         AssetFile: string;
         /** @description Page size, 1 to 200. Out of range is a 400, not clamped. */
         Limit: number;
+        /**
+         * @description Makes sending this request again safe. The first request with a key runs, and its answer
+         *     (status and body) is kept for 24 hours for the tenant and the key. A repeat with the same
+         *     key and the same request (method, path and body; a DELETE's body does not count) does not
+         *     run again: it gets the kept answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
+         *     (`MTCH-1422`). A repeat that arrives while the first request still runs waits for it, up
+         *     to 5 seconds, then answers 409 (`MTCH-1409`) with `Retry-After`. Every answer below 500 is
+         *     kept, errors included, but 429: after a 5xx or a 429 the key is free and a repeat runs.
+         *     Keys belong to the tenant: another tenant's key of the same text is another key.
+         *
+         *     1 to 255 letters, digits and `_ . : ~ + / = -` (a UUID makes a good key), bare or in
+         *     double quotes as an HTTP structured-field string (`"k"` and `k` are one key); anything
+         *     else is a 400 (`MTCH-1001`) naming the header.
+         * @example 5f0c6a1e-3b7d-4e2a-9c41-8d2f0b6e7a93
+         */
+        IdempotencyKey: string;
         /** @description The `nextCursor` of the previous page, as given (opaque, base64url). */
         Cursor: string;
     };
@@ -1051,6 +1101,12 @@ export interface components {
         ContentSecurityPolicy: string;
         /** @description The file's version; send it back as `If-None-Match` to get a 304. */
         ETag: string;
+        /**
+         * @description `true` on an answer that repeats the kept answer of an earlier request with the same
+         *     `Idempotency-Key` (the operation did not run again); absent otherwise. A replayed error
+         *     answer carries it too.
+         */
+        IdempotencyReplayed: "true";
         /** @description Seconds to wait before trying again. */
         RetryAfter: number;
     };
@@ -1090,7 +1146,24 @@ export interface operations {
     createAggregatorConnection: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes sending this request again safe. The first request with a key runs, and its answer
+                 *     (status and body) is kept for 24 hours for the tenant and the key. A repeat with the same
+                 *     key and the same request (method, path and body; a DELETE's body does not count) does not
+                 *     run again: it gets the kept answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
+                 *     (`MTCH-1422`). A repeat that arrives while the first request still runs waits for it, up
+                 *     to 5 seconds, then answers 409 (`MTCH-1409`) with `Retry-After`. Every answer below 500 is
+                 *     kept, errors included, but 429: after a 5xx or a 429 the key is free and a repeat runs.
+                 *     Keys belong to the tenant: another tenant's key of the same text is another key.
+                 *
+                 *     1 to 255 letters, digits and `_ . : ~ + / = -` (a UUID makes a good key), bare or in
+                 *     double quotes as an HTTP structured-field string (`"k"` and `k` are one key); anything
+                 *     else is a 400 (`MTCH-1001`) naming the header.
+                 * @example 5f0c6a1e-3b7d-4e2a-9c41-8d2f0b6e7a93
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -1103,6 +1176,7 @@ export interface operations {
             /** @description Created. The secret-free connection descriptor. */
             201: {
                 headers: {
+                    "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1113,6 +1187,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["IdempotencyKeyReused"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1120,7 +1195,24 @@ export interface operations {
     testAggregatorConnection: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes sending this request again safe. The first request with a key runs, and its answer
+                 *     (status and body) is kept for 24 hours for the tenant and the key. A repeat with the same
+                 *     key and the same request (method, path and body; a DELETE's body does not count) does not
+                 *     run again: it gets the kept answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
+                 *     (`MTCH-1422`). A repeat that arrives while the first request still runs waits for it, up
+                 *     to 5 seconds, then answers 409 (`MTCH-1409`) with `Retry-After`. Every answer below 500 is
+                 *     kept, errors included, but 429: after a 5xx or a 429 the key is free and a repeat runs.
+                 *     Keys belong to the tenant: another tenant's key of the same text is another key.
+                 *
+                 *     1 to 255 letters, digits and `_ . : ~ + / = -` (a UUID makes a good key), bare or in
+                 *     double quotes as an HTTP structured-field string (`"k"` and `k` are one key); anything
+                 *     else is a 400 (`MTCH-1001`) naming the header.
+                 * @example 5f0c6a1e-3b7d-4e2a-9c41-8d2f0b6e7a93
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -1133,6 +1225,7 @@ export interface operations {
             /** @description The outcome of the check. */
             200: {
                 headers: {
+                    "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1142,7 +1235,9 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
@@ -1181,7 +1276,24 @@ export interface operations {
     updateAggregatorConnection: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes sending this request again safe. The first request with a key runs, and its answer
+                 *     (status and body) is kept for 24 hours for the tenant and the key. A repeat with the same
+                 *     key and the same request (method, path and body; a DELETE's body does not count) does not
+                 *     run again: it gets the kept answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
+                 *     (`MTCH-1422`). A repeat that arrives while the first request still runs waits for it, up
+                 *     to 5 seconds, then answers 409 (`MTCH-1409`) with `Retry-After`. Every answer below 500 is
+                 *     kept, errors included, but 429: after a 5xx or a 429 the key is free and a repeat runs.
+                 *     Keys belong to the tenant: another tenant's key of the same text is another key.
+                 *
+                 *     1 to 255 letters, digits and `_ . : ~ + / = -` (a UUID makes a good key), bare or in
+                 *     double quotes as an HTTP structured-field string (`"k"` and `k` are one key); anything
+                 *     else is a 400 (`MTCH-1001`) naming the header.
+                 * @example 5f0c6a1e-3b7d-4e2a-9c41-8d2f0b6e7a93
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /**
                  * @description The connection's opaque id (a UUID). Any id that is not a live aggregator connection of the caller's tenant answers 404.
@@ -1200,6 +1312,7 @@ export interface operations {
             /** @description The updated connection descriptor. */
             200: {
                 headers: {
+                    "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1211,6 +1324,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["IdempotencyKeyReused"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1218,7 +1332,24 @@ export interface operations {
     deleteAggregatorConnection: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes sending this request again safe. The first request with a key runs, and its answer
+                 *     (status and body) is kept for 24 hours for the tenant and the key. A repeat with the same
+                 *     key and the same request (method, path and body; a DELETE's body does not count) does not
+                 *     run again: it gets the kept answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
+                 *     (`MTCH-1422`). A repeat that arrives while the first request still runs waits for it, up
+                 *     to 5 seconds, then answers 409 (`MTCH-1409`) with `Retry-After`. Every answer below 500 is
+                 *     kept, errors included, but 429: after a 5xx or a 429 the key is free and a repeat runs.
+                 *     Keys belong to the tenant: another tenant's key of the same text is another key.
+                 *
+                 *     1 to 255 letters, digits and `_ . : ~ + / = -` (a UUID makes a good key), bare or in
+                 *     double quotes as an HTTP structured-field string (`"k"` and `k` are one key); anything
+                 *     else is a 400 (`MTCH-1001`) naming the header.
+                 * @example 5f0c6a1e-3b7d-4e2a-9c41-8d2f0b6e7a93
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /**
                  * @description The connection's opaque id (a UUID). Any id that is not a live aggregator connection of the caller's tenant answers 404.
@@ -1233,12 +1364,16 @@ export interface operations {
             /** @description Deleted. */
             204: {
                 headers: {
+                    "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
+            400: components["responses"]["InvalidIdempotencyKey"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyKeyInUse"];
+            422: components["responses"]["IdempotencyKeyReused"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1282,7 +1417,24 @@ export interface operations {
     requestPull: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes sending this request again safe. The first request with a key runs, and its answer
+                 *     (status and body) is kept for 24 hours for the tenant and the key. A repeat with the same
+                 *     key and the same request (method, path and body; a DELETE's body does not count) does not
+                 *     run again: it gets the kept answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
+                 *     (`MTCH-1422`). A repeat that arrives while the first request still runs waits for it, up
+                 *     to 5 seconds, then answers 409 (`MTCH-1409`) with `Retry-After`. Every answer below 500 is
+                 *     kept, errors included, but 429: after a 5xx or a 429 the key is free and a repeat runs.
+                 *     Keys belong to the tenant: another tenant's key of the same text is another key.
+                 *
+                 *     1 to 255 letters, digits and `_ . : ~ + / = -` (a UUID makes a good key), bare or in
+                 *     double quotes as an HTTP structured-field string (`"k"` and `k` are one key); anything
+                 *     else is a 400 (`MTCH-1001`) naming the header.
+                 * @example 5f0c6a1e-3b7d-4e2a-9c41-8d2f0b6e7a93
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /**
                  * @description The connection's opaque id (a UUID). Any id that is not a live aggregator connection of the caller's tenant answers 404.
@@ -1297,6 +1449,7 @@ export interface operations {
             /** @description The queued pull. */
             202: {
                 headers: {
+                    "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1306,7 +1459,9 @@ export interface operations {
             400: components["responses"]["BodyNotJson"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["IdempotencyKeyReused"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1379,7 +1534,24 @@ export interface operations {
     retryPull: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes sending this request again safe. The first request with a key runs, and its answer
+                 *     (status and body) is kept for 24 hours for the tenant and the key. A repeat with the same
+                 *     key and the same request (method, path and body; a DELETE's body does not count) does not
+                 *     run again: it gets the kept answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
+                 *     (`MTCH-1422`). A repeat that arrives while the first request still runs waits for it, up
+                 *     to 5 seconds, then answers 409 (`MTCH-1409`) with `Retry-After`. Every answer below 500 is
+                 *     kept, errors included, but 429: after a 5xx or a 429 the key is free and a repeat runs.
+                 *     Keys belong to the tenant: another tenant's key of the same text is another key.
+                 *
+                 *     1 to 255 letters, digits and `_ . : ~ + / = -` (a UUID makes a good key), bare or in
+                 *     double quotes as an HTTP structured-field string (`"k"` and `k` are one key); anything
+                 *     else is a 400 (`MTCH-1001`) naming the header.
+                 * @example 5f0c6a1e-3b7d-4e2a-9c41-8d2f0b6e7a93
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /** @description The pull's id (a UUID). Another tenant's pull answers 404. */
                 pullId: components["parameters"]["PullId"];
@@ -1391,6 +1563,7 @@ export interface operations {
             /** @description The queued pull. */
             202: {
                 headers: {
+                    "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1408,7 +1581,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The pull has not finished (`queued`, `running` or `retrying`); it will run on its own. */
+            /** @description The pull has not finished (`queued`, `running` or `retrying`; `MTCH-4409`), it will run on its own; or a request with the same `Idempotency-Key` is still running (`MTCH-1409`, with `Retry-After`). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1418,6 +1591,7 @@ export interface operations {
                 };
             };
             413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["IdempotencyKeyReused"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1454,7 +1628,24 @@ export interface operations {
     mintWebhookToken: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes sending this request again safe. The first request with a key runs, and its answer
+                 *     (status and body) is kept for 24 hours for the tenant and the key. A repeat with the same
+                 *     key and the same request (method, path and body; a DELETE's body does not count) does not
+                 *     run again: it gets the kept answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
+                 *     (`MTCH-1422`). A repeat that arrives while the first request still runs waits for it, up
+                 *     to 5 seconds, then answers 409 (`MTCH-1409`) with `Retry-After`. Every answer below 500 is
+                 *     kept, errors included, but 429: after a 5xx or a 429 the key is free and a repeat runs.
+                 *     Keys belong to the tenant: another tenant's key of the same text is another key.
+                 *
+                 *     1 to 255 letters, digits and `_ . : ~ + / = -` (a UUID makes a good key), bare or in
+                 *     double quotes as an HTTP structured-field string (`"k"` and `k` are one key); anything
+                 *     else is a 400 (`MTCH-1001`) naming the header.
+                 * @example 5f0c6a1e-3b7d-4e2a-9c41-8d2f0b6e7a93
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -1464,9 +1655,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Minted. The raw token is never shown again. */
+            /** @description Minted. The raw token is never shown again, but to a repeat of this request with the same `Idempotency-Key`. */
             201: {
                 headers: {
+                    "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1476,7 +1668,9 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["IdempotencyKeyReused"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1484,7 +1678,24 @@ export interface operations {
     revokeWebhookToken: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes sending this request again safe. The first request with a key runs, and its answer
+                 *     (status and body) is kept for 24 hours for the tenant and the key. A repeat with the same
+                 *     key and the same request (method, path and body; a DELETE's body does not count) does not
+                 *     run again: it gets the kept answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
+                 *     (`MTCH-1422`). A repeat that arrives while the first request still runs waits for it, up
+                 *     to 5 seconds, then answers 409 (`MTCH-1409`) with `Retry-After`. Every answer below 500 is
+                 *     kept, errors included, but 429: after a 5xx or a 429 the key is free and a repeat runs.
+                 *     Keys belong to the tenant: another tenant's key of the same text is another key.
+                 *
+                 *     1 to 255 letters, digits and `_ . : ~ + / = -` (a UUID makes a good key), bare or in
+                 *     double quotes as an HTTP structured-field string (`"k"` and `k` are one key); anything
+                 *     else is a 400 (`MTCH-1001`) naming the header.
+                 * @example 5f0c6a1e-3b7d-4e2a-9c41-8d2f0b6e7a93
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /** @description The token's id (from mint or list), not the token itself. */
                 tokenId: string;
@@ -1496,12 +1707,16 @@ export interface operations {
             /** @description Revoked. */
             204: {
                 headers: {
+                    "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
+            400: components["responses"]["InvalidIdempotencyKey"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["WebhookTokenNotFound"];
+            409: components["responses"]["IdempotencyKeyInUse"];
+            422: components["responses"]["IdempotencyKeyReused"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };

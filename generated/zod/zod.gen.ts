@@ -312,6 +312,23 @@ export const zAssetFile = z.string();
 export const zLimit = z.int().gte(1).lte(200).default(20);
 
 /**
+ * Makes sending this request again safe. The first request with a key runs, and its answer
+ * (status and body) is kept for 24 hours for the tenant and the key. A repeat with the same
+ * key and the same request (method, path and body; a DELETE's body does not count) does not
+ * run again: it gets the kept answer, with `Idempotency-Replayed: true`. The same key with another request is a 422
+ * (`MTCH-1422`). A repeat that arrives while the first request still runs waits for it, up
+ * to 5 seconds, then answers 409 (`MTCH-1409`) with `Retry-After`. Every answer below 500 is
+ * kept, errors included, but 429: after a 5xx or a 429 the key is free and a repeat runs.
+ * Keys belong to the tenant: another tenant's key of the same text is another key.
+ *
+ * 1 to 255 letters, digits and `_ . : ~ + / = -` (a UUID makes a good key), bare or in
+ * double quotes as an HTTP structured-field string (`"k"` and `k` are one key); anything
+ * else is a 400 (`MTCH-1001`) naming the header.
+ *
+ */
+export const zIdempotencyKey = z.string().min(1).max(257).regex(/^(?:[A-Za-z0-9_.:~+\/=-]{1,255}|"[A-Za-z0-9_.:~+\/=-]{1,255}")$/);
+
+/**
  * The `nextCursor` of the previous page, as given (opaque, base64url).
  */
 export const zCursor = z.string().min(1).max(512);
@@ -328,6 +345,10 @@ export const zListAggregatorConnectionsResponse = zAggregatorConnectionPage;
 
 export const zCreateAggregatorConnectionBody = zCreateAggregatorConnectionRequestWritable;
 
+export const zCreateAggregatorConnectionHeaders = z.object({
+    'Idempotency-Key': z.string().min(1).max(257).regex(/^(?:[A-Za-z0-9_.:~+\/=-]{1,255}|"[A-Za-z0-9_.:~+\/=-]{1,255}")$/).optional()
+});
+
 /**
  * Created. The secret-free connection descriptor.
  */
@@ -335,10 +356,18 @@ export const zCreateAggregatorConnectionResponse = zAggregatorConnection;
 
 export const zTestAggregatorConnectionBody = zTestAggregatorConnectionRequest;
 
+export const zTestAggregatorConnectionHeaders = z.object({
+    'Idempotency-Key': z.string().min(1).max(257).regex(/^(?:[A-Za-z0-9_.:~+\/=-]{1,255}|"[A-Za-z0-9_.:~+\/=-]{1,255}")$/).optional()
+});
+
 /**
  * The outcome of the check.
  */
 export const zTestAggregatorConnectionResponse = zConnectionTestResult;
+
+export const zDeleteAggregatorConnectionHeaders = z.object({
+    'Idempotency-Key': z.string().min(1).max(257).regex(/^(?:[A-Za-z0-9_.:~+\/=-]{1,255}|"[A-Za-z0-9_.:~+\/=-]{1,255}")$/).optional()
+});
 
 export const zDeleteAggregatorConnectionPath = z.object({
     id: z.string()
@@ -359,6 +388,10 @@ export const zGetAggregatorConnectionPath = z.object({
 export const zGetAggregatorConnectionResponse = zAggregatorConnection;
 
 export const zUpdateAggregatorConnectionBody = zUpdateAggregatorConnectionRequestWritable;
+
+export const zUpdateAggregatorConnectionHeaders = z.object({
+    'Idempotency-Key': z.string().min(1).max(257).regex(/^(?:[A-Za-z0-9_.:~+\/=-]{1,255}|"[A-Za-z0-9_.:~+\/=-]{1,255}")$/).optional()
+});
 
 export const zUpdateAggregatorConnectionPath = z.object({
     id: z.string()
@@ -382,6 +415,10 @@ export const zListPullsQuery = z.object({
  * One page of pulls.
  */
 export const zListPullsResponse = zPullPage;
+
+export const zRequestPullHeaders = z.object({
+    'Idempotency-Key': z.string().min(1).max(257).regex(/^(?:[A-Za-z0-9_.:~+\/=-]{1,255}|"[A-Za-z0-9_.:~+\/=-]{1,255}")$/).optional()
+});
 
 export const zRequestPullPath = z.object({
     id: z.string()
@@ -416,6 +453,10 @@ export const zGetPullPath = z.object({
  */
 export const zGetPullResponse = zPull;
 
+export const zRetryPullHeaders = z.object({
+    'Idempotency-Key': z.string().min(1).max(257).regex(/^(?:[A-Za-z0-9_.:~+\/=-]{1,255}|"[A-Za-z0-9_.:~+\/=-]{1,255}")$/).optional()
+});
+
 export const zRetryPullPath = z.object({
     pullId: z.string()
 });
@@ -437,10 +478,18 @@ export const zListWebhookTokensResponse = zWebhookTokenPage;
 
 export const zMintWebhookTokenBody = zMintWebhookTokenRequest;
 
+export const zMintWebhookTokenHeaders = z.object({
+    'Idempotency-Key': z.string().min(1).max(257).regex(/^(?:[A-Za-z0-9_.:~+\/=-]{1,255}|"[A-Za-z0-9_.:~+\/=-]{1,255}")$/).optional()
+});
+
 /**
- * Minted. The raw token is never shown again.
+ * Minted. The raw token is never shown again, but to a repeat of this request with the same `Idempotency-Key`.
  */
 export const zMintWebhookTokenResponse = zMintedWebhookToken;
+
+export const zRevokeWebhookTokenHeaders = z.object({
+    'Idempotency-Key': z.string().min(1).max(257).regex(/^(?:[A-Za-z0-9_.:~+\/=-]{1,255}|"[A-Za-z0-9_.:~+\/=-]{1,255}")$/).optional()
+});
 
 export const zRevokeWebhookTokenPath = z.object({
     tokenId: z.string()

@@ -21,6 +21,8 @@ export type ErrorKind =
   | "pull_not_found"
   | "pull_not_finished"
   | "too_many_requests"
+  | "idempotency_key_in_use"
+  | "idempotency_key_reused"
   | "internal"
   | "unavailable";
 

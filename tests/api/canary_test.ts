@@ -40,6 +40,12 @@ function credentialNeedles(creds: ReturnType<typeof credentials>): string[] {
   ];
 }
 
+/** Request options with an Idempotency-Key, so that the answer is also kept in the key store. */
+const withKey = <T extends RequestInit>(init: T, key = crypto.randomUUID()) => ({
+  ...init,
+  headers: { ...init.headers as Record<string, string>, "Idempotency-Key": key },
+});
+
 /** Records every answer (body and headers) the suite sees. */
 function recorder(h: Harness, tenant: string) {
   const answers: Array<{ label: string; text: string; minted: boolean }> = [];
@@ -123,21 +129,39 @@ Deno.test("canary credentials and webhook tokens never surface anywhere but the 
     for (const { vendor, fake, accountRef } of vendors) {
       const [first] = creds[vendor];
       const body = { vendor, ...fields(vendor, accountRef, fake), ...first };
-      const created = await r.call(CONNECTIONS, { method: "POST", json: body });
+      // Created with an Idempotency-Key, and sent again: the repeat is the kept answer.
+      const createKey = crypto.randomUUID();
+      const created = await r.call(CONNECTIONS, withKey({ method: "POST", json: body }, createKey));
       assert.equal(created.status, 201, created.text);
       ids[vendor] = created.body.id;
-      // Refused creates that carry the credential: a taken name, a bad field, broken JSON.
+      const replayed = await r.call(
+        CONNECTIONS,
+        withKey({ method: "POST", json: body }, createKey),
+      );
+      assert.deepEqual([replayed.status, replayed.text], [201, created.text]);
+      // Refused creates that carry the credential: a taken name, a bad field, broken JSON (the
+      // keyed ones kept in the key store too).
       assert.equal((await r.call(CONNECTIONS, { method: "POST", json: body })).status, 409);
+      assert.equal(
+        (await r.call(CONNECTIONS, withKey({ method: "POST", json: body }))).status,
+        409,
+      );
       const badUrl = { ...body, configName: `${vendor}-x`, baseUrl: `https://${first.secret}` };
-      assert.equal((await r.call(CONNECTIONS, { method: "POST", json: badUrl })).status, 400);
+      assert.equal(
+        (await r.call(CONNECTIONS, withKey({ method: "POST", json: badUrl }))).status,
+        400,
+      );
       const wrongType = { ...body, configName: `${vendor}-y`, clientId: [first.clientId] };
       assert.equal((await r.call(CONNECTIONS, { method: "POST", json: wrongType })).status, 400);
       const broken = JSON.stringify(body).slice(0, -2);
-      const malformed = await r.call(CONNECTIONS, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: broken,
-      });
+      const malformed = await r.call(
+        CONNECTIONS,
+        withKey({
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: broken,
+        }),
+      );
       assert.equal(malformed.status, 400);
     }
     assert.equal((await r.call(`${CONNECTIONS}?limit=200`)).status, 200);
@@ -156,10 +180,13 @@ Deno.test("canary credentials and webhook tokens never surface anywhere but the 
       fake: { url: string },
       c: Credential,
     ) => {
-      const res = await r.call(`${CONNECTIONS}/${ids[vendor]}`, {
-        method: "PUT",
-        json: { ...fields(vendor, accountRef, fake), ...c },
-      });
+      const res = await r.call(
+        `${CONNECTIONS}/${ids[vendor]}`,
+        withKey({
+          method: "PUT",
+          json: { ...fields(vendor, accountRef, fake), ...c },
+        }),
+      );
       assert.equal(res.status, 200, res.text);
     };
     const pull = async (vendor: string) => {
@@ -207,11 +234,15 @@ Deno.test("canary credentials and webhook tokens never surface anywhere but the 
     const minted: Record<string, Json[]> = { pluggy: [], belvo: [] };
     for (const { vendor } of vendors) {
       for (let i = 0; i < 2; i++) {
-        const res = await r.call(`${API}/webhooks/tokens`, {
+        // Minted with a key and minted again with it: the replay shows the same token.
+        const mint = withKey({
           method: "POST",
           json: { vendor, connection_config_name: `${vendor}-canary` },
-        }, true);
+        });
+        const res = await r.call(`${API}/webhooks/tokens`, mint, true);
         assert.equal(res.status, 201);
+        const again = await r.call(`${API}/webhooks/tokens`, mint, true);
+        assert.deepEqual([again.status, again.text], [201, res.text]);
         minted[vendor].push(res.body);
         tokens.push(res.body.token);
       }
@@ -223,9 +254,10 @@ Deno.test("canary credentials and webhook tokens never surface anywhere but the 
     assert.equal((await r.call(`${API}/webhooks/tokens?limit=1`)).status, 200);
     assert.equal((await r.call(`${API}/webhooks/tokens?limit=200`)).status, 200);
     for (const { vendor } of vendors) {
-      const revoke = await r.call(`${API}/webhooks/tokens/${minted[vendor][1].id}`, {
-        method: "DELETE",
-      });
+      const revoke = await r.call(
+        `${API}/webhooks/tokens/${minted[vendor][1].id}`,
+        withKey({ method: "DELETE" }),
+      );
       assert.equal(revoke.status, 204);
     }
 
@@ -295,6 +327,10 @@ Deno.test("canary credentials and webhook tokens never surface anywhere but the 
 
     assert.ok(rows.some((t) => t.text.includes("pluggy-canary")), "the rows were read");
     assert.ok(rows.some((t) => t.label.startsWith("bytea")), "the sealed blobs were read");
+    const [{ n: keptAnswers }] = await h.sql`select count(*)::int as n from idempotency_keys
+                                             where state = 'done' and tenant_id = ${tenant}`;
+    assert.ok(keptAnswers >= 20, `answers were kept for their Idempotency-Keys (${keptAnswers})`);
+    assert.ok(rows.some((t) => t.label === "bytea idempotency_keys.body"), "and were read");
     assert.ok(h.logs.some((l) => l.includes(minted.pluggy[0].id)), "token ids are logged");
     assert.ok(r.answers.some((a) => a.minted && a.text.includes(tokens[0])), "mint shows it");
     const basic = `Basic ${btoa(`${creds.belvo[1].clientId}:${creds.belvo[1].secret}`)}`;

@@ -6,6 +6,7 @@ import {
   loadSpec,
   operations,
 } from "../support/openapi_check.ts";
+import { createHolder, withIdempotencyKeys } from "../support/fuzz_idempotency.ts";
 import { type FuzzRequest, requestMaker } from "../support/fuzz_requests.ts";
 import { seedFuzzState } from "../support/fuzz_state.ts";
 import { mulberry32 } from "../support/fuzz_values.ts";
@@ -52,7 +53,13 @@ Deno.test("fuzz: every answer to a generated request is one openapi.yaml declare
   const check = createAnswerChecker(spec);
   const { w, state, close } = await seedFuzzState(`metrics-${crypto.randomUUID()}`);
   try {
-    const make = requestMaker(mulberry32(SEED), spec, state);
+    const r = mulberry32(SEED);
+    const make = withIdempotencyKeys(
+      r,
+      state,
+      requestMaker(r, spec, state),
+      await createHolder(w.h),
+    );
     // Every operation in turn, so each gets its share however the PRNG falls; those that take a
     // body get more turns, the webhook receiver (the one open to the internet) the most.
     const turns = ops.flatMap((op) =>
@@ -62,22 +69,35 @@ Deno.test("fuzz: every answer to a generated request is one openapi.yaml declare
     const failures: string[] = [];
     const statuses = new Map<string, Set<number>>(ops.map((op) => [op.operationId, new Set()]));
     let next = 0;
+    /** Sends one request and checks its answer; undefined when it got none. */
+    const exchange = async (request: FuzzRequest, extra?: (answer: Answer) => string[]) => {
+      let answer: Answer | undefined;
+      let problems: string[];
+      try {
+        answer = await send(w.h.baseUrl, request);
+        problems = [...check(request.op, answer), ...(extra?.(answer) ?? [])];
+        if (request.badAuth && answer.status !== 401) {
+          problems.push(`a broken bearer token answered ${answer.status}, not 401`);
+        }
+        statuses.get(request.op.operationId)!.add(answer.status);
+      } catch (err) {
+        problems = [`the request failed: ${String(err).slice(0, 300)}`];
+      }
+      if (problems.length) failures.push(describe(request, answer, problems));
+      return answer;
+    };
     const worker = async () => {
       while (next < requests.length) {
         const request = requests[next++];
-        let answer: Answer | undefined;
-        let problems: string[];
-        try {
-          answer = await send(w.h.baseUrl, request);
-          problems = check(request.op, answer);
-          if (request.badAuth && answer.status !== 401) {
-            problems.push(`a broken bearer token answered ${answer.status}, not 401`);
+        const first = await exchange(request);
+        for (const follower of (first && request.followers) ?? []) {
+          await follower.before?.();
+          try {
+            await exchange(follower.request, (answer) => follower.check(first!, answer));
+          } finally {
+            await follower.after?.();
           }
-          statuses.get(request.op.operationId)!.add(answer.status);
-        } catch (err) {
-          problems = [`the request failed: ${String(err).slice(0, 300)}`];
         }
-        if (problems.length) failures.push(describe(request, answer, problems));
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));

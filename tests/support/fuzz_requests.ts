@@ -1,4 +1,5 @@
 // Turns an operation of openapi.yaml and the seeded state into one valid or deliberately broken request.
+import type { Follower } from "./fuzz_idempotency.ts";
 import type { Json, Operation } from "./openapi_check.ts";
 import {
   badCursor,
@@ -63,6 +64,8 @@ export interface FuzzRequest {
   notes: string[];
   /** The bearer credential was broken on purpose: the answer must be 401. */
   badAuth: boolean;
+  /** Requests the same worker sends right after this one (Idempotency-Key repeats). */
+  followers?: Follower[];
 }
 
 /** Files the pages load, under /console/assets/ or /docs/assets/ (each is a 404 under the other). */

@@ -28,6 +28,8 @@ export async function seedFuzzState(metricsToken: string): Promise<Seeded> {
     // whole run, so that retrying it is a 409.
     connectionTestsPerMinute: 5,
     pulls: { webhookDelayMs: 3_600_000 },
+    // A repeat of a request still running answers 409 at once instead of waiting.
+    idempotencyWaitMs: 20,
   }));
   try {
     return { w, belvo, state: await seed(w, belvo, metricsToken), close };

@@ -54,6 +54,8 @@ export interface HarnessOptions {
   /** The base of minted webhook URLs; by default the served base URL (for buildTestApp alone,
    * the service's default http://localhost:8080). */
   publicUrl?: string;
+  /** How long a repeated Idempotency-Key waits for its first request; 5 s as in the service. */
+  idempotencyWaitMs?: number;
 }
 
 export interface Harness {
@@ -128,6 +130,7 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
     random: pulls.random,
     wakeOnQueue: pulls.wake,
     devSignIn: options.devSignIn ? { secret } : undefined,
+    idempotencyWaitMs: options.idempotencyWaitMs,
   });
   return { ...service, secret, sealKeys, logs };
 }

@@ -112,8 +112,16 @@ export function createAnswerChecker(doc: Json) {
       problems.push(`status ${status} is not declared for ${op.operationId}`);
       return problems;
     }
-    for (const name of Object.keys(declared.headers ?? {})) {
-      if (!headers.has(name)) problems.push(`declared header ${name} is missing`);
+    for (const [name, header] of Object.entries(declared.headers ?? {})) {
+      const { required, schema } = deref(header, doc);
+      // A header declared `required: false` may be absent (Idempotency-Replayed, on a replay only).
+      if (!headers.has(name) && required !== false) {
+        problems.push(`declared header ${name} is missing`);
+      }
+      const value = headers.get(name);
+      if (value !== null && schema?.enum && !schema.enum.includes(value)) {
+        problems.push(`header ${name} is "${value}", not one of ${schema.enum.join(", ")}`);
+      }
     }
     const content = declared.content as Record<string, Json> | undefined;
     if (!content) {
