@@ -9,11 +9,17 @@ import {
 } from "./connectors/connectors.service.ts";
 import { createKeyRing } from "./crypto/seal.ts";
 import type { Sql } from "./db/pool.ts";
+import { connectAmqpBroker } from "./events/amqp_broker.ts";
+import type { Broker } from "./events/broker.ts";
+import { pruneSentEvents } from "./events/events.repository.ts";
+import type { Outbox } from "./events/outbox.ts";
+import { createRelay, type Relay, type RelayDeps } from "./events/relay.service.ts";
 import { createTenantVerifier } from "./http/auth.ts";
 import type { Logger } from "./lib/logger.ts";
 import { createRateLimiter } from "./lib/rate_limit.ts";
 import { processMetrics } from "./metrics/process_metrics.ts";
 import { pullMetrics } from "./metrics/pull_metrics.ts";
+import { eventMetrics } from "./metrics/event_metrics.ts";
 import { createMetricsRegistry, type MetricsRegistry } from "./metrics/registry.ts";
 import { vendorMetrics } from "./metrics/vendor_metrics.ts";
 import { webhookMetrics } from "./metrics/webhook_metrics.ts";
@@ -34,6 +40,7 @@ export type ServiceSettings = Pick<
   | "metricsToken"
   | "publicUrl"
   | "pulls"
+  | "amqpUrl"
 >;
 
 /** The side effects the service works through, and what a test may put in their place. */
@@ -51,6 +58,10 @@ export interface ServiceParts {
   random?: () => number;
   /** False: a queued pull waits for the next poll, `drain()` or the sweep (tests decide when). */
   wakeOnQueue?: boolean;
+  /** Replaces the AMQP broker that `settings.amqpUrl` names (events are on with either). */
+  broker?: Broker;
+  /** The relay's timings (tests shorten them). */
+  relay?: Pick<RelayDeps, "pollMs" | "standbyMs" | "backoff" | "batchSize">;
 }
 
 export interface Service {
@@ -62,6 +73,8 @@ export interface Service {
   sweep(): ReturnType<typeof sweepPulls>;
   /** Another pool on the same database and vendors, as another replica would run. */
   newPool(options?: { concurrency?: number }): PullPool;
+  /** The outbox relay when events are on (MATCHER_AMQP_URL); started by the caller. */
+  relay?: Relay;
 }
 
 export async function createService(parts: ServiceParts): Promise<Service> {
@@ -78,6 +91,21 @@ export async function createService(parts: ServiceParts): Promise<Service> {
     now,
   );
   const observePull = pullMetrics(metrics, { sql, now });
+  // Events: with a broker, every writer appends to the outbox and the relay publishes it.
+  const broker = parts.broker ??
+    (settings.amqpUrl ? connectAmqpBroker({ url: settings.amqpUrl, logger }) : undefined);
+  const relay = broker
+    ? createRelay({
+      sql,
+      broker,
+      logger,
+      now,
+      observe: eventMetrics(metrics, { sql, now }),
+      random: parts.random,
+      ...parts.relay,
+    })
+    : undefined;
+  const outbox: Outbox | undefined = relay ? { written: () => relay.wake() } : undefined;
   const newPool = (options: { concurrency?: number } = {}) =>
     createPullPool({
       sql,
@@ -88,6 +116,7 @@ export async function createService(parts: ServiceParts): Promise<Service> {
       leaseMs: settings.pulls.leaseMs,
       maxAttempts: settings.pulls.maxAttempts,
       random: parts.random,
+      outbox,
     }, {
       concurrency: options.concurrency ?? settings.pulls.concurrency,
       observe: observePull,
@@ -123,6 +152,8 @@ export async function createService(parts: ServiceParts): Promise<Service> {
       webhookPullDelayMs: settings.pulls.webhookDelayMs,
     }),
     observeWebhook: webhookMetrics(metrics),
+    outbox,
+    broker,
   });
   const sweep = () =>
     sweepPulls({
@@ -132,6 +163,8 @@ export async function createService(parts: ServiceParts): Promise<Service> {
       maxAttempts: settings.pulls.maxAttempts,
       retentionMs: settings.pulls.retentionMs,
       pool,
+      outbox,
+      pruneEvents: outbox ? (before) => pruneSentEvents(sql, before) : undefined,
     });
-  return { app, metrics, pool, sweep, newPool };
+  return { app, metrics, pool, sweep, newPool, relay };
 }

@@ -24,6 +24,8 @@ export interface Config {
   connectionTestsPerMinute: number;
   /** The bearer token /metrics requires; undefined turns /metrics off. */
   metricsToken?: string;
+  /** Matcher's RabbitMQ (`amqp://` or `amqps://`); undefined turns events and their outbox off. */
+  amqpUrl?: string;
   /**
    * Pull jobs: how many run at once in this process, attempts before a job is dead, and how long
    * a claim holds without progress before the sweep gives the job to another worker; how long
@@ -168,6 +170,11 @@ export function parseConfig(env: Env, devSecrets?: (dataDir: string) => DevSecre
     problems.push("MATCHER_METRICS_TOKEN must be at least 32 characters in production");
   }
 
+  const amqpUrl = get("MATCHER_AMQP_URL");
+  if (amqpUrl && !/^amqps?:\/\/[^/\s]/.test(amqpUrl)) {
+    problems.push("MATCHER_AMQP_URL must be an amqp:// or amqps:// URL");
+  }
+
   // Deno's own tracing records every request's URL (url.full, url.path) in its server span, and a
   // webhook URL holds its token; no API can take an attribute back off that span.
   const tracing = get("OTEL_DENO") === "true" && get("OTEL_DENO_TRACING") !== "false";
@@ -202,6 +209,7 @@ export function parseConfig(env: Env, devSecrets?: (dataDir: string) => DevSecre
     vendorHttp,
     connectionTestsPerMinute,
     metricsToken,
+    amqpUrl,
     pulls,
   };
 }

@@ -2,6 +2,9 @@
 import type postgres from "postgres";
 import type { ConnectionRow } from "../connections/connections.repository.ts";
 import type { Sql } from "../db/pool.ts";
+import { transactionsChanged } from "../events/event_bodies.ts";
+import { appendEvents } from "../events/events.repository.ts";
+import type { Outbox } from "../events/outbox.ts";
 import * as transactions from "../transactions/transactions.repository.ts";
 import type { TransactionPage } from "../vendors/aggregator.ts";
 import * as leases from "./pull_leases.repository.ts";
@@ -41,7 +44,7 @@ export class PageWriter {
   /** Set by the first walk that fails; the others stop at their next commit. */
   readonly halt: Halt = {};
   constructor(
-    readonly deps: { sql: Sql; now: () => number; leaseMs: number },
+    readonly deps: { sql: Sql; now: () => number; leaseMs: number; outbox?: Outbox },
     readonly job: PullRow,
     readonly lease: leases.Lease,
     readonly connection: ConnectionRow,
@@ -63,11 +66,16 @@ export class PageWriter {
       connectionId: this.job.connectionId,
       vendor: this.connection.vendor,
     };
-    await this.deps.sql.begin(async (tx: postgres.TransactionSql) => {
+    // With events on, the page's changes become its transactions.changed event, in the same
+    // database transaction: the event exists if and only if the page does.
+    const changes = this.deps.outbox !== undefined;
+    const written = await this.deps.sql.begin(async (tx: postgres.TransactionSql) => {
       const upserted = what.page
-        ? await transactions.upsertTransactions(tx, owner, what.page.transactions)
-        : 0;
-      if (what.deleted) await transactions.markDeleted(tx, owner, what.deleted);
+        ? await transactions.upsertTransactions(tx, owner, what.page.transactions, { changes })
+        : undefined;
+      const deleted = what.deleted
+        ? await transactions.markDeleted(tx, owner, what.deleted, { changes })
+        : undefined;
       if (what.watermark) {
         await transactions.advanceWatermark(
           tx,
@@ -81,9 +89,19 @@ export class PageWriter {
         finished: what.finished,
         cursor: what.resume,
         pages: what.page ? 1 : 0,
-        upserted,
+        upserted: upserted?.count ?? 0,
         leaseUntil: new Date(this.deps.now() + this.deps.leaseMs),
       });
+      if (!changes) return false;
+      // Last: the connection's event number stays locked until this commits.
+      const events = transactionsChanged(
+        { ...owner, pullId: this.job.id },
+        [...(upserted?.changes ?? []), ...(deleted?.changes ?? [])],
+        new Date(this.deps.now()),
+      );
+      await appendEvents(tx, owner, events);
+      return events.length > 0;
     });
+    if (written) this.deps.outbox?.written();
   }
 }

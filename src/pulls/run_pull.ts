@@ -4,6 +4,7 @@ import { unsealCredential } from "../connections/credential.ts";
 import * as connections from "../connections/connections.repository.ts";
 import type { KeyRing } from "../crypto/seal.ts";
 import type { Sql } from "../db/pool.ts";
+import type { Outbox } from "../events/outbox.ts";
 import type { Logger } from "../lib/logger.ts";
 import * as transactions from "../transactions/transactions.repository.ts";
 import type { AggregatorClient, TransactionPage } from "../vendors/aggregator.ts";
@@ -62,6 +63,8 @@ export interface PullRunDeps {
   random?: () => number;
   /** Accounts walked at once; the pool sets `walksPerPull(concurrency)`, 1 when absent. */
   walksPerPull?: number;
+  /** Present when events are on: pages and pulls' ends append their events. */
+  outbox?: Outbox;
 }
 
 /** Runs `job` (claimed under `lease`) to an outcome: succeeded, retrying, failed, dead or released. */

@@ -6,7 +6,9 @@ import { migrate } from "../../src/db/migrate.ts";
 import { createPool, type Sql } from "../../src/db/pool.ts";
 import { jsonLogger } from "../../src/lib/logger.ts";
 import type { PullPool } from "../../src/pulls/pull_pool.ts";
-import { createService, type Service } from "../../src/service.ts";
+import type { Broker } from "../../src/events/broker.ts";
+import type { Relay } from "../../src/events/relay.service.ts";
+import { createService, type Service, type ServiceParts } from "../../src/service.ts";
 import type { Aggregators } from "../../src/vendors/clients.ts";
 import { createTestDatabase } from "./database.ts";
 
@@ -40,6 +42,14 @@ export interface HarnessOptions {
   /** The base of minted webhook URLs; by default the served base URL (for buildTestApp alone,
    * the service's default http://localhost:8080). */
   publicUrl?: string;
+  /** Events on: the broker's URL (MATCHER_AMQP_URL) or a broker in its place, and the relay's
+   * timings; the relay starts with the harness unless `start` is false. */
+  events?: {
+    amqpUrl?: string;
+    broker?: Broker;
+    relay?: ServiceParts["relay"];
+    start?: boolean;
+  };
 }
 
 export interface Harness {
@@ -58,6 +68,10 @@ export interface Harness {
   sweep: Service["sweep"];
   /** A second worker pool on the same database and vendors, as another replica would run. */
   newPool(options?: { concurrency?: number }): PullPool;
+  /** The outbox relay, when `events` is given. */
+  relay?: Relay;
+  /** The app's metrics registry. */
+  metrics: Service["metrics"];
   /** A token for `tenantId` (HS256 with the harness secret), with extra claims merged in; valid for
    * 10 minutes unless the claims give their own `exp` (in seconds since the epoch). */
   token(tenantId: string, claims?: Record<string, unknown>): Promise<string>;
@@ -92,6 +106,7 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
       },
       connectionTestsPerMinute: options.connectionTestsPerMinute ?? 10,
       metricsToken: options.metricsToken,
+      amqpUrl: options.events?.amqpUrl,
       publicUrl: options.publicUrl ?? "http://localhost:8080",
       pulls: {
         concurrency: pulls.concurrency ?? 4,
@@ -109,6 +124,8 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
     connectors: options.connectors,
     random: pulls.random,
     wakeOnQueue: pulls.wake,
+    broker: options.events?.broker,
+    relay: options.events?.relay,
   });
   return { ...service, secret, sealKeys, logs };
 }
@@ -125,10 +142,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     (request, info) => app.fetch(request, info),
   );
   const baseUrl = `http://127.0.0.1:${server.addr.port}`;
-  const { app, secret, sealKeys, logs, pool, sweep, newPool } = await buildTestApp(sql, kv, {
-    ...options,
-    publicUrl: options.publicUrl ?? baseUrl,
-  });
+  const { app, secret, sealKeys, logs, pool, sweep, newPool, relay, metrics } = await buildTestApp(
+    sql,
+    kv,
+    { ...options, publicUrl: options.publicUrl ?? baseUrl },
+  );
+  if (options.events?.start !== false) relay?.start();
 
   const token = (tenantId: string, claims: Record<string, unknown> = {}) =>
     new SignJWT({ tenant_id: tenantId, ...claims })
@@ -148,6 +167,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     pool,
     sweep,
     newPool,
+    relay,
+    metrics,
     token,
     async request(path, init = {}) {
       const { tenant, json, ...rest } = init;
@@ -163,6 +184,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     async close() {
       await server.shutdown();
       await pool.stop();
+      await relay?.stop();
       await sql.end({ timeout: 5 });
       kv.close();
       await db.drop();
