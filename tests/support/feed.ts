@@ -65,6 +65,27 @@ export async function catchUp(
   return read;
 }
 
+/**
+ * `catchUp` until `done(copy)`: the feed lags (never skips) while a transaction elsewhere on the
+ * database server began before the changes and is still open, which other suites may cause.
+ * Answers every item read meanwhile.
+ */
+export async function catchUpUntil(
+  get: FeedGet,
+  copy: FeedCopy,
+  done: (copy: FeedCopy) => boolean,
+  options: { limit?: number; connectionId?: string; timeoutMs?: number } = {},
+): Promise<Change[]> {
+  const read: Change[] = [];
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  for (;;) {
+    read.push(...await catchUp(get, copy, options));
+    if (done(copy)) return read;
+    if (Date.now() > deadline) throw new Error("timed out following the feed");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** A normalized vendor transaction for repository-level writers. */
 export function vendorTransaction(
   id: string,
