@@ -1,7 +1,7 @@
 // The broker over AMQP 0-9-1 with rabbitmq-client: Matcher's topology declared on each connection,
 // confirmed publishes, and reconnection with a capped backoff.
 import { Buffer } from "node:buffer";
-import { AMQPError, Connection, type Publisher } from "rabbitmq-client";
+import { AMQPError, type Channel, Connection } from "rabbitmq-client";
 import type { Logger } from "../lib/logger.ts";
 import {
   type Broker,
@@ -65,51 +65,64 @@ export function connectAmqpBroker(options: AmqpBrokerOptions): Broker {
     if (code !== lastCode) logger.warn({ msg: "event broker connection failed", code });
     lastCode = code;
   });
-  const publisher: Publisher = rabbit.createPublisher({
-    confirm: true,
-    maxAttempts: 1,
-    ...TOPOLOGY,
-  });
+  // One channel in confirm mode, opened when needed. A batch is written on it in one go, so a
+  // channel that dies mid-batch fails every message after the failed one as well: a later event
+  // of a connection is never confirmed ahead of an earlier one that must be sent again.
+  let channel: Channel | undefined;
+  async function openChannel(): Promise<Channel> {
+    if (channel?.active) return channel;
+    const ch = await rabbit.acquire();
+    ch.on("error", () => {});
+    await ch.confirmSelect();
+    for (const e of TOPOLOGY.exchanges) await ch.exchangeDeclare(e);
+    channel = ch;
+    return ch;
+  }
 
-  async function publishOne(m: EventMessage): Promise<PublishOutcome> {
-    try {
-      await publisher.send({
-        exchange: EXCHANGE,
-        routingKey: m.routingKey,
-        durable: true,
-        contentType: "application/json",
-        messageId: m.messageId,
-        timestamp: Math.floor(m.timestamp.getTime() / 1000),
-        headers: {
-          idempotency_key: m.messageId,
-          "X-Tenant-ID": m.tenantId,
-          ...(m.traceparent ? { traceparent: m.traceparent } : {}),
-        },
-      }, Buffer.from(m.body, "utf8"));
-      return "confirmed";
-    } catch (err) {
-      const code = codeOf(err);
-      // A nack, or a channel the broker closed on us (a missing exchange, an access refusal).
-      return code === "NACK" || (err instanceof AMQPError && !isConnectionCode(code))
-        ? "refused"
-        : "failed";
-    }
+  function publishOne(ch: Channel, m: EventMessage): Promise<PublishOutcome> {
+    return ch.basicPublish({
+      exchange: EXCHANGE,
+      routingKey: m.routingKey,
+      durable: true,
+      contentType: "application/json",
+      messageId: m.messageId,
+      timestamp: Math.floor(m.timestamp.getTime() / 1000),
+      headers: {
+        idempotency_key: m.messageId,
+        "X-Tenant-ID": m.tenantId,
+        ...(m.traceparent ? { traceparent: m.traceparent } : {}),
+      },
+    }, Buffer.from(m.body, "utf8")).then(() => "confirmed" as const, outcomeOf);
   }
 
   return {
     get connected() {
       return connected && rabbit.ready;
     },
-    publish(messages) {
-      // Sent one after another on the publisher's one channel without waiting for each confirm,
-      // so the broker receives them in order and confirms them together.
-      return Promise.all(messages.map(publishOne));
+    async publish(messages) {
+      let ch: Channel;
+      try {
+        ch = await openChannel();
+      } catch (err) {
+        const outcome = outcomeOf(err);
+        return messages.map(() => outcome);
+      }
+      return await Promise.all(messages.map((m) => publishOne(ch, m)));
     },
     async close() {
-      await publisher.close().catch(() => {});
+      await channel?.close().catch(() => {});
       await rabbit.close().catch(() => {});
     },
   };
+}
+
+/** A nack, or a channel the broker closed on us (a missing exchange, an access refusal), is a
+ * refusal; a connection that is gone or could not be had in time is a failure. */
+function outcomeOf(err: unknown): PublishOutcome {
+  const code = codeOf(err);
+  return code === "NACK" || (err instanceof AMQPError && !isConnectionCode(code))
+    ? "refused"
+    : "failed";
 }
 
 async function declareTopology(rabbit: Connection): Promise<void> {

@@ -62,7 +62,7 @@ export async function unsentEvents(db: Db, limit: number): Promise<OutboxRow[]> 
     select id::text, message_id, tenant_id, connection_id, sequence::text, routing_key, body,
       horizon::text, traceparent, created_at
     from event_outbox where sent_at is null
-    order by id
+    order by event_outbox.id -- the column: a bare "id" would sort the text output column
     limit ${limit}`;
   return rows.map((r) => ({
     id: r.id,
