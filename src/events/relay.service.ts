@@ -96,14 +96,18 @@ export function createRelay(deps: RelayDeps): Relay {
     return false;
   }
 
-  function dropLead(): void {
+  async function dropLead(): Promise<void> {
     const db = lead;
     lead = undefined;
     if (!db) return;
-    const release = () => {
-      if (db !== sql) (db as postgres.ReservedSql).release();
-    };
-    db`select pg_advisory_unlock(${RELAY_LOCK})`.then(release, release);
+    // Bounded: on a connection that died, the lock is gone already and the query may only hang.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      db`select pg_advisory_unlock(${RELAY_LOCK})`.catch(() => {}),
+      new Promise((resolve) => timer = setTimeout(resolve, 2_000)),
+    ]);
+    clearTimeout(timer);
+    if (db !== sql) (db as postgres.ReservedSql).release();
   }
 
   /** Publishes one batch; answers false when there was nothing to publish. */
@@ -154,7 +158,7 @@ export function createRelay(deps: RelayDeps): Relay {
       } catch (err) {
         // The database went away (or the lock's connection did): step down and try again later.
         logger.error({ msg: "outbox relay round failed", error: errorSummary(err) });
-        dropLead();
+        await dropLead();
         failures++;
         await pause(delay(), false);
       }
@@ -176,7 +180,7 @@ export function createRelay(deps: RelayDeps): Relay {
       stopping = true;
       sleeper?.done();
       await loop;
-      dropLead();
+      await dropLead();
       await broker.close();
     },
   };
