@@ -135,10 +135,7 @@ export function createRelay(deps: RelayDeps): Relay {
     return true;
   }
 
-  function delay(): number {
-    const cap = Math.min(backoff.maxMs, backoff.minMs * 2 ** Math.min(failures - 1, 20));
-    return cap / 2 + random() * (cap / 2);
-  }
+  const delay = () => relayDelayMs(failures, backoff, random);
 
   async function run(): Promise<void> {
     while (!stopping) {
@@ -184,6 +181,19 @@ export function createRelay(deps: RelayDeps): Relay {
       await broker.close();
     },
   };
+}
+
+/**
+ * The wait after `failures` failed rounds in a row: from `minMs`, doubling, at most `maxMs`, drawn
+ * from the upper half ("equal jitter") so that replicas coming back together spread out.
+ */
+export function relayDelayMs(
+  failures: number,
+  backoff: { minMs: number; maxMs: number },
+  random: () => number,
+): number {
+  const cap = Math.min(backoff.maxMs, backoff.minMs * 2 ** Math.min(Math.max(failures, 1) - 1, 30));
+  return cap / 2 + random() * (cap / 2);
 }
 
 /** An outbox row as the message it is published as: the body with its number and cursor added. */
