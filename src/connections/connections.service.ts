@@ -186,6 +186,7 @@ export async function deleteConnection(
 ): Promise<void> {
   // Its unfinished pulls end with it (a running one stops at its next page), and its
   // transactions are deleted with it, in the feed too.
+  if (!repo.isConnectionId(id)) throw notFound();
   const deleted = await deps.sql.begin(async (tx) => {
     await lockConnectionRows(tx, id);
     const vendor = await repo.deleteConnection(tx, tenantId, id);
