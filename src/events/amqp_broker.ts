@@ -43,7 +43,7 @@ export function connectAmqpBroker(options: AmqpBrokerOptions): Broker {
     url: options.url,
     connectionName: "matcher-discovery",
     retryLow: options.retryLowMs ?? 250,
-    retryHigh: options.retryHighMs ?? 15_000,
+    retryHigh: options.retryHighMs ?? 5_000,
     connectionTimeout: 10_000,
     acquireTimeout: options.acquireTimeoutMs ?? 5_000,
   });

@@ -25,7 +25,7 @@ export interface RelayDeps {
   pollMs?: number;
   /** How often a replica that is not publishing tries to become the one that does; default 5 s. */
   standbyMs?: number;
-  /** Waits after a failed round: from `minMs`, doubling, at most `maxMs`; default 250 ms to 30 s. */
+  /** Waits after a failed round: from `minMs`, doubling, at most `maxMs`; default 250 ms to 10 s. */
   backoff?: { minMs: number; maxMs: number };
   random?: () => number;
 }
@@ -54,7 +54,7 @@ export function createRelay(deps: RelayDeps): Relay {
   const batchSize = deps.batchSize ?? 200;
   const pollMs = deps.pollMs ?? 1_000;
   const standbyMs = deps.standbyMs ?? 5_000;
-  const backoff = deps.backoff ?? { minMs: 250, maxMs: 30_000 };
+  const backoff = deps.backoff ?? { minMs: 250, maxMs: 10_000 };
   const random = deps.random ?? Math.random;
   const exclusive = (sql.options.max ?? 10) > 1;
   let lead: postgres.ReservedSql | Sql | undefined;
@@ -145,8 +145,9 @@ export function createRelay(deps: RelayDeps): Relay {
           continue;
         }
         if (!broker.connected) {
+          // Waiting for the broker's own reconnection, which costs nothing to look at.
           failures++;
-          await pause(delay(), false);
+          await pause(Math.min(delay(), 1_000), false);
           continue;
         }
         pending = false;
