@@ -59,8 +59,15 @@ export async function benchBus(transactions = 100_000, accounts = 4): Promise<Bu
   const queue = await bindQueue(vhost.url());
   try {
     await ingest(fake.info, transactions); // warms the fake and Postgres up
-    const off = await ingest(fake.info, transactions);
-    const on = await ingest(fake.info, transactions, vhost.url());
+    // Off and on in turns, the best of each: the machine's other load falls on both alike.
+    const offs = [];
+    const ons = [];
+    for (let round = 0; round < 2; round++) {
+      offs.push(await ingest(fake.info, transactions));
+      ons.push(await ingest(fake.info, transactions, vhost.url()));
+    }
+    const off = offs.reduce((a, b) => (a.seconds <= b.seconds ? a : b));
+    const on = ons.reduce((a, b) => (a.seconds <= b.seconds ? a : b));
     return {
       transactions,
       off: { seconds: round(off.seconds), perSecond: Math.round(transactions / off.seconds) },

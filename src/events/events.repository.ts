@@ -36,6 +36,7 @@ export async function appendEvents(
   traceparent?: string,
 ): Promise<void> {
   if (!events.length) return;
+  if (events.length === 1) return await appendEvent(tx, owner, events[0], traceparent);
   const rows = events.map((e, i) => ({
     n: i + 1,
     key: e.routingKey,
@@ -54,6 +55,25 @@ export async function appendEvents(
     JSON.stringify(rows)
   }::text::jsonb) as e(n int, key text, body text)
     order by e.n`;
+}
+
+/** `appendEvents` of one event: its body goes as a parameter, not inside another JSON text. */
+async function appendEvent(
+  tx: Db,
+  owner: { tenantId: string; connectionId: string },
+  event: NewEvent,
+  traceparent?: string,
+): Promise<void> {
+  await tx`
+    with head as (
+      insert into event_outbox_heads as h (connection_id, last_sequence)
+      values (${owner.connectionId}, 1)
+      on conflict (connection_id) do update set last_sequence = h.last_sequence + 1
+      returning last_sequence)
+    insert into event_outbox (tenant_id, connection_id, sequence, routing_key, body, traceparent)
+    select ${owner.tenantId}, ${owner.connectionId}, head.last_sequence, ${event.routingKey},
+      ${JSON.stringify(event.body)}, ${traceparent ?? null}
+    from head`;
 }
 
 /** The oldest unsent events, in the order they were written (per connection: commit order). */

@@ -35,6 +35,10 @@ create table event_outbox (
   constraint event_outbox_once unique (connection_id, sequence)
 );
 
+-- A page's event is a few hundred kilobytes of JSON, written once and read once or twice before
+-- the sweep deletes it: compressing it would cost every page store more CPU than it saves.
+alter table event_outbox alter column body set storage external;
+
 -- The relay reads unsent events in the order they were written; the sweep prunes sent ones.
 create index event_outbox_unsent on event_outbox (id) where sent_at is null;
 create index event_outbox_sent on event_outbox (sent_at) where sent_at is not null;
