@@ -179,11 +179,19 @@ export async function updateConnection(
   return toDescriptor(row);
 }
 
+/** A W3C trace context header as the spec writes it; anything else is not passed on. */
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
 export async function deleteConnection(
   deps: ConnectionDeps,
   tenantId: string,
   id: string,
+  /** The caller's trace, which the delete's events carry on. */
+  trace: { traceparent?: string } = {},
 ): Promise<void> {
+  const traceparent = trace.traceparent && TRACEPARENT.test(trace.traceparent)
+    ? trace.traceparent
+    : undefined;
   // Its unfinished pulls end with it (a running one stops at its next page), and its
   // transactions are deleted with it, in the feed too.
   if (!repo.isConnectionId(id)) throw notFound();
@@ -199,7 +207,7 @@ export async function deleteConnection(
         ...cancelled.map((p) => pullEnded(p, now)),
         connectionDeleted({ tenantId, connectionId: id, vendor }, transactionsDeleted, now),
       ];
-      await appendEvents(tx, { tenantId, connectionId: id }, events);
+      await appendEvents(tx, { tenantId, connectionId: id }, events, traceparent);
     }
     return true;
   });

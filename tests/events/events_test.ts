@@ -177,7 +177,7 @@ Deno.test("the service declares matcher.events and Matcher's dead-letter exchang
   }
 });
 
-Deno.test("a connection delete publishes its cancelled pulls' failures and connection.deleted", async () => {
+Deno.test("a connection delete publishes its cancelled pulls' failures and connection.deleted, in the caller's trace", async () => {
   const vhost = await createVhost();
   const w = await wirePluggy({}, {
     events: { amqpUrl: vhost.url(), relay: { pollMs: 100 } },
@@ -193,12 +193,15 @@ Deno.test("a connection delete publishes its cancelled pulls' failures and conne
       },
     );
     const pullId = (await queued.json()).id;
+    const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     const res = await w.h.request(`/v1/discovery/aggregator-connections/${w.connectionId}`, {
       method: "DELETE",
       tenant: w.tenant,
+      headers: { traceparent },
     });
     assert.equal(res.status, 204);
     await queue.until("two events", (m) => m.length === 2);
+    for (const m of queue.messages) assert.equal(m.headers.traceparent, traceparent, "the trace");
     const [failed, deleted] = queue.messages;
     assert.equal(failed.routingKey, "discovery.pull.failed");
     assert.equal(failed.body.pullId, pullId);
