@@ -25,9 +25,11 @@ export interface OutboxRow {
 
 /**
  * Appends `events` of one connection inside `tx`, numbered after the connection's last event.
- * Call it last in the transaction: the head row it updates stays locked until the transaction
- * ends, so the connection's events are numbered in commit order and without a gap (a later
- * writer waits here for this one to commit or roll back).
+ * Call it last in the transaction. The rows go in first, unnumbered; then one small statement
+ * takes the connection's head row, which stays locked until the transaction ends, and numbers
+ * them: the connection's events are numbered in commit order and without a gap (a later writer
+ * waits there for this one to commit or roll back), while the large bodies of concurrent page
+ * stores are written side by side, outside that lock.
  */
 export async function appendEvents(
   tx: Db,
@@ -36,44 +38,38 @@ export async function appendEvents(
   traceparent?: string,
 ): Promise<void> {
   if (!events.length) return;
-  if (events.length === 1) return await appendEvent(tx, owner, events[0], traceparent);
-  const rows = events.map((e, i) => ({
-    n: i + 1,
-    key: e.routingKey,
-    body: JSON.stringify(e.body),
-  }));
+  const ids = events.length === 1
+    ? await tx`
+      insert into event_outbox (tenant_id, connection_id, routing_key, body, traceparent)
+      values (${owner.tenantId}, ${owner.connectionId}, ${events[0].routingKey},
+        ${JSON.stringify(events[0].body)}, ${traceparent ?? null})
+      returning id`
+    : await tx`
+      insert into event_outbox (tenant_id, connection_id, routing_key, body, traceparent)
+      select ${owner.tenantId}, ${owner.connectionId}, e.key, e.body, ${traceparent ?? null}
+      from jsonb_to_recordset(${
+      JSON.stringify(
+        events.map((e, i) => ({ n: i, key: e.routingKey, body: JSON.stringify(e.body) })),
+      )
+    }::text::jsonb) as e(n int, key text, body text)
+      order by e.n
+      returning id`;
+  // One position for the transaction's events (the relay's order), numbered in insert order.
   await tx`
     with head as (
       insert into event_outbox_heads as h (connection_id, last_sequence)
       values (${owner.connectionId}, ${events.length})
-      on conflict (connection_id) do update set last_sequence = h.last_sequence + excluded.last_sequence
-      returning last_sequence)
-    insert into event_outbox (tenant_id, connection_id, sequence, routing_key, body, traceparent)
-    select ${owner.tenantId}, ${owner.connectionId}, head.last_sequence - ${events.length} + e.n,
-      e.key, e.body, ${traceparent ?? null}
-    from head, jsonb_to_recordset(${
-    JSON.stringify(rows)
-  }::text::jsonb) as e(n int, key text, body text)
-    order by e.n`;
-}
-
-/** `appendEvents` of one event: its body goes as a parameter, not inside another JSON text. */
-async function appendEvent(
-  tx: Db,
-  owner: { tenantId: string; connectionId: string },
-  event: NewEvent,
-  traceparent?: string,
-): Promise<void> {
-  await tx`
-    with head as (
-      insert into event_outbox_heads as h (connection_id, last_sequence)
-      values (${owner.connectionId}, 1)
-      on conflict (connection_id) do update set last_sequence = h.last_sequence + 1
-      returning last_sequence)
-    insert into event_outbox (tenant_id, connection_id, sequence, routing_key, body, traceparent)
-    select ${owner.tenantId}, ${owner.connectionId}, head.last_sequence, ${event.routingKey},
-      ${JSON.stringify(event.body)}, ${traceparent ?? null}
-    from head`;
+      on conflict (connection_id) do update
+        set last_sequence = h.last_sequence + excluded.last_sequence
+      returning last_sequence),
+    at as (select nextval('event_outbox_position') as position),
+    numbered as (
+      select id, row_number() over (order by id) as n from event_outbox
+      where id = any(${ids.map((r) => r.id)}::bigint[]))
+    update event_outbox o
+    set sequence = head.last_sequence - ${events.length} + numbered.n, position = at.position
+    from head, at, numbered
+    where o.id = numbered.id`;
 }
 
 /** The oldest unsent events, in the order they were written (per connection: commit order). */
@@ -82,7 +78,7 @@ export async function unsentEvents(db: Db, limit: number): Promise<OutboxRow[]> 
     select id::text, message_id, tenant_id, connection_id, sequence::text, routing_key, body,
       horizon::text, traceparent, created_at
     from event_outbox where sent_at is null
-    order by event_outbox.id -- the column: a bare "id" would sort the text output column
+    order by position, sequence
     limit ${limit}`;
   return rows.map((r) => ({
     id: r.id,

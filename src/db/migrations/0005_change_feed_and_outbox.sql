@@ -18,14 +18,18 @@ create index transactions_changes_by_connection
 -- Events to publish on Matcher's exchange, written in the transaction whose data they announce
 -- (only when MATCHER_AMQP_URL is set). `sequence` numbers a connection's events in commit order
 -- with no gap: it comes from the connection's head row, taken last in the writing transaction
--- and held until it commits. `horizon` is the oldest transaction in flight when the event was
--- written: every event of the connection written later only holds changes at or after it.
+-- and held until it commits; `position` (one per writing transaction, drawn at the same moment)
+-- orders every connection's events that way for the relay. Both are set before the writing
+-- transaction commits. `horizon` is the oldest transaction in flight when the event was written:
+-- every event of the connection committed later only holds changes at or after it.
+create sequence event_outbox_position;
 create table event_outbox (
   id            bigint generated always as identity primary key,
   message_id    uuid not null default gen_random_uuid(),
   tenant_id     uuid not null,
   connection_id uuid not null,
-  sequence      bigint not null,
+  sequence      bigint,
+  position      bigint,
   routing_key   text not null,
   body          text not null,
   horizon       xid8 not null default pg_snapshot_xmin(pg_current_snapshot()),
@@ -40,7 +44,7 @@ create table event_outbox (
 alter table event_outbox alter column body set storage external;
 
 -- The relay reads unsent events in the order they were written; the sweep prunes sent ones.
-create index event_outbox_unsent on event_outbox (id) where sent_at is null;
+create index event_outbox_unsent on event_outbox (position, sequence) where sent_at is null;
 create index event_outbox_sent on event_outbox (sent_at) where sent_at is not null;
 
 -- The last event number of each connection.
