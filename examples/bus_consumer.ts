@@ -80,8 +80,11 @@ const consumer = rabbit.createConsumer({
   return ConsumerStatus.ACK;
 });
 consumer.on("error", (err) => console.error("consumer:", err.code ?? err.message));
+// Idle counts from when the queue is bound and consuming, not from the start of the process.
+consumer.on("ready", () => last = Date.now());
 
 if (idleExitMs > 0) {
+  await new Promise((resolve) => consumer.once("ready", resolve));
   while (Date.now() - last < idleExitMs) await new Promise((r) => setTimeout(r, 100));
   await consumer.close();
   await rabbit.close();

@@ -49,7 +49,7 @@ Deno.test("the example consumers of the feed and of the bus each end with the li
     AMQP_URL: vhost.url(),
     QUEUE: "example-consumer",
     STATE_FILE: `${dir}/bus.json`,
-    IDLE_EXIT_MS: "1500",
+    IDLE_EXIT_MS: "2500",
   };
   await runExample("bus_consumer.ts", { ...busEnv, IDLE_EXIT_MS: "1" });
   const watcher = await bindQueue(vhost.url());
