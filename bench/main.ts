@@ -1,5 +1,6 @@
-// `deno task bench [webhooks|ingest|list|memory ...]`: runs the benchmarks, prints a table and,
+// `deno task bench [webhooks|ingest|list|memory|bus|feed ...]`: runs the benchmarks, prints a table and,
 // when all of them ran, writes bench/results.json. Exits 1 when any run or its checks failed.
+import { benchBus, benchFeed } from "./events_bench.ts";
 import { benchIngest } from "./ingest_bench.ts";
 import { benchList } from "./list_bench.ts";
 import { describeCommit, describeMachine } from "./machine.ts";
@@ -121,6 +122,48 @@ const BENCHMARKS = [
       ],
     ],
   } satisfies Benchmark<Awaited<ReturnType<typeof benchMemory>>>,
+  {
+    name: "bus",
+    run: () => benchBus(),
+    target: (r) => ({
+      text: "≤ 15% slower",
+      met: r.slowdown <= 1.15,
+      gap: r.slowdown <= 1.15 ? undefined : `${((r.slowdown - 1.15) * 100).toFixed(0)} points over`,
+    }),
+    rows: (r) => [
+      [
+        `pull with events: transactions per second (${r.transactions / 1000}k)`,
+        r.on.perSecond,
+        `${r.off.perSecond} off`,
+        r.slowdown,
+      ],
+      [
+        `events: pull's end to last event confirmed ms (${r.on.events} events)`,
+        r.on.lastEventLagMs,
+        "",
+        "",
+      ],
+    ],
+  } satisfies Benchmark<Awaited<ReturnType<typeof benchBus>>>,
+  {
+    name: "feed",
+    run: () => benchFeed(),
+    target: (r) => ({
+      text: "ratio ≥ 0.8",
+      met: r.ratio >= 0.8,
+      gap: r.ratio >= 0.8 ? undefined : times(r.ratio, 0.8),
+    }),
+    rows: (r) => [
+      [
+        `feed: pages of ${r.limit} per second (${r.large.changes / 1e6}M vs ${
+          r.small.changes / 1e3
+        }k changes)`,
+        r.large.pagesPerSecond,
+        r.small.pagesPerSecond,
+        r.ratio,
+      ],
+    ],
+  } satisfies Benchmark<Awaited<ReturnType<typeof benchFeed>>>,
 ] as Benchmark<unknown>[];
 
 const wanted = Deno.args.filter((a) => !a.startsWith("-"));

@@ -12,6 +12,8 @@ export interface BenchService {
   tenant: string;
   /** `Bearer <JWT>` of the tenant, for requests the bench times itself. */
   authorization: string;
+  /** `Bearer <JWT>` of another tenant. */
+  authorizationFor(tenant: string): Promise<string>;
   /** The key ring the service was started with (to seal seeded rows the way it would). */
   sealKeys: SealKey[];
   /** A pool on the service's database, for seeding and for checks. */
@@ -58,14 +60,17 @@ export async function startBenchService(
     throw err;
   });
   const tenant = crypto.randomUUID();
-  const jwt = await new SignJWT({ tenant_id: tenant }).setProtectedHeader({ alg: "HS256" })
-    .setExpirationTime("2h").sign(new TextEncoder().encode(jwtSecret));
+  const sign = (tenantId: string) =>
+    new SignJWT({ tenant_id: tenantId }).setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime("2h").sign(new TextEncoder().encode(jwtSecret));
+  const jwt = await sign(tenant);
   const sql = postgres(db.url, { max: 4, onnotice: () => {} });
   return {
     baseUrl: service.baseUrl,
     pid: service.pid,
     tenant,
     authorization: `Bearer ${jwt}`,
+    authorizationFor: async (other) => `Bearer ${await sign(other)}`,
     sealKeys,
     sql,
     databaseName: new URL(db.url).pathname.slice(1),

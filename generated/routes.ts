@@ -445,6 +445,45 @@ export const listTransactions = createRoute({
   },
 });
 
+export const listTransactionChanges = createRoute({
+  operationId: "listTransactionChanges",
+  method: "get",
+  path: "/v1/discovery/transactions/changes",
+  tags: ["transactions"],
+  summary: "Follow the tenant's change feed",
+  security: [{ "bearerAuth": [] }],
+  request: {
+    query: z.strictObject({
+      "limit": z.preprocess(fromQuery, zod.zListTransactionChangesQuery.shape["limit"]),
+      "after": zod.zListTransactionChangesQuery.shape["after"],
+      "connectionId": zod.zListTransactionChangesQuery.shape["connectionId"],
+    }),
+  },
+  responses: {
+    200: {
+      description: "One page of changes, oldest first.",
+      content: { "application/json": { schema: zod.zTransactionChangePage } },
+    },
+    400: {
+      description: "Invalid input; `details.fields` names each offending field.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    401: {
+      description: "The bearer token is missing or invalid, or names no valid tenant.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    500: {
+      description: "An unexpected failure; the message carries no detail.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    503: {
+      description:
+        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+  },
+});
+
 export const getPull = createRoute({
   operationId: "getPull",
   method: "get",
@@ -938,6 +977,7 @@ export const operations = {
   listPulls,
   requestPull,
   listTransactions,
+  listTransactionChanges,
   getPull,
   retryPull,
   listWebhookTokens,

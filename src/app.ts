@@ -1,6 +1,7 @@
 // Builds the HTTP application from its parts; src/service.ts builds it for main.ts and the tests.
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { operations } from "../generated/routes.ts";
+import { changeRoutes } from "./changes/changes.handlers.ts";
 import { connectionRoutes } from "./connections/connections.handlers.ts";
 import type { LiveCheckDeps } from "./connections/live_checks.service.ts";
 import type { ConnectionDeps } from "./connections/connections.service.ts";
@@ -88,6 +89,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   connectorRoutes(app, deps.connectors);
   pullRoutes(app, deps);
   transactionRoutes(app, deps);
+  changeRoutes(app, deps);
   webhookRoutes(app, deps);
   consoleRoutes(app, deps);
   return app;

@@ -43,6 +43,7 @@ const service = await createService({
 });
 sweep.resolve(service.sweep);
 service.pool.start();
+service.relay?.start();
 // Once at start as well: a replica restarting after a crash takes back its expired pulls at once
 // instead of at the next cron minute.
 service.sweep().catch((err) => {
@@ -60,6 +61,7 @@ const server = Deno.serve({
 async function shutdown() {
   await server.shutdown();
   await service.pool.stop(); // running pulls stop before their next page and are handed back
+  await service.relay?.stop(); // what it has not published waits in the outbox
   kv.close();
   await db.close();
   Deno.exit(0);

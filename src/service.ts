@@ -10,6 +10,11 @@ import {
 import type { DevSignIn } from "./console/console.service.ts";
 import { createKeyRing } from "./crypto/seal.ts";
 import type { Sql } from "./db/pool.ts";
+import { connectAmqpBroker } from "./events/amqp_broker.ts";
+import type { Broker } from "./events/broker.ts";
+import { pruneSentEvents } from "./events/events.repository.ts";
+import type { Outbox } from "./events/outbox.ts";
+import { createRelay, type Relay, type RelayDeps } from "./events/relay.service.ts";
 import { createTenantVerifier } from "./http/auth.ts";
 import { createIdempotency, takeoverBound } from "./idempotency/idempotency.service.ts";
 import type { Logger } from "./lib/logger.ts";
@@ -18,6 +23,7 @@ import { createRateLimiter } from "./lib/rate_limit.ts";
 import { processMetrics } from "./metrics/process_metrics.ts";
 import { pullMetrics } from "./metrics/pull_metrics.ts";
 import { skippedTransactionMetrics } from "./metrics/skipped_transaction_metrics.ts";
+import { eventMetrics } from "./metrics/event_metrics.ts";
 import { createMetricsRegistry, type MetricsRegistry } from "./metrics/registry.ts";
 import { vendorMetrics } from "./metrics/vendor_metrics.ts";
 import { webhookMetrics } from "./metrics/webhook_metrics.ts";
@@ -41,6 +47,7 @@ export type ServiceSettings = Pick<
   | "publicUrl"
   | "pulls"
   | "webhookTokenCacheMs"
+  | "amqpUrl"
 >;
 
 /** The side effects the service works through, and what a test may put in their place. */
@@ -62,6 +69,10 @@ export interface ServiceParts {
   devSignIn?: DevSignIn;
   /** How long a repeated Idempotency-Key waits for its first request (5 s; the fuzzer waits less). */
   idempotencyWaitMs?: number;
+  /** Replaces the AMQP broker that `settings.amqpUrl` names (events are on with either). */
+  broker?: Broker;
+  /** The relay's timings (tests shorten them). */
+  relay?: Pick<RelayDeps, "pollMs" | "standbyMs" | "backoff" | "batchSize">;
 }
 
 /** A pool of another replica: its own pulls at once, and its own page stores (a test may watch them). */
@@ -76,6 +87,8 @@ export interface Service {
   sweep(): ReturnType<typeof sweepPulls>;
   /** Another pool on the same database and vendors, as another replica would run. */
   newPool(options?: PoolOptions): PullPool;
+  /** The outbox relay when events are on (MATCHER_AMQP_URL); started by the caller. */
+  relay?: Relay;
 }
 
 export async function createService(parts: ServiceParts): Promise<Service> {
@@ -93,6 +106,21 @@ export async function createService(parts: ServiceParts): Promise<Service> {
     { maxPagesPerWalk: settings.pulls.maxPagesPerWalk },
   );
   const observePull = pullMetrics(metrics, { sql, now });
+  // Events: with a broker, every writer appends to the outbox and the relay publishes it.
+  const broker = parts.broker ??
+    (settings.amqpUrl ? connectAmqpBroker({ url: settings.amqpUrl, logger }) : undefined);
+  const relay = broker
+    ? createRelay({
+      sql,
+      broker,
+      logger,
+      now,
+      observe: eventMetrics(metrics, { sql, now }),
+      random: parts.random,
+      ...parts.relay,
+    })
+    : undefined;
+  const outbox: Outbox | undefined = relay ? { written: () => relay.wake() } : undefined;
   const observeSkipped = skippedTransactionMetrics(metrics);
   const newPool = (options: PoolOptions = {}) =>
     createPullPool({
@@ -106,6 +134,7 @@ export async function createService(parts: ServiceParts): Promise<Service> {
       random: parts.random,
       observeSkipped,
       pageStores: options.pageStores,
+      outbox,
     }, {
       concurrency: options.concurrency ?? settings.pulls.concurrency,
       observe: observePull,
@@ -155,6 +184,8 @@ export async function createService(parts: ServiceParts): Promise<Service> {
       waitMs: parts.idempotencyWaitMs,
       takeoverMs: takeoverBound(settings.vendorHttp.timeoutMs),
     }),
+    outbox,
+    broker,
   });
   const sweep = () =>
     sweepPulls({
@@ -164,6 +195,8 @@ export async function createService(parts: ServiceParts): Promise<Service> {
       maxAttempts: settings.pulls.maxAttempts,
       retentionMs: settings.pulls.retentionMs,
       pool,
+      outbox,
+      pruneEvents: outbox ? (before) => pruneSentEvents(sql, before) : undefined,
     });
-  return { app, metrics, pool, sweep, newPool };
+  return { app, metrics, pool, sweep, newPool, relay };
 }

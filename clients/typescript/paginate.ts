@@ -34,7 +34,8 @@ export type ListItem<P extends ListPath> = PageOf<P> extends Page<infer T> ? T :
 
 /**
  * What `paginate` takes: the operation's `params` as `GET` takes them (`query.limit` is the page
- * size; `query.cursor`, when given, is where to start), and optionally a signal and headers.
+ * size; `query.cursor`, or the change feed's `query.after`, when given, is where to start), and
+ * optionally a signal and headers.
  */
 export type PaginateOptions<P extends ListPath> =
   & (NoneRequired<ParamsOf<P>> extends true ? { params?: ParamsOf<P> }
@@ -51,6 +52,12 @@ export type Paginate = <P extends ListPath>(
   path: P,
   ...options: PaginateArgs<P>
 ) => AsyncGenerator<ListItem<P>, void, undefined>;
+
+/**
+ * The list operations that take the cursor to start after as `after` rather than `cursor`: the
+ * change feed, whose cursor a consumer saves and gives back.
+ */
+const AFTER_CURSOR: ReadonlySet<string> = new Set(["/v1/discovery/transactions/changes"]);
 
 type LooseGet = (
   path: string,
@@ -75,9 +82,10 @@ export async function* paginate<P extends ListPath>(
   // envelope, which ListPath guarantees.
   const get = client.GET as unknown as LooseGet;
   const params = (options?.params ?? {}) as { query?: Record<string, unknown> };
-  let cursor = params.query?.cursor as string | undefined;
+  const key = AFTER_CURSOR.has(path) ? "after" : "cursor";
+  let cursor = params.query?.[key] as string | undefined;
   for (;;) {
-    const query = { ...params.query, cursor };
+    const query = { ...params.query, [key]: cursor };
     const { data, error, response } = await get(path, {
       params: { ...params, query },
       signal: options?.signal,

@@ -146,6 +146,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/discovery/transactions/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow the tenant's change feed
+         * @description Every change of the tenant's stored transactions, oldest first: `upserted` when a
+         *     transaction is first stored or stored again with different values (the full
+         *     transaction), `deleted` when the vendor deleted it or its connection was deleted (its ids).
+         *     A transaction fetched again unchanged is not a change.
+         *
+         *     Without `after` the feed starts at the beginning of the tenant's history. Save the
+         *     `nextCursor` of each page (or the `cursor` of the last item you applied) and pass it as
+         *     `after` to go on: a consumer that applies the feed in order, from the start or from any
+         *     cursor it saved, ends with exactly the tenant's live transactions, each with its latest
+         *     values. No change is ever skipped, whatever order concurrent page stores commit in: the
+         *     feed shows a change only once every transaction that began before it has ended. A long
+         *     transaction elsewhere in the database makes the feed lag behind; it never skips.
+         *
+         *     The feed compacts: a transaction appears once, in its latest state, at the position of
+         *     its latest change; one that changed twice before you read it is shown once. A deleted
+         *     transaction stays in the feed as a `deleted` item. An empty page with `hasMore: false`
+         *     means you are up to date: ask again later with the same `after`.
+         */
+        get: operations["listTransactionChanges"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/discovery/pulls/{pullId}": {
         parameters: {
             query?: never;
@@ -334,7 +370,7 @@ export interface paths {
         };
         /**
          * Readiness
-         * @description 200 when the database and Deno KV answer, else 503.
+         * @description 200 when the database and Deno KV answer, else 503. A broker that does not answer is reported as `degraded` and does not make the replica unready.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -839,6 +875,42 @@ export interface components {
              */
             expiresAt: string;
         };
+        /**
+         * @description One change of one stored transaction, in its latest state. `upserted` carries the full
+         *     transaction; `deleted` (the vendor deleted it, or its connection was deleted) carries
+         *     `transaction: null` and the ids. The same shape travels in the
+         *     `discovery.transactions.changed` events.
+         */
+        TransactionChange: {
+            /** @enum {string} */
+            change: "upserted" | "deleted";
+            /** @description The feed's position after this change; pass it as `after` to go on from here. */
+            cursor: string;
+            /**
+             * Format: uuid
+             * @description The stored transaction's id.
+             */
+            id: string;
+            /** Format: uuid */
+            connectionId: string;
+            vendor: components["schemas"]["Vendor"];
+            /** @description The vendor's transaction id. */
+            externalId: string;
+            /**
+             * Format: date-time
+             * @description When this service stored the change.
+             */
+            changedAt: string;
+            /** @description The transaction as stored now; null when deleted. */
+            transaction: components["schemas"]["Transaction"] | null;
+        };
+        TransactionChangePage: {
+            items: components["schemas"]["TransactionChange"][];
+            /** @description The cursor after the last item; null on an empty page (keep your `after`). */
+            nextCursor: string | null;
+            limit: number;
+            hasMore: boolean;
+        };
         Health: {
             /** @enum {string} */
             status: "ok";
@@ -851,6 +923,11 @@ export interface components {
                 database: "ok";
                 /** @enum {string} */
                 kv: "ok";
+                /**
+                 * @description Present when events are on (`MATCHER_AMQP_URL`). `degraded` while this replica has no connection to the broker; events wait in the outbox meanwhile, and the replica stays ready.
+                 * @enum {string}
+                 */
+                broker?: "ok" | "degraded";
             };
         };
         /**
@@ -1500,6 +1577,37 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listTransactionChanges: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 200. Out of range is a 400, not clamped. */
+                limit?: components["parameters"]["Limit"];
+                /** @description A `nextCursor` (or an item's `cursor`) from this feed, or an event's `cursor`; the page starts after it. A cursor of another list is a 400. */
+                after?: string;
+                /** @description Only the changes of this connection (a UUID), deleted connections included. */
+                connectionId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of changes, oldest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransactionChangePage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };

@@ -246,6 +246,31 @@ export const zDevSession = z.object({
     expiresAt: z.iso.datetime()
 });
 
+/**
+ * One change of one stored transaction, in its latest state. `upserted` carries the full
+ * transaction; `deleted` (the vendor deleted it, or its connection was deleted) carries
+ * `transaction: null` and the ids. The same shape travels in the
+ * `discovery.transactions.changed` events.
+ *
+ */
+export const zTransactionChange = z.object({
+    change: z.enum(['upserted', 'deleted']),
+    cursor: z.string(),
+    id: z.uuid(),
+    connectionId: z.uuid(),
+    vendor: zVendor,
+    externalId: z.string(),
+    changedAt: z.iso.datetime(),
+    transaction: zTransaction.nullable()
+});
+
+export const zTransactionChangePage = z.object({
+    items: z.array(zTransactionChange),
+    nextCursor: z.string().nullable(),
+    limit: z.int(),
+    hasMore: z.boolean()
+});
+
 export const zHealth = z.object({
     status: z.enum(['ok'])
 });
@@ -254,7 +279,8 @@ export const zReadiness = z.object({
     status: z.enum(['ready']),
     checks: z.object({
         database: z.enum(['ok']),
-        kv: z.enum(['ok'])
+        kv: z.enum(['ok']),
+        broker: z.enum(['ok', 'degraded']).optional()
     })
 });
 
@@ -443,6 +469,17 @@ export const zListTransactionsQuery = z.object({
  * One page of transactions.
  */
 export const zListTransactionsResponse = zTransactionPage;
+
+export const zListTransactionChangesQuery = z.object({
+    limit: z.int().gte(1).lte(200).optional().default(20),
+    after: z.string().min(1).max(512).optional(),
+    connectionId: z.uuid().optional()
+});
+
+/**
+ * One page of changes, oldest first.
+ */
+export const zListTransactionChangesResponse = zTransactionChangePage;
 
 export const zGetPullPath = z.object({
     pullId: z.string()

@@ -37,6 +37,8 @@ export interface Config {
   connectionTestsPerTenantPerMinute: number;
   /** The bearer token /metrics requires; undefined turns /metrics off. */
   metricsToken?: string;
+  /** Matcher's RabbitMQ (`amqp://` or `amqps://`); undefined turns events and their outbox off. */
+  amqpUrl?: string;
   /**
    * How long the receiver trusts a webhook token it read from KV: the most time a revocation takes
    * to reach every replica (the replica that revokes forgets the token at once).
@@ -109,6 +111,11 @@ function httpUrl(name: string) {
   return z.string().refine(isHttpUrl, `${name} must be an absolute http(s) URL`);
 }
 
+const amqpUrl = z.string().regex(
+  /^amqps?:\/\/[^/\s]/,
+  "MATCHER_AMQP_URL must be an amqp:// or amqps:// URL",
+);
+
 const postgresUrl = z.string().regex(
   /^postgres(ql)?:\/\//,
   "DATABASE_URL must be a postgres:// or postgresql:// URL",
@@ -180,6 +187,7 @@ const settings = z.object({
   MATCHER_PULL_MAX_PAGES_PER_WALK: whole("MATCHER_PULL_MAX_PAGES_PER_WALK", 10_000),
   MATCHER_WEBHOOK_TOKEN_CACHE_MS: whole("MATCHER_WEBHOOK_TOKEN_CACHE_MS", 2_000, 0),
   MATCHER_METRICS_TOKEN: text,
+  MATCHER_AMQP_URL: setting(amqpUrl.optional()),
   // Untrimmed: Deno reads these as they are, and so must the check of its tracing.
   OTEL_DENO: z.string().optional(),
   OTEL_DENO_TRACING: z.string().optional(),
@@ -303,6 +311,7 @@ function toConfig(s: Settings): Config {
     connectionTestsPerMinute: s.MATCHER_CONNECTION_TESTS_PER_MINUTE,
     connectionTestsPerTenantPerMinute: s.MATCHER_CONNECTION_TESTS_PER_TENANT_PER_MINUTE,
     metricsToken: s.MATCHER_METRICS_TOKEN,
+    amqpUrl: s.MATCHER_AMQP_URL,
     webhookTokenCacheMs: s.MATCHER_WEBHOOK_TOKEN_CACHE_MS,
     pulls: {
       concurrency: s.MATCHER_PULL_CONCURRENCY,

@@ -35,7 +35,9 @@ export function connectionRoutes(
   });
 
   app.openapi(routes.deleteAggregatorConnection, async (c) => {
-    await service.deleteConnection(deps, c.get("tenantId"), c.req.valid("param").id);
+    await service.deleteConnection(deps, c.get("tenantId"), c.req.valid("param").id, {
+      traceparent: c.req.header("traceparent"),
+    });
     return c.body(null, 204);
   });
 }

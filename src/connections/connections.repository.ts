@@ -148,13 +148,18 @@ export async function updateConnection(
   }
 }
 
-/** Soft-deletes a live connection; false when there was none. */
-export async function deleteConnection(sql: Db, tenantId: string, id: string): Promise<boolean> {
-  if (!isConnectionId(id)) return false;
-  const result = await sql`
+/** Soft-deletes a live connection; answers its vendor, or undefined when there was none. */
+export async function deleteConnection(
+  sql: Db,
+  tenantId: string,
+  id: string,
+): Promise<Vendor | undefined> {
+  if (!isConnectionId(id)) return undefined;
+  const [r] = await sql`
     update connections set deleted_at = clock_timestamp()
-    ${liveById(sql, tenantId, id)}`;
-  return result.count === 1;
+    ${liveById(sql, tenantId, id)}
+    returning connector_type`;
+  return r?.connector_type;
 }
 
 /** The condition for the tenant's live aggregator connection `id`. */

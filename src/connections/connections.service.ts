@@ -4,7 +4,14 @@ import type { KeyRing } from "../crypto/seal.ts";
 import type { Sql } from "../db/pool.ts";
 import { AppError } from "../lib/app_error.ts";
 import { afterCursor, toPage } from "../http/pagination.ts";
+import { connectionDeleted, pullEnded } from "../events/event_bodies.ts";
+import { appendEvents } from "../events/events.repository.ts";
+import type { Outbox } from "../events/outbox.ts";
 import { cancelConnectionPulls } from "../pulls/pull_queue.repository.ts";
+import {
+  lockConnectionRows,
+  markConnectionDeleted,
+} from "../transactions/transactions.repository.ts";
 import { checkBaseUrl, type EgressPolicy } from "../vendors/egress.ts";
 import type { Vendor } from "../vendors/vendors.ts";
 import { revokeConnectionTokens } from "../webhooks/tokens.repository.ts";
@@ -20,6 +27,8 @@ export interface ConnectionDeps {
   egress: EgressPolicy;
   /** Holds the connection's webhook tokens, which die with it. */
   kv: Deno.Kv;
+  /** Present when events are on: a delete appends its events in its transaction. */
+  outbox?: Outbox;
 }
 
 /** The one answer for a connection that is not a live aggregator connection of the tenant. */
@@ -170,17 +179,39 @@ export async function updateConnection(
   return toDescriptor(row);
 }
 
+/** A W3C trace context header as the spec writes it; anything else is not passed on. */
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
 export async function deleteConnection(
   deps: ConnectionDeps,
   tenantId: string,
   id: string,
+  /** The caller's trace, which the delete's events carry on. */
+  trace: { traceparent?: string } = {},
 ): Promise<void> {
-  // Its unfinished pulls end with it; a running one stops at its next page.
+  const traceparent = trace.traceparent && TRACEPARENT.test(trace.traceparent)
+    ? trace.traceparent
+    : undefined;
+  // Its unfinished pulls end with it (a running one stops at its next page), and its
+  // transactions are deleted with it, in the feed too.
+  if (!repo.isConnectionId(id)) throw notFound();
   const deleted = await deps.sql.begin(async (tx) => {
-    if (!(await repo.deleteConnection(tx, tenantId, id))) return false;
-    await cancelConnectionPulls(tx, id, new Date());
+    await lockConnectionRows(tx, id);
+    const vendor = await repo.deleteConnection(tx, tenantId, id);
+    if (!vendor) return false;
+    const now = new Date();
+    const transactionsDeleted = await markConnectionDeleted(tx, id);
+    const cancelled = await cancelConnectionPulls(tx, id, now);
+    if (deps.outbox) {
+      const events = [
+        ...cancelled.map((p) => pullEnded(p, now)),
+        connectionDeleted({ tenantId, connectionId: id, vendor }, transactionsDeleted, now),
+      ];
+      await appendEvents(tx, { tenantId, connectionId: id }, events, traceparent);
+    }
     return true;
   });
+  if (deleted) deps.outbox?.written();
   if (!deleted) throw notFound();
   // After the delete, never before: a failed delete must leave the connection's tokens working.
   // If this fails instead, the receiver still refuses a deleted connection's tokens.

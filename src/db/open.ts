@@ -20,8 +20,10 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
       msg: `DATABASE_URL is not set: using the embedded database in ${config.dataDir}/pgdata`,
     });
   }
-  // The embedded database serves one connection at a time.
-  const sql = createPool(config.databaseUrl ?? embedded!.url, { max: embedded ? 1 : 10 });
+  // The embedded database serves one connection at a time; the event relay holds one of its own.
+  const sql = createPool(config.databaseUrl ?? embedded!.url, {
+    max: embedded ? 1 : config.amqpUrl ? 11 : 10,
+  });
   const applied = await migrate(sql);
   if (applied.length) logger.info({ msg: "migrations applied", versions: applied });
   return {

@@ -5,6 +5,8 @@ import { AppError } from "../lib/app_error.ts";
 export interface OpsDeps {
   sql: Sql;
   kv: Deno.Kv;
+  /** Present when events are on: reported, never a reason to be unready (the outbox waits). */
+  broker?: { readonly connected: boolean };
 }
 
 async function pingKv(kv: Deno.Kv): Promise<boolean> {
@@ -23,5 +25,8 @@ export async function checkReadiness(deps: OpsDeps) {
     const down = [database ? [] : ["database"], kv ? [] : ["kv"]].flat().join(" and ");
     throw new AppError("unavailable", `Not ready: ${down} unavailable.`, { retryAfterSeconds: 5 });
   }
-  return { status: "ready" as const, checks: { database: "ok" as const, kv: "ok" as const } };
+  const checks = { database: "ok" as const, kv: "ok" as const };
+  if (!deps.broker) return { status: "ready" as const, checks };
+  const broker = deps.broker.connected ? "ok" as const : "degraded" as const;
+  return { status: "ready" as const, checks: { ...checks, broker } };
 }

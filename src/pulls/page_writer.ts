@@ -3,6 +3,9 @@ import type postgres from "postgres";
 import type { ConnectionRow } from "../connections/connections.repository.ts";
 import type { Sql } from "../db/pool.ts";
 import type { Semaphore } from "../lib/semaphore.ts";
+import { transactionsChanged } from "../events/event_bodies.ts";
+import { appendEvents } from "../events/events.repository.ts";
+import type { Outbox } from "../events/outbox.ts";
 import * as transactions from "../transactions/transactions.repository.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { TransactionPage } from "../vendors/aggregator.ts";
@@ -59,6 +62,8 @@ export class PageWriter {
       observeSkipped?: SkippedObserver;
       /** The process's page stores, shared by its pulls. */
       pageStores?: Semaphore;
+      /** Present when events are on: the page's changes become its event. */
+      outbox?: Outbox;
     },
     readonly job: PullRow,
     readonly lease: leases.Lease,
@@ -81,12 +86,17 @@ export class PageWriter {
       connectionId: this.job.connectionId,
       vendor: this.connection.vendor,
     };
+    // With events on, the page's changes become its transactions.changed event, in the same
+    // database transaction: the event exists if and only if the page does.
+    const changes = this.deps.outbox !== undefined;
     const store = () =>
       this.deps.sql.begin(async (tx: postgres.TransactionSql) => {
         const upserted = what.page
-          ? await transactions.upsertTransactions(tx, owner, what.page.transactions)
-          : 0;
-        if (what.deleted) await transactions.markDeleted(tx, owner, what.deleted);
+          ? await transactions.upsertTransactions(tx, owner, what.page.transactions, { changes })
+          : undefined;
+        const deleted = what.deleted
+          ? await transactions.markDeleted(tx, owner, what.deleted, { changes })
+          : undefined;
         if (what.watermark) {
           await transactions.advanceWatermark(
             tx,
@@ -100,14 +110,24 @@ export class PageWriter {
           finished: what.finished,
           cursor: what.resume,
           pages: what.page ? 1 : 0,
-          upserted,
+          upserted: upserted?.count ?? 0,
           skipped: what.page?.skipped,
           leaseUntil: new Date(this.deps.now() + this.deps.leaseMs),
         });
+        if (!changes) return false;
+        // Last: the connection's event number stays locked until this commits.
+        const events = transactionsChanged(
+          { ...owner, pullId: this.job.id },
+          [...(upserted?.changes ?? []), ...(deleted?.changes ?? [])],
+          new Date(this.deps.now()),
+        );
+        await appendEvents(tx, owner, events);
+        return events.length > 0;
       });
     // The process's pulls share its page stores: a connection each, and no more than the pool
     // spares besides the requests'.
-    await (this.deps.pageStores ? this.deps.pageStores.run(store) : store());
+    const written = await (this.deps.pageStores ? this.deps.pageStores.run(store) : store());
+    if (written) this.deps.outbox?.written();
     if (what.page?.skipped?.length) this.reportSkipped(what.page.skipped);
   }
 

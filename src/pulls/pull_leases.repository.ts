@@ -1,6 +1,7 @@
 // A claimed pull job under its lease: fenced progress with its checkpoint, renewals, outcomes.
 import type postgres from "postgres";
-import type { Sql } from "../db/pool.ts";
+import type { Db, Sql } from "../db/pool.ts";
+import type { EndedPull } from "../events/event_bodies.ts";
 import type { PullError } from "./pulls.repository.ts";
 import type { SkippedTransaction } from "../vendors/transaction_rules.ts";
 import type { Cursor } from "./work.ts";
@@ -97,18 +98,42 @@ export async function renewLease(sql: Sql, lease: Lease, leaseUntil: Date): Prom
   return result.count === 1;
 }
 
-/** Ends a held job: succeeded, failed or dead. False when the lease was lost. */
+/**
+ * Ends a held job: succeeded, failed or dead. Answers the ended pull (with its connection's
+ * vendor, for its event), or undefined when the lease was lost.
+ */
 export async function finishPull(
-  sql: Sql,
+  db: Db,
   lease: Lease,
   outcome: { status: "succeeded" | "failed" | "dead"; error?: PullError; now: Date },
-): Promise<boolean> {
-  const result = await sql`
+): Promise<EndedPull | undefined> {
+  const [r] = await db`
     update pull_jobs set status = ${outcome.status}, finished_at = ${outcome.now},
-      last_error = ${outcome.error ? sql.json(outcome.error) : null},
+      last_error = ${outcome.error ? db.json(outcome.error) : null},
       lease_owner = null, lease_expires_at = null, next_attempt_at = null
-    where id = ${lease.jobId} and status = 'running' and lease_owner = ${lease.owner}`;
-  return result.count === 1;
+    where id = ${lease.jobId} and status = 'running' and lease_owner = ${lease.owner}
+    returning id, tenant_id, connection_id, trigger, status, attempts, pages_fetched,
+      transactions_upserted, last_error, started_at, finished_at,
+      (select connector_type from connections c where c.id = connection_id) as vendor`;
+  return r ? toEndedPull(r) : undefined;
+}
+
+/** A pull_jobs row that ended, in the shape its event is made from. */
+export function toEndedPull(r: Record<string, unknown>): EndedPull {
+  return {
+    id: r.id as string,
+    tenantId: r.tenant_id as string,
+    connectionId: r.connection_id as string,
+    vendor: r.vendor as string,
+    trigger: r.trigger as string,
+    status: r.status as EndedPull["status"],
+    attempts: r.attempts as number,
+    pagesFetched: r.pages_fetched as number,
+    transactionsUpserted: r.transactions_upserted as number,
+    lastError: r.last_error as PullError | null,
+    startedAt: r.started_at as Date | null,
+    finishedAt: r.finished_at as Date,
+  };
 }
 
 /** Puts a held job back to be tried again at `at`, keeping its checkpoint. */
@@ -145,20 +170,32 @@ export async function releasePull(
  * they used every attempt. Answers how many were reclaimed.
  */
 export async function reclaimExpiredLeases(
-  sql: Sql,
+  sql: Db,
   now: Date,
   maxAttempts: number,
 ): Promise<number> {
+  return (await reclaimExpired(sql, now, maxAttempts)).length;
+}
+
+/** `reclaimExpiredLeases`, answering the reclaimed jobs (those now dead end, for their events). */
+export async function reclaimExpired(
+  db: Db,
+  now: Date,
+  maxAttempts: number,
+): Promise<EndedPull[]> {
   const error: PullError = {
     reason: "worker_lost",
     message: "the worker running this pull stopped before finishing it",
   };
-  const result = await sql`
+  const rows = await db`
     update pull_jobs set
       status = case when attempts >= ${maxAttempts} then 'dead' else 'retrying' end,
       next_attempt_at = case when attempts >= ${maxAttempts} then null else ${now}::timestamptz end,
       finished_at = case when attempts >= ${maxAttempts} then ${now}::timestamptz end,
-      last_error = ${sql.json(error)}, lease_owner = null, lease_expires_at = null
-    where status = 'running' and lease_expires_at < ${now}`;
-  return result.count;
+      last_error = ${db.json(error)}, lease_owner = null, lease_expires_at = null
+    where status = 'running' and lease_expires_at < ${now}
+    returning id, tenant_id, connection_id, trigger, status, attempts, pages_fetched,
+      transactions_upserted, last_error, started_at, finished_at,
+      (select connector_type from connections c where c.id = connection_id) as vendor`;
+  return rows.map(toEndedPull);
 }

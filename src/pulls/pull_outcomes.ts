@@ -3,6 +3,9 @@ import { SealError } from "../crypto/seal.ts";
 import type { Sql } from "../db/pool.ts";
 import { errorSummary } from "../lib/error_summary.ts";
 import type { Logger } from "../lib/logger.ts";
+import { pullEnded } from "../events/event_bodies.ts";
+import { appendEvents } from "../events/events.repository.ts";
+import type { Outbox } from "../events/outbox.ts";
 import { VendorError, type VendorErrorDetails } from "../vendors/errors.ts";
 import { PageWalkError } from "../vendors/page_walk.ts";
 import { retryDelayMs } from "./backoff.ts";
@@ -30,16 +33,15 @@ export interface Attempt {
     now: () => number;
     maxAttempts: number;
     random?: () => number;
+    /** Present when events are on: the pull's end appends its event in the same transaction. */
+    outbox?: Outbox;
   };
 }
 
 /** Ends the job `succeeded`. */
 export async function succeed(attempt: Attempt): Promise<PullOutcome> {
-  const { deps, lease } = attempt;
-  const done = await leases.finishPull(deps.sql, lease, {
-    status: "succeeded",
-    now: new Date(deps.now()),
-  });
+  const { deps } = attempt;
+  const done = await endPull(attempt, { status: "succeeded", now: new Date(deps.now()) });
   if (!done) return lost(attempt);
   deps.logger.info({ msg: "pull succeeded", ...logFields(attempt) });
   return "succeeded";
@@ -112,13 +114,9 @@ export async function fail(
   attempt: Attempt,
   failure: { status: "failed" | "dead"; error: PullError; details?: VendorErrorDetails },
 ): Promise<PullOutcome> {
-  const { deps, lease } = attempt;
+  const { deps } = attempt;
   const { status, error } = failure;
-  const ended = await leases.finishPull(deps.sql, lease, {
-    status,
-    error,
-    now: new Date(deps.now()),
-  });
+  const ended = await endPull(attempt, { status, error, now: new Date(deps.now()) });
   if (!ended) return lost(attempt);
   deps.logger.warn({
     msg: `pull ${status}`,
@@ -126,6 +124,26 @@ export async function fail(
     error: { ...error, ...failure.details },
   });
   return status;
+}
+
+/**
+ * Ends the job; with events on, in one transaction with its pull.completed or pull.failed event.
+ * False when the lease was lost.
+ */
+async function endPull(
+  attempt: Attempt,
+  outcome: Parameters<typeof leases.finishPull>[2],
+): Promise<boolean> {
+  const { deps, lease } = attempt;
+  const outbox = deps.outbox;
+  if (!outbox) return (await leases.finishPull(deps.sql, lease, outcome)) !== undefined;
+  const ended = await deps.sql.begin(async (tx) => {
+    const pull = await leases.finishPull(tx, lease, outcome);
+    if (pull) await appendEvents(tx, pull, [pullEnded(pull, outcome.now)]);
+    return pull;
+  });
+  if (ended) outbox.written();
+  return ended !== undefined;
 }
 
 /** The job is no longer this worker's: the sweep or another worker took it, or it was cancelled. */

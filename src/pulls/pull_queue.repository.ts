@@ -4,6 +4,8 @@ import { isUniqueViolation } from "../db/errors.ts";
 import type { Db, Sql } from "../db/pool.ts";
 import { type PullError, type PullRow, type PullTrigger, toRow } from "./pulls.repository.ts";
 import { joinWork, type PullItem, type PullWork, splitWork } from "./work.ts";
+import type { EndedPull } from "../events/event_bodies.ts";
+import { toEndedPull } from "./pull_leases.repository.ts";
 
 /** What to queue for one connection. */
 export type PullRequest = {
@@ -93,11 +95,22 @@ export async function claimPull(
   }
 }
 
-/** Fails every unfinished job of a connection being deleted, inside the deleting transaction. */
-export async function cancelConnectionPulls(db: Db, connectionId: string, now: Date) {
+/**
+ * Fails every unfinished job of a connection being deleted, inside the deleting transaction;
+ * answers those that had started (queued ones never ran).
+ */
+export async function cancelConnectionPulls(
+  db: Db,
+  connectionId: string,
+  now: Date,
+): Promise<EndedPull[]> {
   const error: PullError = { reason: "connection_deleted", message: "the connection was deleted" };
-  await db`
+  const rows = await db`
     update pull_jobs set status = 'failed', finished_at = ${now}, last_error = ${db.json(error)},
       lease_owner = null, lease_expires_at = null, next_attempt_at = null
-    where connection_id = ${connectionId} and status in ('queued', 'running', 'retrying')`;
+    where connection_id = ${connectionId} and status in ('queued', 'running', 'retrying')
+    returning id, tenant_id, connection_id, trigger, status, attempts, pages_fetched,
+      transactions_upserted, last_error, started_at, finished_at,
+      (select connector_type from connections c where c.id = connection_id) as vendor`;
+  return rows.map(toEndedPull);
 }

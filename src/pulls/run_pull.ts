@@ -4,6 +4,7 @@ import { unsealCredential } from "../connections/credential.ts";
 import * as connections from "../connections/connections.repository.ts";
 import type { KeyRing } from "../crypto/seal.ts";
 import type { Sql } from "../db/pool.ts";
+import type { Outbox } from "../events/outbox.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { Semaphore } from "../lib/semaphore.ts";
 import * as transactions from "../transactions/transactions.repository.ts";
@@ -62,6 +63,8 @@ export interface PullRunDeps {
   pageStores?: Semaphore;
   /** Told about the vendor rows each stored page skipped (the skipped-transactions metric). */
   observeSkipped?: SkippedObserver;
+  /** Present when events are on: pages and pulls' ends append their events. */
+  outbox?: Outbox;
 }
 
 /** Runs `job` (claimed under `lease`) to an outcome: succeeded, retrying, failed, dead or released. */

@@ -1,7 +1,7 @@
 // Storage of normalized transactions: page upserts inside a pull's transaction, deletions, lists.
 import type postgres from "postgres";
 import type { components } from "../../generated/types.ts";
-import type { Sql } from "../db/pool.ts";
+import type { Db, Sql } from "../db/pool.ts";
 import { storableJsonText } from "../db/storable_json.ts";
 import type { Position } from "../lib/position.ts";
 import type { VendorTransaction } from "../vendors/aggregator.ts";
@@ -22,16 +22,53 @@ export type TransactionRow = Omit<Transaction, "vendorCreatedAt" | "updatedAt"> 
 type Owner = { tenantId: string; connectionId: string; vendor: Vendor };
 
 /**
+ * A stored transaction as the change feed shows it: its latest values, whether it is deleted, and
+ * its feed position (the writer's transaction id as decimal text, and the change number).
+ */
+export type ChangeRow = TransactionRow & { deleted: boolean; changeXid: string; changeSeq: string };
+
+/** What a change of a row sets besides its values: its feed position, drawn in this transaction. */
+const CHANGED = "change_xid = pg_current_xact_id(), change_seq = nextval('transaction_change_seq')";
+
+/** The columns a ChangeRow is read from (`t` is the transactions table). */
+const CHANGE_COLUMNS = `t.id, t.connection_id, t.vendor, t.external_id, t.account_id,
+  t.amount::text as amount, t.currency, t.direction, t.status,
+  to_char(t.booking_date, 'YYYY-MM-DD') as date, t.description, t.vendor_created_at,
+  t.created_at, t.updated_at, t.deleted_at is not null as deleted,
+  t.change_xid::text as change_xid, t.change_seq::text as change_seq`;
+
+/** A row read with CHANGE_COLUMNS. */
+export function toChangeRow(r: Record<string, unknown>): ChangeRow {
+  return {
+    ...toRow(r),
+    deleted: r.deleted as boolean,
+    changeXid: r.change_xid as string,
+    changeSeq: r.change_seq as string,
+  };
+}
+
+/**
+ * The class of the advisory locks a page store holds on its connection, shared with the
+ * connection's other page stores; a connection delete takes the lock alone (`lockConnectionRows`),
+ * so that the rows a page store inserts are either committed before the delete marks the
+ * connection's rows deleted, or rolled back when the store then finds its connection gone. (A row
+ * being inserted holds no lock that the delete would wait for.)
+ */
+const CONNECTION_ROWS_LOCK = 1_405_014;
+
+/**
  * Inserts the page's transactions, or overwrites the stored ones the vendor changed (and shows
- * again any it had deleted), in one statement. Answers how many rows were inserted or changed:
- * an unchanged transaction fetched again is not written at all.
+ * again any it had deleted), in one statement, each written row taking a new feed position.
+ * Answers the rows inserted or changed (`changes` only when asked for, for the page's event): an
+ * unchanged transaction fetched again is not written at all.
  */
 export async function upsertTransactions(
   tx: postgres.TransactionSql,
   owner: Owner,
   transactions: VendorTransaction[],
-): Promise<number> {
-  if (!transactions.length) return 0;
+  options: { changes?: boolean } = {},
+): Promise<{ count: number; changes: ChangeRow[] }> {
+  if (!transactions.length) return { count: 0, changes: [] };
   // One row per vendor id: a page listing an id twice would make the upsert touch a row twice.
   const byId = new Map(transactions.map((t) => [t.id, t]));
   // In id order: a pull stores several accounts' pages at once, and should a vendor list one id
@@ -50,12 +87,14 @@ export async function upsertTransactions(
     raw: t.raw,
   }));
   const result = await tx`
+    with connection_lock as (
+      select pg_advisory_xact_lock_shared(${CONNECTION_ROWS_LOCK}, hashtext(${owner.connectionId})))
     insert into transactions as t (tenant_id, connection_id, vendor, external_id, account_id,
       amount, currency, direction, status, booking_date, description, vendor_created_at, raw)
     select ${owner.tenantId}, ${owner.connectionId}, ${owner.vendor}, r.external_id, r.account_id,
       r.amount, r.currency, r.direction, r.status, r.booking_date, r.description,
       r.vendor_created_at, r.raw
-    from jsonb_to_recordset(${storableJsonText(rows)}::text::jsonb) as r(
+    from connection_lock, jsonb_to_recordset(${storableJsonText(rows)}::text::jsonb) as r(
       external_id text, account_id text, amount numeric, currency text, direction text,
       status text, booking_date date, description text, vendor_created_at timestamptz, raw jsonb)
     on conflict (connection_id, vendor, external_id) do update set
@@ -63,30 +102,81 @@ export async function upsertTransactions(
       direction = excluded.direction, status = excluded.status,
       booking_date = excluded.booking_date, description = excluded.description,
       vendor_created_at = excluded.vendor_created_at, raw = excluded.raw, deleted_at = null,
-      updated_at = date_trunc('milliseconds', clock_timestamp())
+      updated_at = date_trunc('milliseconds', clock_timestamp()), ${tx.unsafe(CHANGED)}
     where t.deleted_at is not null
       or (t.account_id, t.amount, t.currency, t.direction, t.status, t.booking_date,
           t.description, t.vendor_created_at, t.raw)
       is distinct from
          (excluded.account_id, excluded.amount, excluded.currency, excluded.direction,
           excluded.status, excluded.booking_date, excluded.description,
-          excluded.vendor_created_at, excluded.raw)`;
-  return result.count;
+          excluded.vendor_created_at, excluded.raw)
+    ${options.changes ? tx`returning ${tx.unsafe(CHANGE_COLUMNS)}` : tx``}`;
+  return { count: result.count, changes: options.changes ? result.map(toChangeRow) : [] };
 }
 
-/** Hides the connection's transactions the vendor deleted; answers how many were hidden. */
+/**
+ * Hides the connection's transactions the vendor deleted, each taking a new feed position; answers
+ * them (`changes` only when asked for).
+ */
 export async function markDeleted(
   tx: postgres.TransactionSql,
   owner: Owner,
   externalIds: string[],
-): Promise<number> {
-  if (!externalIds.length) return 0;
+  options: { changes?: boolean } = {},
+): Promise<{ count: number; changes: ChangeRow[] }> {
+  if (!externalIds.length) return { count: 0, changes: [] };
+  const result = await tx`
+    update transactions as t set deleted_at = clock_timestamp(),
+      updated_at = date_trunc('milliseconds', clock_timestamp()), ${tx.unsafe(CHANGED)}
+    where connection_id = ${owner.connectionId} and vendor = ${owner.vendor}
+      and external_id = any(${externalIds}) and deleted_at is null
+    ${options.changes ? tx`returning ${tx.unsafe(CHANGE_COLUMNS)}` : tx``}`;
+  return { count: result.count, changes: options.changes ? result.map(toChangeRow) : [] };
+}
+
+/**
+ * Inside a connection delete, first: waits for the connection's page stores in flight and keeps
+ * new ones out until the delete commits (see CONNECTION_ROWS_LOCK).
+ */
+export async function lockConnectionRows(tx: Db, connectionId: string): Promise<void> {
+  await tx`select pg_advisory_xact_lock(${CONNECTION_ROWS_LOCK}, hashtext(${connectionId}))`;
+}
+
+/** Marks every live transaction of a deleted connection deleted; answers how many. */
+export async function markConnectionDeleted(tx: Db, connectionId: string): Promise<number> {
   const result = await tx`
     update transactions set deleted_at = clock_timestamp(),
-      updated_at = date_trunc('milliseconds', clock_timestamp())
-    where connection_id = ${owner.connectionId} and vendor = ${owner.vendor}
-      and external_id = any(${externalIds}) and deleted_at is null`;
+      updated_at = date_trunc('milliseconds', clock_timestamp()), ${tx.unsafe(CHANGED)}
+    where connection_id = ${connectionId} and deleted_at is null`;
   return result.count;
+}
+
+/**
+ * The tenant's changes after `after` in feed order, `limit + 1` rows, of one connection when
+ * given. Only rows whose writer ended before the oldest transaction still in flight are shown:
+ * every transaction below that horizon has committed or aborted, and every one in flight (or yet
+ * to begin) writes at or above it, so a reader's cursor never passes a position that a later
+ * commit could still fill. The horizon is read from the query's own snapshot.
+ */
+export async function listChanges(
+  sql: Sql,
+  tenantId: string,
+  query: { limit: number; after?: { xid: string; seq: string }; connectionId?: string },
+): Promise<ChangeRow[]> {
+  const rows = await sql`
+    select ${sql.unsafe(CHANGE_COLUMNS)}
+    from transactions t
+    where t.tenant_id = ${tenantId}
+      ${query.connectionId !== undefined ? sql`and t.connection_id = ${query.connectionId}` : sql``}
+      ${
+    query.after
+      ? sql`and (t.change_xid, t.change_seq) > (${query.after.xid}::xid8, ${query.after.seq}::bigint)`
+      : sql``
+  }
+      and t.change_xid < pg_snapshot_xmin(pg_current_snapshot())
+    order by t.change_xid, t.change_seq
+    limit ${query.limit + 1}`;
+  return rows.map(toChangeRow);
 }
 
 /** Moves an account's watermark forward (never back) to `createdUpTo`. */
@@ -134,20 +224,25 @@ export async function listTransactions(
   }
     order by created_at desc, id desc
     limit ${query.limit + 1}`;
-  return rows.map((r) => ({
-    id: r.id,
-    connectionId: r.connection_id,
-    vendor: r.vendor,
-    externalId: r.external_id,
-    accountId: r.account_id,
-    amount: r.amount,
-    currency: r.currency,
-    direction: r.direction,
-    status: r.status,
-    date: r.date,
-    description: r.description,
-    vendorCreatedAt: r.vendor_created_at,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  }));
+  return rows.map(toRow);
+}
+
+/** A row as postgres.js returns it, in the shape the rest of the service uses. */
+function toRow(r: Record<string, unknown>): TransactionRow {
+  return {
+    id: r.id as string,
+    connectionId: r.connection_id as string,
+    vendor: r.vendor as Vendor,
+    externalId: r.external_id as string,
+    accountId: r.account_id as string,
+    amount: r.amount as string,
+    currency: r.currency as string | null,
+    direction: r.direction as TransactionRow["direction"],
+    status: r.status as TransactionRow["status"],
+    date: r.date as string,
+    description: r.description as string | null,
+    vendorCreatedAt: r.vendor_created_at as Date | null,
+    createdAt: r.created_at as Date,
+    updatedAt: r.updated_at as Date,
+  };
 }

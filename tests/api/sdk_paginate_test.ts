@@ -16,6 +16,7 @@ const CONNECTIONS = "/v1/discovery/aggregator-connections";
 const PULLS = "/v1/discovery/aggregator-connections/{id}/pulls";
 const TRANSACTIONS = "/v1/discovery/aggregator-connections/{id}/transactions";
 const TOKENS = "/v1/discovery/webhooks/tokens";
+const CHANGES = "/v1/discovery/transactions/changes";
 const PULL_BY_ID = "/v1/discovery/pulls/{pullId}";
 
 interface Session {
@@ -92,6 +93,12 @@ Deno.test("paginate yields every item of each list operation once, in the order 
     const body = { vendor: "pluggy", connection_config_name: "pluggy-main" } as const;
     for (let i = 0; i < 3; i++) assert.ok((await client.POST(TOKENS, { body })).data);
     const path = { id: connection.id };
+    // The feed shows a change once every transaction older than it ended (other suites' too).
+    for (let i = 0; i < 600; i++) {
+      const { data } = await client.GET(CHANGES, { params: { query: { limit: 200 } } });
+      if (data?.items.length === 35) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
 
     const cases: {
       name: string;
@@ -122,6 +129,13 @@ Deno.test("paginate yields every item of each list operation once, in the order 
         page: () => client.GET(TRANSACTIONS, { params: { path, query: { limit: 200 } } }),
       },
       {
+        name: "change feed",
+        count: 35,
+        limit: 10,
+        pages: () => client.paginate(CHANGES, { params: { query: { limit: 10 } } }),
+        page: () => client.GET(CHANGES, { params: { query: { limit: 200 } } }),
+      },
+      {
         name: "webhook tokens",
         count: 3,
         limit: 2,
@@ -139,6 +153,10 @@ Deno.test("paginate yields every item of each list operation once, in the order 
       assert.equal(sent.length, Math.ceil(count / limit), `${name}: one request a page`);
       assert.deepEqual(sent.map((q) => q.get("limit")), sent.map(() => String(limit)), name);
       assert.equal(sent[0].get("cursor"), null, `${name}: the first page has no cursor`);
+      assert.equal(sent[0].get("after"), null, `${name}: nor an after`);
+      // The feed takes its cursor as `after`; every other list as `cursor`.
+      const key = name === "change feed" ? "after" : "cursor";
+      assert.ok(sent.slice(1).every((q) => q.get(key)), `${name}: later pages give ${key}`);
     }
   });
 });

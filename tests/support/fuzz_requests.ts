@@ -42,6 +42,8 @@ export interface FuzzState {
   /** Raw webhook tokens, by vendor; some revoked, some of deleted connections. */
   rawTokens: { pluggy: string[]; belvo: string[] };
   cursors: string[];
+  /** Cursors of the change feed (its `after`). */
+  feedCursors: string[];
   accountIds: string[];
   baseUrls: string[];
   /** `Authorization` values: a valid one, another tenant's, and broken ones. */
@@ -174,6 +176,8 @@ export function requestMaker(r: Random, doc: Json, state: FuzzState) {
       if (roll < 0.75) {
         if (p.name === "limit") params.append("limit", String(randomInt(r, 1, 200)));
         else if (p.name === "cursor") params.append("cursor", pick(r, state.cursors));
+        else if (p.name === "after") params.append("after", pick(r, state.feedCursors));
+        else if (p.name === "connectionId") params.append(p.name, pick(r, state.core).id);
         else params.append(p.name, pick(r, state.accountIds));
         continue;
       }
@@ -182,6 +186,14 @@ export function requestMaker(r: Random, doc: Json, state: FuzzState) {
       if (p.name === "limit") params.append("limit", badLimit(r).slice(0, 2_000));
       else if (p.name === "cursor") {
         params.append("cursor", badCursor(r, state.cursors).slice(0, 2_000));
+      } else if (p.name === "after") {
+        // The other lists' cursors too: each list's cursor is its own.
+        params.append(
+          "after",
+          badCursor(r, [...state.feedCursors, ...state.cursors]).slice(0, 2_000),
+        );
+      } else if (p.name === "connectionId") {
+        params.append(p.name, chance(r, 0.3) ? pick(r, state.foreign) : badId(r).slice(0, 2_000));
       } else params.append(p.name, chance(r, 0.5) ? "" : nastyString(r).slice(0, 2_000));
     }
     if (chance(r, 0.05)) {

@@ -149,6 +149,11 @@ async function seed(w: Wired<FakePluggy>, belvo: FakeBelvo, metricsToken: string
     cursors.push(page.body.nextCursor);
   }
 
+  const feed = await call("/transactions/changes?limit=3", {});
+  assert.equal(feed.status, 200);
+  assert.ok(feed.body.nextCursor, "the change feed has a second page");
+  const feedCursors = [feed.body.nextCursor, feed.body.items[0].cursor];
+
   const account = w.fake.items[0].accounts[0].id;
   const state: FuzzState = {
     core: [pluggyCore, belvoCore],
@@ -165,6 +170,7 @@ async function seed(w: Wired<FakePluggy>, belvo: FakeBelvo, metricsToken: string
       ],
     },
     cursors,
+    feedCursors,
     accountIds: [
       ...w.fake.items[0].accounts.map((a) => a.id),
       ...belvo.links[0].accounts.map((a) => a.id),

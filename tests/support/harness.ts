@@ -6,7 +6,9 @@ import { migrate } from "../../src/db/migrate.ts";
 import { createPool, type Sql } from "../../src/db/pool.ts";
 import { jsonLogger } from "../../src/lib/logger.ts";
 import type { PullPool } from "../../src/pulls/pull_pool.ts";
-import { createService, type Service } from "../../src/service.ts";
+import type { Broker } from "../../src/events/broker.ts";
+import type { Relay } from "../../src/events/relay.service.ts";
+import { createService, type Service, type ServiceParts } from "../../src/service.ts";
 import type { Aggregators } from "../../src/vendors/clients.ts";
 import { createTestDatabase } from "./database.ts";
 
@@ -56,6 +58,14 @@ export interface HarnessOptions {
   publicUrl?: string;
   /** How long a repeated Idempotency-Key waits for its first request; 5 s as in the service. */
   idempotencyWaitMs?: number;
+  /** Events on: the broker's URL (MATCHER_AMQP_URL) or a broker in its place, and the relay's
+   * timings; the relay starts with the harness unless `start` is false. */
+  events?: {
+    amqpUrl?: string;
+    broker?: Broker;
+    relay?: ServiceParts["relay"];
+    start?: boolean;
+  };
 }
 
 export interface Harness {
@@ -74,6 +84,10 @@ export interface Harness {
   sweep: Service["sweep"];
   /** A second worker pool on the same database and vendors, as another replica would run. */
   newPool: Service["newPool"];
+  /** The outbox relay, when `events` is given. */
+  relay?: Relay;
+  /** The app's metrics registry. */
+  metrics: Service["metrics"];
   /** A token for `tenantId` (HS256 with the harness secret), with extra claims merged in; valid for
    * 10 minutes unless the claims give their own `exp` (in seconds since the epoch). */
   token(tenantId: string, claims?: Record<string, unknown>): Promise<string>;
@@ -110,6 +124,7 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
       connectionTestsPerTenantPerMinute: options.connectionTestsPerTenantPerMinute ?? 30,
       metricsToken: options.metricsToken,
       webhookTokenCacheMs: options.webhookTokenCacheMs ?? 2_000,
+      amqpUrl: options.events?.amqpUrl,
       publicUrl: options.publicUrl ?? "http://localhost:8080",
       pulls: {
         concurrency: pulls.concurrency ?? 4,
@@ -131,6 +146,8 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
     wakeOnQueue: pulls.wake,
     devSignIn: options.devSignIn ? { secret } : undefined,
     idempotencyWaitMs: options.idempotencyWaitMs,
+    broker: options.events?.broker,
+    relay: options.events?.relay,
   });
   return { ...service, secret, sealKeys, logs };
 }
@@ -150,10 +167,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     (request, info) => app.fetch(request, info),
   );
   const baseUrl = `http://127.0.0.1:${server.addr.port}`;
-  const { app, secret, sealKeys, logs, pool, sweep, newPool } = await buildTestApp(sql, kv, {
-    ...options,
-    publicUrl: options.publicUrl ?? baseUrl,
-  });
+  const { app, secret, sealKeys, logs, pool, sweep, newPool, relay, metrics } = await buildTestApp(
+    sql,
+    kv,
+    { ...options, publicUrl: options.publicUrl ?? baseUrl },
+  );
+  if (options.events?.start !== false) relay?.start();
 
   const token = (tenantId: string, claims: Record<string, unknown> = {}) =>
     new SignJWT({ tenant_id: tenantId, ...claims })
@@ -173,6 +192,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     pool,
     sweep,
     newPool,
+    relay,
+    metrics,
     token,
     async request(path, init = {}) {
       const { tenant, json, ...rest } = init;
@@ -188,6 +209,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     async close() {
       await server.shutdown();
       await pool.stop();
+      await relay?.stop();
       await sql.end({ timeout: 5 });
       kv.close();
       await db.drop();

@@ -17,6 +17,7 @@ expectType<
     | "/v1/discovery/aggregator-connections"
     | "/v1/discovery/aggregator-connections/{id}/pulls"
     | "/v1/discovery/aggregator-connections/{id}/transactions"
+    | "/v1/discovery/transactions/changes"
     | "/v1/discovery/webhooks/tokens"
   >
 >(true);
@@ -40,6 +41,13 @@ export async function typed(id: string): Promise<void> {
     })
   ) {
     expectType<Equals<typeof t, Schemas["Transaction"]>>(true);
+  }
+  for await (
+    const change of matcher.paginate("/v1/discovery/transactions/changes", {
+      params: { query: { after: "saved-cursor", connectionId: id } },
+    })
+  ) {
+    expectType<Equals<typeof change, Schemas["TransactionChange"]>>(true);
   }
   for await (const w of matcher.paginate("/v1/discovery/webhooks/tokens")) {
     expectType<Equals<typeof w, Schemas["WebhookToken"]>>(true);
