@@ -42,7 +42,7 @@ export const listAggregatorConnections = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -74,6 +74,11 @@ export const createAggregatorConnection = createRoute({
       description: "The bearer token is missing or invalid, or names no valid tenant.",
       content: { "application/json": { schema: zod.zError } },
     },
+    408: {
+      description:
+        "The request body did not arrive within `MATCHER_HTTP_BODY_TIMEOUT_MS` (10 s by default; `MTCH-1408`). The connection is closed.",
+      content: { "application/json": { schema: zod.zError } },
+    },
     409: {
       description: "A live aggregator connection of this tenant already has that config name.",
       content: { "application/json": { schema: zod.zError } },
@@ -88,7 +93,7 @@ export const createAggregatorConnection = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -124,6 +129,11 @@ export const testAggregatorConnection = createRoute({
       description: "No live aggregator connection of this tenant has that id.",
       content: { "application/json": { schema: zod.zError } },
     },
+    408: {
+      description:
+        "The request body did not arrive within `MATCHER_HTTP_BODY_TIMEOUT_MS` (10 s by default; `MTCH-1408`). The connection is closed.",
+      content: { "application/json": { schema: zod.zError } },
+    },
     413: {
       description: "The request body is larger than 64 KiB.",
       content: { "application/json": { schema: zod.zError } },
@@ -138,7 +148,7 @@ export const testAggregatorConnection = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -173,7 +183,7 @@ export const getAggregatorConnection = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -210,6 +220,11 @@ export const updateAggregatorConnection = createRoute({
       description: "No live aggregator connection of this tenant has that id.",
       content: { "application/json": { schema: zod.zError } },
     },
+    408: {
+      description:
+        "The request body did not arrive within `MATCHER_HTTP_BODY_TIMEOUT_MS` (10 s by default; `MTCH-1408`). The connection is closed.",
+      content: { "application/json": { schema: zod.zError } },
+    },
     409: {
       description: "A live aggregator connection of this tenant already has that config name.",
       content: { "application/json": { schema: zod.zError } },
@@ -224,7 +239,7 @@ export const updateAggregatorConnection = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -256,7 +271,7 @@ export const deleteAggregatorConnection = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -299,7 +314,7 @@ export const listPulls = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -321,7 +336,8 @@ export const requestPull = createRoute({
       content: { "application/json": { schema: zod.zPull } },
     },
     400: {
-      description: "The operation takes no body, but one was sent that is not JSON (`MTCH-1003`).",
+      description:
+        "The operation takes no body, yet one was sent that is neither empty nor `{}` (`{}` asks for nothing more than no body does). Not JSON, or nested deeper than `MATCHER_JSON_MAX_DEPTH`, is `MTCH-1003`; other JSON is `MTCH-1001`, naming its fields.",
       content: { "application/json": { schema: zod.zError } },
     },
     401: {
@@ -330,6 +346,11 @@ export const requestPull = createRoute({
     },
     404: {
       description: "No live aggregator connection of this tenant has that id.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    408: {
+      description:
+        "The request body did not arrive within `MATCHER_HTTP_BODY_TIMEOUT_MS` (10 s by default; `MTCH-1408`). The connection is closed.",
       content: { "application/json": { schema: zod.zError } },
     },
     413: {
@@ -342,7 +363,7 @@ export const requestPull = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -386,7 +407,7 @@ export const listTransactions = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -418,7 +439,7 @@ export const getPull = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -440,7 +461,8 @@ export const retryPull = createRoute({
       content: { "application/json": { schema: zod.zPull } },
     },
     400: {
-      description: "The operation takes no body, but one was sent that is not JSON (`MTCH-1003`).",
+      description:
+        "The operation takes no body, yet one was sent that is neither empty nor `{}` (`{}` asks for nothing more than no body does). Not JSON, or nested deeper than `MATCHER_JSON_MAX_DEPTH`, is `MTCH-1003`; other JSON is `MTCH-1001`, naming its fields.",
       content: { "application/json": { schema: zod.zError } },
     },
     401: {
@@ -449,6 +471,11 @@ export const retryPull = createRoute({
     },
     404: {
       description: "No pull of this tenant has that id, or its connection was deleted.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    408: {
+      description:
+        "The request body did not arrive within `MATCHER_HTTP_BODY_TIMEOUT_MS` (10 s by default; `MTCH-1408`). The connection is closed.",
       content: { "application/json": { schema: zod.zError } },
     },
     409: {
@@ -466,7 +493,7 @@ export const retryPull = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -504,7 +531,7 @@ export const listWebhookTokens = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -540,6 +567,11 @@ export const mintWebhookToken = createRoute({
       description: "No live aggregator connection of this tenant has that id.",
       content: { "application/json": { schema: zod.zError } },
     },
+    408: {
+      description:
+        "The request body did not arrive within `MATCHER_HTTP_BODY_TIMEOUT_MS` (10 s by default; `MTCH-1408`). The connection is closed.",
+      content: { "application/json": { schema: zod.zError } },
+    },
     413: {
       description: "The request body is larger than 64 KiB.",
       content: { "application/json": { schema: zod.zError } },
@@ -550,7 +582,7 @@ export const mintWebhookToken = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -582,7 +614,7 @@ export const revokeWebhookToken = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -608,12 +640,18 @@ export const receiveWebhook = createRoute({
       content: { "application/json": { schema: zod.zWebhookReceipt } },
     },
     400: {
-      description: "The body is not a JSON object, or not a webhook payload of that vendor.",
+      description:
+        "The body is not a JSON object (`MTCH-1003`, also for JSON nested deeper than `MATCHER_JSON_MAX_DEPTH`, 64 levels by default), or not a webhook payload of that vendor (`MTCH-1020`).",
       content: { "application/json": { schema: zod.zError } },
     },
     404: {
       description:
         "The same answer for an unknown or revoked token, a token of the other vendor, an\nunknown vendor and a deleted connection. Nothing is written.\n",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    408: {
+      description:
+        "The request body did not arrive within `MATCHER_HTTP_BODY_TIMEOUT_MS` (10 s by default; `MTCH-1408`). The connection is closed.",
       content: { "application/json": { schema: zod.zError } },
     },
     413: {
@@ -626,7 +664,7 @@ export const receiveWebhook = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -654,7 +692,7 @@ export const listConnectorTypes = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },

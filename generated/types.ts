@@ -718,8 +718,8 @@ export interface components {
         Error: {
             /**
              * @description `MTCH-1001` invalid request field, `MTCH-1002` invalid pagination, `MTCH-1003`
-             *     unreadable body, `MTCH-1004` body too large, `MTCH-1010` vendor mismatch,
-             *     `MTCH-1011` partial credential, `MTCH-1012` base URL not allowed, `MTCH-1401`
+             *     unreadable body, `MTCH-1004` body too large, `MTCH-1408` body too slow, `MTCH-1010`
+             *     vendor mismatch, `MTCH-1011` partial credential, `MTCH-1012` base URL not allowed, `MTCH-1401`
              *     unauthenticated, `MTCH-1404` no such route, `MTCH-2404` connection not found,
              *     `MTCH-2409` config name taken, `MTCH-1020` not a webhook payload of that vendor,
              *     `MTCH-3404` webhook token not found, `MTCH-4404` pull not found, `MTCH-4409` pull not
@@ -740,7 +740,7 @@ export interface components {
         };
     };
     responses: {
-        /** @description The operation takes no body, but one was sent that is not JSON (`MTCH-1003`). */
+        /** @description The operation takes no body, yet one was sent that is neither empty nor `{}` (`{}` asks for nothing more than no body does). Not JSON, or nested deeper than `MATCHER_JSON_MAX_DEPTH`, is `MTCH-1003`; other JSON is `MTCH-1001`, naming its fields. */
         BodyNotJson: {
             headers: {
                 [name: string]: unknown;
@@ -779,6 +779,15 @@ export interface components {
         };
         /** @description A live aggregator connection of this tenant already has that config name. */
         Conflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The request body did not arrive within `MATCHER_HTTP_BODY_TIMEOUT_MS` (10 s by default; `MTCH-1408`). The connection is closed. */
+        RequestTimeout: {
             headers: {
                 [name: string]: unknown;
             };
@@ -832,7 +841,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds. */
+        /** @description The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds. */
         Unavailable: {
             headers: {
                 "Retry-After": components["headers"]["RetryAfter"];
@@ -918,6 +927,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             500: components["responses"]["InternalError"];
@@ -949,6 +959,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
@@ -1016,6 +1027,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             500: components["responses"]["InternalError"];
@@ -1113,6 +1125,7 @@ export interface operations {
             400: components["responses"]["BodyNotJson"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
@@ -1215,6 +1228,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
             /** @description The pull has not finished (`queued`, `running` or `retrying`); it will run on its own. */
             409: {
                 headers: {
@@ -1274,6 +1288,8 @@ export interface operations {
             /** @description Minted. The raw token is never shown again. */
             201: {
                 headers: {
+                    /** @description `no-store`: no cache on the way may keep the token. */
+                    "Cache-Control"?: "no-store";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1283,6 +1299,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
@@ -1340,7 +1357,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookReceipt"];
                 };
             };
-            /** @description The body is not a JSON object, or not a webhook payload of that vendor. */
+            /** @description The body is not a JSON object (`MTCH-1003`, also for JSON nested deeper than `MATCHER_JSON_MAX_DEPTH`, 64 levels by default), or not a webhook payload of that vendor (`MTCH-1020`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1361,6 +1378,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
             /** @description The body is larger than 256 KiB. */
             413: {
                 headers: {

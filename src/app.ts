@@ -1,5 +1,6 @@
 // Builds the HTTP application from its parts; src/service.ts builds it for main.ts and the tests.
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { secureHeaders } from "hono/secure-headers";
 import { operations } from "../generated/routes.ts";
 import { connectionRoutes } from "./connections/connections.handlers.ts";
 import type { LiveCheckDeps } from "./connections/live_checks.service.ts";
@@ -8,7 +9,9 @@ import { connectorRoutes } from "./connectors/connectors.handlers.ts";
 import type { ConnectorRegistry } from "./connectors/connectors.service.ts";
 import { requireTenant, type TenantVerifier } from "./http/auth.ts";
 import type { AppEnv } from "./http/env.ts";
+import { deadline } from "./http/deadline.ts";
 import { errorHandler, notFoundHandler } from "./http/errors.ts";
+import type { RequestLimits } from "./http/limits.ts";
 import { requestLog } from "./http/request_log.ts";
 import { jsonBodies, validationHook } from "./http/validation.ts";
 import type { Logger } from "./lib/logger.ts";
@@ -42,6 +45,7 @@ export type AppDeps =
     metrics: MetricsRegistry;
     webhooks: WebhookIntake;
     observeWebhook: WebhookObserver;
+    requestLimits: RequestLimits;
   };
 
 /** An operation needs the tenant's JWT exactly when openapi.yaml's security says so. */
@@ -54,12 +58,27 @@ const honoPath = (path: string) => path.replace(/\{([^}]+)\}/g, ":$1");
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.use("*", requestLog(deps.logger, httpMetrics(deps.metrics)));
+  // nosniff, frame and referrer policies and the like on every answer. No Content-Security-Policy:
+  // JSON needs none, and an HTML page sets its own, which this never overwrites.
+  app.use("*", secureHeaders({ xFrameOptions: "DENY", overwrite: false }));
   // Registered before the handlers, for exactly the operations the spec secures with a JWT;
   // their JSON bodies are checked once the caller is known.
+  const limits = deps.requestLimits;
   for (const route of Object.values(operations)) {
     if (needsBearer(route.security)) {
       const method = route.method.toUpperCase();
-      app.on(method, honoPath(route.path), requireTenant(deps.verifyTenant), jsonBodies());
+      const body = { timeoutMs: limits.bodyTimeoutMs, maxDepth: limits.maxJsonDepth };
+      const bodyless = !("request" in route && "body" in route.request);
+      const waitMs = route.operationId === "testAggregatorConnection"
+        ? limits.liveTestWaitMs
+        : limits.waitMs;
+      app.on(
+        method,
+        honoPath(route.path),
+        requireTenant(deps.verifyTenant),
+        jsonBodies({ ...body, bodyless }),
+        deadline(waitMs),
+      );
     }
   }
   app.onError(errorHandler(deps.logger));

@@ -34,6 +34,8 @@ export type ServiceSettings = Pick<
   | "metricsToken"
   | "publicUrl"
   | "pulls"
+  | "http"
+  | "database"
 >;
 
 /** The side effects the service works through, and what a test may put in their place. */
@@ -121,8 +123,16 @@ export async function createService(parts: ServiceParts): Promise<Service> {
       now,
       onPullQueued,
       webhookPullDelayMs: settings.pulls.webhookDelayMs,
+      waitMs: settings.database.waitMs,
+      maxPending: settings.database.maxPendingWebhooks,
     }),
     observeWebhook: webhookMetrics(metrics),
+    requestLimits: {
+      bodyTimeoutMs: settings.http.bodyTimeoutMs,
+      maxJsonDepth: settings.http.maxJsonDepth,
+      waitMs: settings.database.waitMs,
+      liveTestWaitMs: settings.database.waitMs + settings.vendorHttp.timeoutMs,
+    },
   });
   const sweep = () =>
     sweepPulls({

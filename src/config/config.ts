@@ -37,6 +37,16 @@ export interface Config {
     retentionMs: number;
     webhookDelayMs: number;
   };
+  /**
+   * What a client may take to send a request: time for its headers (0: no bound, served by
+   * Deno.serve) and for its body, and how deeply a JSON body may nest.
+   */
+  http: { headersTimeoutMs: number; bodyTimeoutMs: number; maxJsonDepth: number };
+  /**
+   * Postgres's statement_timeout on every connection; how long a request waits for the database
+   * before answering 503; how many webhook deliveries may wait for the next group commit.
+   */
+  database: { statementTimeoutMs: number; waitMs: number; maxPendingWebhooks: number };
 }
 
 /** Settings that development mode generates once into the data dir when they are not given. */
@@ -163,6 +173,16 @@ export function parseConfig(env: Env, devSecrets?: (dataDir: string) => DevSecre
     retentionMs: positive("MATCHER_RETENTION_DAYS", 30) * 86_400_000,
     webhookDelayMs: wholeNumber("MATCHER_PULL_WEBHOOK_DELAY_MS", 2_000),
   };
+  const http = {
+    headersTimeoutMs: wholeNumber("MATCHER_HTTP_HEADERS_TIMEOUT_MS", 10_000),
+    bodyTimeoutMs: positive("MATCHER_HTTP_BODY_TIMEOUT_MS", 10_000),
+    maxJsonDepth: positive("MATCHER_JSON_MAX_DEPTH", 64),
+  };
+  const database = {
+    statementTimeoutMs: wholeNumber("MATCHER_DB_STATEMENT_TIMEOUT_MS", 30_000),
+    waitMs: positive("MATCHER_DB_WAIT_MS", 4_000),
+    maxPendingWebhooks: positive("MATCHER_WEBHOOK_MAX_PENDING", 1_000),
+  };
   const metricsToken = get("MATCHER_METRICS_TOKEN");
   if (production && metricsToken && metricsToken.length < 32) {
     problems.push("MATCHER_METRICS_TOKEN must be at least 32 characters in production");
@@ -203,6 +223,8 @@ export function parseConfig(env: Env, devSecrets?: (dataDir: string) => DevSecre
     connectionTestsPerMinute,
     metricsToken,
     pulls,
+    http,
+    database,
   };
 }
 

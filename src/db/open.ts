@@ -21,7 +21,10 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     });
   }
   // The embedded database serves one connection at a time.
-  const sql = createPool(config.databaseUrl ?? embedded!.url, { max: embedded ? 1 : 10 });
+  const sql = createPool(config.databaseUrl ?? embedded!.url, {
+    max: embedded ? 1 : 10,
+    statementTimeoutMs: config.database.statementTimeoutMs,
+  });
   const applied = await migrate(sql);
   if (applied.length) logger.info({ msg: "migrations applied", versions: applied });
   return {

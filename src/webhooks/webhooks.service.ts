@@ -23,6 +23,21 @@ export interface WebhookDeps {
   onPullQueued: () => void;
   /** How long a queued pull waits, so that the other events of the same sync merge into it. */
   webhookPullDelayMs: number;
+  /**
+   * How long a delivery waits for its event to be recorded, and how many may wait at once: past
+   * either, 503 with Retry-After (the vendor delivers again), not a request that hangs for as long
+   * as the database does while deliveries pile up in memory.
+   */
+  waitMs: number;
+  maxPending: number;
+}
+
+/** The refusal of a delivery the database could not record in time, or for which none waits. */
+function notRecorded(why: "full" | "late"): AppError {
+  const message = why === "full"
+    ? "Too many deliveries are waiting for the database; try again."
+    : "The database did not record the delivery in time; try again.";
+  return new AppError("unavailable", message, { retryAfterSeconds: 5 });
 }
 
 export interface WebhookIntake {
@@ -42,7 +57,11 @@ export function createWebhookIntake(deps: WebhookDeps): WebhookIntake {
   const record = groupCommit(
     (deliveries: WebhookDelivery[]) =>
       recordWebhooks(deps.sql, deliveries, { pullDelayMs: deps.webhookPullDelayMs }),
-    { maxBatch: MAX_BATCH, retryAlone: (err) => !isUnavailable(err) },
+    {
+      maxBatch: MAX_BATCH,
+      retryAlone: (err) => !isUnavailable(err),
+      limits: { maxPending: deps.maxPending, maxWaitMs: deps.waitMs, refuse: notRecorded },
+    },
   );
 
   // The pull comes due after the delay; one timer at a time wakes the workers then (a pull queued
