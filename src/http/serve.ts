@@ -1,6 +1,7 @@
 // Serves the app over node:http, whose server bounds how long a client may take to send a request.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { gzipSync } from "node:zlib";
 
 export interface ServeOptions {
   hostname: string;
@@ -50,7 +51,10 @@ export function serve(handler: FetchHandler, options: ServeOptions): Promise<Htt
     maxHeaderSize: 64 * 1024,
     // How often node:http looks for requests past their bounds: the bounds hold to within this.
     connectionsCheckingInterval: Math.min(1_000, options.headersTimeoutMs),
-  }, (req, res) => void answer(handler, req, res));
+  }, (req, res) => {
+    // An answer that cannot be written (its body failed) ends the connection, not the process.
+    answer(handler, req, res).catch(() => res.destroy());
+  });
   let closing: Promise<void> | undefined;
   return new Promise((resolve, reject) => {
     server.once("error", reject);
@@ -100,11 +104,17 @@ async function answer(handler: FetchHandler, req: IncomingMessage, res: ServerRe
     // Not a Request: a target that is no URL, or a header value the Fetch API refuses.
     response = new Response(null, { status: 400 });
   }
-  const body = response.body ? new Uint8Array(await response.arrayBuffer()) : undefined;
+  let body: Uint8Array | undefined = response.body
+    ? new Uint8Array(await response.arrayBuffer())
+    : undefined;
   const headers: [string, string][] = [];
   response.headers.forEach((value, name) => {
     if (name !== "set-cookie") headers.push([name, value]);
   });
+  if (body && compressible(req, response, body)) {
+    body = gzipSync(body);
+    headers.push(["content-encoding", "gzip"], ["vary", "accept-encoding"]);
+  }
   for (const cookie of response.headers.getSetCookie()) headers.push(["set-cookie", cookie]);
   // A body the app did not read to its end (it refused it early: too large, too slow) is not
   // drained for the next request on this connection: the connection closes instead.
@@ -112,6 +122,19 @@ async function answer(handler: FetchHandler, req: IncomingMessage, res: ServerRe
   if (body) headers.push(["content-length", String(body.byteLength)]);
   res.writeHead(response.status, headers.flat());
   res.end(body);
+}
+
+/**
+ * Whether to gzip the answer, as Deno.serve did by itself: JSON or text of 1 KiB and more (list
+ * pages, the spec) for a client that accepts gzip. Smaller answers (a webhook receipt) gain little
+ * for the CPU it costs.
+ */
+function compressible(req: IncomingMessage, response: Response, body: Uint8Array): boolean {
+  if (body.byteLength < 1024 || response.headers.has("content-encoding")) return false;
+  const type = response.headers.get("content-type") ?? "";
+  if (!/^(application\/(json|[a-z.+-]+\+json)|text\/)/i.test(type)) return false;
+  const accepted = String(req.headers["accept-encoding"] ?? "");
+  return /(^|,)\s*gzip\s*(,|;(?!\s*q=0(\.0*)?\s*(,|$))|$)/i.test(accepted);
 }
 
 /** The Fetch API request for what node:http parsed. */
