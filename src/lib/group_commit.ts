@@ -36,9 +36,9 @@ async function settledWithin(promise: Promise<unknown>, ms: number): Promise<voi
 
 /**
  * Answers `submit(item)`, which resolves once the batch holding the item has been written by
- * `writeBatch`. One batch is written at a time: an idle service writes a lone item at once, and
- * under load each write carries every item that arrived during the previous one, so the cost of a
- * commit is shared. When a whole batch fails, each of its items is written alone, so one bad item
+ * `writeBatch`. One batch is written at a time (with `limits`, a few when the earlier ones hang):
+ * an idle service writes a lone item at once, and under load each write carries every item that
+ * arrived during the previous one, so the cost of a commit is shared. When a whole batch fails, each of its items is written alone, so one bad item
  * cannot fail the others.
  */
 export function groupCommit<In, Out>(
