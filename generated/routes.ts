@@ -42,7 +42,7 @@ export const listAggregatorConnections = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -75,6 +75,11 @@ export const createAggregatorConnection = createRoute({
       description: "The bearer token is missing or invalid, or names no valid tenant.",
       content: { "application/json": { schema: zod.zError } },
     },
+    408: {
+      description:
+        "The request body did not arrive within `MATCHER_HTTP_BODY_TIMEOUT_MS` (10 s by default; `MTCH-1408`). The connection is closed.",
+      content: { "application/json": { schema: zod.zError } },
+    },
     409: {
       description:
         "A live aggregator connection of this tenant already has that config name (`MTCH-2409`), or a request with the same `Idempotency-Key` is still running (`MTCH-1409`, with `Retry-After`).",
@@ -95,7 +100,7 @@ export const createAggregatorConnection = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -132,6 +137,11 @@ export const testAggregatorConnection = createRoute({
       description: "No live aggregator connection of this tenant has that id.",
       content: { "application/json": { schema: zod.zError } },
     },
+    408: {
+      description:
+        "The request body did not arrive within `MATCHER_HTTP_BODY_TIMEOUT_MS` (10 s by default; `MTCH-1408`). The connection is closed.",
+      content: { "application/json": { schema: zod.zError } },
+    },
     409: {
       description:
         "A request with the same `Idempotency-Key` is still running (`MTCH-1409`); send the request again after `Retry-After` seconds to get its answer.",
@@ -156,7 +166,7 @@ export const testAggregatorConnection = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -191,7 +201,7 @@ export const getAggregatorConnection = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -229,6 +239,11 @@ export const updateAggregatorConnection = createRoute({
       description: "No live aggregator connection of this tenant has that id.",
       content: { "application/json": { schema: zod.zError } },
     },
+    408: {
+      description:
+        "The request body did not arrive within `MATCHER_HTTP_BODY_TIMEOUT_MS` (10 s by default; `MTCH-1408`). The connection is closed.",
+      content: { "application/json": { schema: zod.zError } },
+    },
     409: {
       description:
         "A live aggregator connection of this tenant already has that config name (`MTCH-2409`), or a request with the same `Idempotency-Key` is still running (`MTCH-1409`, with `Retry-After`).",
@@ -249,7 +264,7 @@ export const updateAggregatorConnection = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -297,7 +312,7 @@ export const deleteAggregatorConnection = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -340,7 +355,7 @@ export const listPulls = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -364,7 +379,7 @@ export const requestPull = createRoute({
     },
     400: {
       description:
-        "The operation takes no body, but one was sent that is not JSON (`MTCH-1003`); or the `Idempotency-Key` header is not a valid key (`MTCH-1001`, naming the header).",
+        "The operation takes no body, yet one was sent that is neither empty nor `{}` (`{}` asks for nothing more than no body does). Not JSON, or nested deeper than `MATCHER_JSON_MAX_DEPTH`, is `MTCH-1003`; other JSON is `MTCH-1001`, naming its fields. An `Idempotency-Key` header that is not a valid key is `MTCH-1001`, naming the header.",
       content: { "application/json": { schema: zod.zError } },
     },
     401: {
@@ -373,6 +388,11 @@ export const requestPull = createRoute({
     },
     404: {
       description: "No live aggregator connection of this tenant has that id.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    408: {
+      description:
+        "The request body did not arrive within `MATCHER_HTTP_BODY_TIMEOUT_MS` (10 s by default; `MTCH-1408`). The connection is closed.",
       content: { "application/json": { schema: zod.zError } },
     },
     409: {
@@ -395,7 +415,7 @@ export const requestPull = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -439,7 +459,7 @@ export const listTransactions = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -478,7 +498,7 @@ export const listTransactionChanges = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -510,7 +530,7 @@ export const getPull = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -534,7 +554,7 @@ export const retryPull = createRoute({
     },
     400: {
       description:
-        "The operation takes no body, but one was sent that is not JSON (`MTCH-1003`); or the `Idempotency-Key` header is not a valid key (`MTCH-1001`, naming the header).",
+        "The operation takes no body, yet one was sent that is neither empty nor `{}` (`{}` asks for nothing more than no body does). Not JSON, or nested deeper than `MATCHER_JSON_MAX_DEPTH`, is `MTCH-1003`; other JSON is `MTCH-1001`, naming its fields. An `Idempotency-Key` header that is not a valid key is `MTCH-1001`, naming the header.",
       content: { "application/json": { schema: zod.zError } },
     },
     401: {
@@ -543,6 +563,11 @@ export const retryPull = createRoute({
     },
     404: {
       description: "No pull of this tenant has that id, or its connection was deleted.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    408: {
+      description:
+        "The request body did not arrive within `MATCHER_HTTP_BODY_TIMEOUT_MS` (10 s by default; `MTCH-1408`). The connection is closed.",
       content: { "application/json": { schema: zod.zError } },
     },
     409: {
@@ -565,7 +590,7 @@ export const retryPull = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -603,7 +628,7 @@ export const listWebhookTokens = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -641,6 +666,11 @@ export const mintWebhookToken = createRoute({
       description: "No live aggregator connection of this tenant has that id.",
       content: { "application/json": { schema: zod.zError } },
     },
+    408: {
+      description:
+        "The request body did not arrive within `MATCHER_HTTP_BODY_TIMEOUT_MS` (10 s by default; `MTCH-1408`). The connection is closed.",
+      content: { "application/json": { schema: zod.zError } },
+    },
     409: {
       description:
         "A request with the same `Idempotency-Key` is still running (`MTCH-1409`); send the request again after `Retry-After` seconds to get its answer.",
@@ -661,7 +691,7 @@ export const mintWebhookToken = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -709,7 +739,7 @@ export const revokeWebhookToken = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -735,12 +765,18 @@ export const receiveWebhook = createRoute({
       content: { "application/json": { schema: zod.zWebhookReceipt } },
     },
     400: {
-      description: "The body is not a JSON object, or not a webhook payload of that vendor.",
+      description:
+        "The body is not a JSON object (`MTCH-1003`, also for JSON nested deeper than `MATCHER_JSON_MAX_DEPTH`, 64 levels by default), or not a webhook payload of that vendor (`MTCH-1020`).",
       content: { "application/json": { schema: zod.zError } },
     },
     404: {
       description:
         "The same answer for an unknown or revoked token, a token of the other vendor, an\nunknown vendor and a deleted connection. Nothing is written.\n",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    408: {
+      description:
+        "The request body did not arrive within `MATCHER_HTTP_BODY_TIMEOUT_MS` (10 s by default; `MTCH-1408`). The connection is closed.",
       content: { "application/json": { schema: zod.zError } },
     },
     413: {
@@ -753,7 +789,7 @@ export const receiveWebhook = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -781,7 +817,7 @@ export const listConnectorTypes = createRoute({
     },
     503: {
       description:
-        "The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },

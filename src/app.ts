@@ -1,5 +1,6 @@
 // Builds the HTTP application from its parts; src/service.ts builds it for main.ts and the tests.
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { secureHeaders } from "hono/secure-headers";
 import { operations } from "../generated/routes.ts";
 import { changeRoutes } from "./changes/changes.handlers.ts";
 import { connectionRoutes } from "./connections/connections.handlers.ts";
@@ -10,7 +11,9 @@ import { type ConsoleDeps, consoleRoutes } from "./console/console.handlers.ts";
 import type { ConnectorRegistry } from "./connectors/connectors.service.ts";
 import { requireTenant, type TenantVerifier } from "./http/auth.ts";
 import type { AppEnv } from "./http/env.ts";
+import { deadline } from "./http/deadline.ts";
 import { errorHandler, notFoundHandler } from "./http/errors.ts";
+import type { RequestLimits } from "./http/limits.ts";
 import { requestLog } from "./http/request_log.ts";
 import { jsonBodies, validationHook } from "./http/validation.ts";
 import { idempotencyKeys } from "./idempotency/idempotency.handlers.ts";
@@ -48,6 +51,7 @@ export type AppDeps =
     webhooks: WebhookIntake;
     observeWebhook: WebhookObserver;
     idempotency: IdempotencyDeps;
+    requestLimits: RequestLimits;
   };
 
 /** An operation needs the tenant's JWT exactly when openapi.yaml's security says so. */
@@ -63,13 +67,29 @@ const honoPath = (path: string) => path.replace(/\{([^}]+)\}/g, ":$1");
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.use("*", requestLog(deps.logger, httpMetrics(deps.metrics)));
+  // nosniff, frame and referrer policies and the like on every answer. No Content-Security-Policy:
+  // JSON needs none, and an HTML page sets its own, which this never overwrites.
+  app.use("*", secureHeaders({ xFrameOptions: "DENY", overwrite: false }));
   // Registered before the handlers, for exactly the operations the spec secures with a JWT;
-  // their JSON bodies are checked once the caller is known, then their writes run once per
-  // Idempotency-Key.
+  // their JSON bodies are checked once the caller is known, the deadline bounds the rest, and
+  // writes run once per Idempotency-Key (inside the deadline, so that a late write still records
+  // its answer under its key rather than freeing it for a second run).
+  const limits = deps.requestLimits;
   for (const route of Object.values(operations)) {
     if (needsBearer(route.security)) {
       const method = route.method.toUpperCase();
-      app.on(method, honoPath(route.path), requireTenant(deps.verifyTenant), jsonBodies());
+      const body = { timeoutMs: limits.bodyTimeoutMs, maxDepth: limits.maxJsonDepth };
+      const bodyless = !("request" in route && "body" in route.request);
+      const waitMs = route.operationId === "testAggregatorConnection"
+        ? limits.liveTestWaitMs
+        : limits.waitMs;
+      app.on(
+        method,
+        honoPath(route.path),
+        requireTenant(deps.verifyTenant),
+        jsonBodies({ ...body, bodyless }),
+        deadline(waitMs),
+      );
       if (WRITES.has(method)) {
         app.on(
           method,

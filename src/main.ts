@@ -6,6 +6,7 @@ import { devSignInFor } from "./console/console.service.ts";
 import { guardDriverCrash } from "./db/driver_guard.ts";
 import { openKv } from "./db/kv.ts";
 import { openDatabase } from "./db/open.ts";
+import { serve } from "./http/serve.ts";
 import { errorSummary } from "./lib/error_summary.ts";
 import { jsonLogger } from "./lib/logger.ts";
 import { createService } from "./service.ts";
@@ -50,21 +51,37 @@ service.sweep().catch((err) => {
   logger.error({ msg: "start-up sweep failed", error: errorSummary(err) });
 });
 
-const server = Deno.serve({
+const server = await serve(service.app.fetch, {
   hostname: config.host,
   port: config.port,
+  headersTimeoutMs: config.http.headersTimeoutMs,
+  // A backstop: the app answers a body that takes longer than bodyTimeoutMs itself, with a 408.
+  requestTimeoutMs: config.http.headersTimeoutMs + config.http.bodyTimeoutMs,
   onListen: ({ hostname, port }) => {
     logger.info({ msg: `listening on http://${hostname}:${port}`, env: config.env });
   },
-}, service.app.fetch);
+});
 
-async function shutdown() {
-  await server.shutdown();
-  await service.pool.stop(); // running pulls stop before their next page and are handed back
-  await service.relay?.stop(); // what it has not published waits in the outbox
-  kv.close();
-  await db.close();
-  Deno.exit(0);
+/**
+ * Stops once, however many signals arrive: one Ctrl-C on `deno task start` delivers SIGINT twice
+ * (from the terminal, and forwarded by deno task), and a second stop closed KV twice.
+ */
+let stopping: Promise<never> | undefined;
+function shutdown(): Promise<never> {
+  stopping ??= (async () => {
+    try {
+      await server.shutdown();
+      await service.pool.stop(); // running pulls stop before their next page and are handed back
+      await service.relay?.stop(); // what it has not published waits in the outbox
+      kv.close();
+      await db.close();
+    } catch (err) {
+      logger.error({ msg: "shutdown failed", error: errorSummary(err) });
+      Deno.exit(1);
+    }
+    Deno.exit(0);
+  })();
+  return stopping;
 }
 Deno.addSignalListener("SIGINT", shutdown);
 Deno.addSignalListener("SIGTERM", shutdown);

@@ -48,6 +48,8 @@ export type ServiceSettings = Pick<
   | "pulls"
   | "webhookTokenCacheMs"
   | "amqpUrl"
+  | "http"
+  | "database"
 >;
 
 /** The side effects the service works through, and what a test may put in their place. */
@@ -172,8 +174,16 @@ export async function createService(parts: ServiceParts): Promise<Service> {
       onPullQueued,
       webhookPullDelayMs: settings.pulls.webhookDelayMs,
       idsPerAccount: settings.pulls.idsPerAccount,
+      waitMs: settings.database.waitMs,
+      maxPending: settings.database.maxPendingWebhooks,
     }),
     observeWebhook: webhookMetrics(metrics),
+    requestLimits: {
+      bodyTimeoutMs: settings.http.bodyTimeoutMs,
+      maxJsonDepth: settings.http.maxJsonDepth,
+      waitMs: settings.database.waitMs,
+      liveTestWaitMs: settings.database.waitMs + settings.vendorHttp.timeoutMs,
+    },
     devSignIn: parts.devSignIn,
     idempotency: await createIdempotency({
       sql,

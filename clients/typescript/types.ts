@@ -949,8 +949,8 @@ export interface components {
         Error: {
             /**
              * @description `MTCH-1001` invalid request field, `MTCH-1002` invalid pagination, `MTCH-1003`
-             *     unreadable body, `MTCH-1004` body too large, `MTCH-1010` vendor mismatch,
-             *     `MTCH-1011` partial credential, `MTCH-1012` base URL not allowed, `MTCH-1401`
+             *     unreadable body, `MTCH-1004` body too large, `MTCH-1408` body too slow, `MTCH-1010`
+             *     vendor mismatch, `MTCH-1011` partial credential, `MTCH-1012` base URL not allowed, `MTCH-1401`
              *     unauthenticated, `MTCH-1404` no such route, `MTCH-2404` connection not found,
              *     `MTCH-2409` config name taken, `MTCH-1020` not a webhook payload of that vendor,
              *     `MTCH-3404` webhook token not found, `MTCH-4404` pull not found, `MTCH-4409` pull not
@@ -1003,7 +1003,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description The operation takes no body, but one was sent that is not JSON (`MTCH-1003`); or the `Idempotency-Key` header is not a valid key (`MTCH-1001`, naming the header). */
+        /** @description The operation takes no body, yet one was sent that is neither empty nor `{}` (`{}` asks for nothing more than no body does). Not JSON, or nested deeper than `MATCHER_JSON_MAX_DEPTH`, is `MTCH-1003`; other JSON is `MTCH-1001`, naming its fields. An `Idempotency-Key` header that is not a valid key is `MTCH-1001`, naming the header. */
         BodyNotJson: {
             headers: {
                 [name: string]: unknown;
@@ -1077,6 +1077,15 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description The request body did not arrive within `MATCHER_HTTP_BODY_TIMEOUT_MS` (10 s by default; `MTCH-1408`). The connection is closed. */
+        RequestTimeout: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description The request body is larger than 64 KiB. */
         PayloadTooLarge: {
             headers: {
@@ -1123,7 +1132,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description The database or the identity provider's keys (AUTH_JWKS_URL) do not answer; try again after `Retry-After` seconds. */
+        /** @description The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds. */
         Unavailable: {
             headers: {
                 "Retry-After": components["headers"]["RetryAfter"];
@@ -1262,6 +1271,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["IdempotencyKeyReused"];
@@ -1312,6 +1322,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["IdempotencyKeyReused"];
@@ -1399,6 +1410,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["IdempotencyKeyReused"];
@@ -1536,6 +1548,7 @@ export interface operations {
             400: components["responses"]["BodyNotJson"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["IdempotencyKeyReused"];
@@ -1689,6 +1702,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
             /** @description The pull has not finished (`queued`, `running` or `retrying`; `MTCH-4409`), it will run on its own; or a request with the same `Idempotency-Key` is still running (`MTCH-1409`, with `Retry-After`). */
             409: {
                 headers: {
@@ -1767,6 +1781,8 @@ export interface operations {
             201: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
+                    /** @description `no-store`: no cache on the way may keep the token. */
+                    "Cache-Control"?: "no-store";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1776,6 +1792,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["IdempotencyKeyReused"];
@@ -1856,7 +1873,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookReceipt"];
                 };
             };
-            /** @description The body is not a JSON object, or not a webhook payload of that vendor. */
+            /** @description The body is not a JSON object (`MTCH-1003`, also for JSON nested deeper than `MATCHER_JSON_MAX_DEPTH`, 64 levels by default), or not a webhook payload of that vendor (`MTCH-1020`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1877,6 +1894,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
             /** @description The body is larger than 256 KiB. */
             413: {
                 headers: {

@@ -64,6 +64,16 @@ export interface Config {
     /** Pages one walk of a vendor list may read before the pull fails (`too_many_pages`). */
     maxPagesPerWalk: number;
   };
+  /**
+   * What a client may take to send a request: time for its headers (0: no bound, served by
+   * Deno.serve) and for its body, and how deeply a JSON body may nest.
+   */
+  http: { headersTimeoutMs: number; bodyTimeoutMs: number; maxJsonDepth: number };
+  /**
+   * Postgres's statement_timeout on every connection; how long a request waits for the database
+   * before answering 503; how many webhook deliveries may wait for the next group commit.
+   */
+  database: { statementTimeoutMs: number; waitMs: number; maxPendingWebhooks: number };
 }
 
 /** Settings that development mode generates once into the data dir when they are not given. */
@@ -187,6 +197,12 @@ const settings = z.object({
   MATCHER_PULL_MAX_PAGES_PER_WALK: whole("MATCHER_PULL_MAX_PAGES_PER_WALK", 10_000),
   MATCHER_WEBHOOK_TOKEN_CACHE_MS: whole("MATCHER_WEBHOOK_TOKEN_CACHE_MS", 2_000, 0),
   MATCHER_METRICS_TOKEN: text,
+  MATCHER_HTTP_HEADERS_TIMEOUT_MS: whole("MATCHER_HTTP_HEADERS_TIMEOUT_MS", 10_000, 0),
+  MATCHER_HTTP_BODY_TIMEOUT_MS: whole("MATCHER_HTTP_BODY_TIMEOUT_MS", 10_000),
+  MATCHER_JSON_MAX_DEPTH: whole("MATCHER_JSON_MAX_DEPTH", 64),
+  MATCHER_DB_STATEMENT_TIMEOUT_MS: whole("MATCHER_DB_STATEMENT_TIMEOUT_MS", 30_000, 0),
+  MATCHER_DB_WAIT_MS: whole("MATCHER_DB_WAIT_MS", 4_000),
+  MATCHER_WEBHOOK_MAX_PENDING: whole("MATCHER_WEBHOOK_MAX_PENDING", 1_000),
   MATCHER_AMQP_URL: setting(amqpUrl.optional()),
   // Untrimmed: Deno reads these as they are, and so must the check of its tracing.
   OTEL_DENO: z.string().optional(),
@@ -321,6 +337,16 @@ function toConfig(s: Settings): Config {
       webhookDelayMs: s.MATCHER_PULL_WEBHOOK_DELAY_MS,
       idsPerAccount: s.MATCHER_PULL_IDS_PER_ACCOUNT,
       maxPagesPerWalk: s.MATCHER_PULL_MAX_PAGES_PER_WALK,
+    },
+    http: {
+      headersTimeoutMs: s.MATCHER_HTTP_HEADERS_TIMEOUT_MS,
+      bodyTimeoutMs: s.MATCHER_HTTP_BODY_TIMEOUT_MS,
+      maxJsonDepth: s.MATCHER_JSON_MAX_DEPTH,
+    },
+    database: {
+      statementTimeoutMs: s.MATCHER_DB_STATEMENT_TIMEOUT_MS,
+      waitMs: s.MATCHER_DB_WAIT_MS,
+      maxPendingWebhooks: s.MATCHER_WEBHOOK_MAX_PENDING,
     },
   };
 }

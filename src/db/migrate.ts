@@ -50,6 +50,9 @@ export async function migrate(sql: Sql, migrations?: Migration[]): Promise<strin
   }
   const conn = await sql.reserve();
   try {
+    // No statement_timeout here: a replica waits on the lock for as long as another one migrates,
+    // and a migration takes the time it takes.
+    await conn`set statement_timeout = 0`;
     await conn`select pg_advisory_lock(${LOCK_KEY})`;
     await conn`
       create table if not exists schema_migrations (
@@ -90,6 +93,7 @@ export async function migrate(sql: Sql, migrations?: Migration[]): Promise<strin
     return done;
   } finally {
     await conn`select pg_advisory_unlock(${LOCK_KEY})`.catch(() => {});
+    await conn`reset statement_timeout`.catch(() => {});
     conn.release();
   }
 }

@@ -23,6 +23,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
   // The embedded database serves one connection at a time; the event relay holds one of its own.
   const sql = createPool(config.databaseUrl ?? embedded!.url, {
     max: embedded ? 1 : config.amqpUrl ? 11 : 10,
+    statementTimeoutMs: config.database.statementTimeoutMs,
   });
   const applied = await migrate(sql);
   if (applied.length) logger.info({ msg: "migrations applied", versions: applied });

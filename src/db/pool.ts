@@ -9,6 +9,13 @@ export type Db = Sql | postgres.TransactionSql;
 export interface PoolOptions {
   /** Connections at most; the embedded database serves one at a time. */
   max?: number;
+  /**
+   * Postgres's `statement_timeout` on every connection (0 or unset: none). A statement stuck on a
+   * lock or a starved server then fails (57014, a 503) instead of holding its request and its
+   * connection for as long as the database hangs; a transaction left idle is ended after the same
+   * time, so that it cannot hold its locks either.
+   */
+  statementTimeoutMs?: number;
 }
 
 export function createPool(url: string, options: PoolOptions = {}): Sql {
@@ -18,7 +25,11 @@ export function createPool(url: string, options: PoolOptions = {}): Sql {
     connect_timeout: 10,
     idle_timeout: 60,
     backoff: reconnectDelaySeconds,
-    connection: { application_name: "matcher-discovery" },
+    connection: {
+      application_name: "matcher-discovery",
+      statement_timeout: options.statementTimeoutMs,
+      idle_in_transaction_session_timeout: options.statementTimeoutMs,
+    },
   });
 }
 

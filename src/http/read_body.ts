@@ -1,38 +1,102 @@
-// Reads a request body as JSON with a size cap, for routes that must check something before the body.
+// Reads a request body as JSON within limits of size, time and nesting, before anything parses it.
 import { mayBeUnstorable, storable } from "../db/storable_json.ts";
 import { AppError } from "../lib/app_error.ts";
+import { nestsDeeperThan } from "./json_depth.ts";
+
+export interface BodyLimits {
+  /** Largest body accepted: 413 beyond it. */
+  maxBytes: number;
+  /** Longest the whole body may take to arrive, from the first read: 408 past it. */
+  timeoutMs: number;
+  /** Deepest nesting of arrays and objects accepted: 400 beyond it. */
+  maxDepth: number;
+}
 
 /**
- * The body parsed as JSON, read no further than `maxBytes`: 413 beyond it, 400 when it is not
- * UTF-8 JSON. Content-Length is trusted only to refuse early; the bytes read are what count.
+ * The body's bytes, read no further than `maxBytes` (413) and for no longer than `timeoutMs` (408):
+ * a client that trickles its body would otherwise hold the request, and its connection, open for
+ * as long as it likes. Content-Length is trusted only to refuse early; the bytes read are what
+ * count.
  */
-export async function readJsonCapped(request: Request, maxBytes: number): Promise<unknown> {
+export async function readBodyCapped(
+  request: Request,
+  limits: Pick<BodyLimits, "maxBytes" | "timeoutMs">,
+): Promise<Uint8Array> {
+  const { maxBytes } = limits;
   const tooLarge = () =>
     new AppError("body_too_large", `The request body is larger than ${maxBytes} bytes.`);
   if (Number(request.headers.get("content-length")) > maxBytes) throw tooLarge();
+  if (!request.body) return new Uint8Array();
+  const reader = request.body.getReader();
+  let late = false;
+  // Cancelling ends the pending read at once (done), which the flag tells from a complete body.
+  const timer = setTimeout(() => {
+    late = true;
+    reader.cancel().catch(() => {});
+  }, limits.timeoutMs);
   const chunks: Uint8Array[] = [];
   let size = 0;
-  if (request.body) {
-    const reader = request.body.getReader();
+  try {
     for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await reader.read();
+      } catch {
+        // The client went away mid-body: nobody is left to read the answer, and it is no fault
+        // of ours to log as one.
+        if (!late) throw new AppError("unreadable_body", "The request body could not be read.");
+        result = { done: true, value: undefined };
+      }
+      if (late) {
+        throw new AppError(
+          "body_timeout",
+          `The request body did not arrive within ${limits.timeoutMs} ms.`,
+        );
+      }
+      if (result.done) break;
+      size += result.value.byteLength;
       if (size > maxBytes) {
-        await reader.cancel();
+        await reader.cancel().catch(() => {});
         throw tooLarge();
       }
-      chunks.push(value);
+      chunks.push(result.value);
     }
+  } finally {
+    clearTimeout(timer);
   }
+  if (chunks.length === 1) return chunks[0];
   const bytes = new Uint8Array(size);
   let at = 0;
   for (const chunk of chunks) {
     bytes.set(chunk, at);
     at += chunk.byteLength;
   }
+  return bytes;
+}
+
+/** The body as text that may be parsed as JSON: read within `limits`, UTF-8, nested no deeper. */
+export async function readJsonText(request: Request, limits: BodyLimits): Promise<string> {
+  const bytes = await readBodyCapped(request, limits);
+  let text: string;
   try {
-    const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new AppError("unreadable_body", "The request body is not valid JSON.");
+  }
+  // Checked on the text, so that no parser or serializer ever recurses into a hostile body.
+  if (nestsDeeperThan(text, limits.maxDepth)) {
+    throw new AppError(
+      "unreadable_body",
+      `The request body nests arrays and objects deeper than ${limits.maxDepth} levels.`,
+    );
+  }
+  return text;
+}
+
+/** The body parsed as JSON, read within `limits`: 413, 408, or 400 when it is not such JSON. */
+export async function readJsonCapped(request: Request, limits: BodyLimits): Promise<unknown> {
+  const text = await readJsonText(request, limits);
+  try {
     // Postgres cannot store U+0000 nor a lone UTF-16 surrogate (both only reach here as JSON
     // escapes); neither carries meaning in a vendor's payload, so NUL goes and a lone surrogate
     // becomes U+FFFD, in keys as in values.

@@ -54,7 +54,11 @@ export function idempotencyKeys(
     if (!start.run) {
       c.set("log", { msg: "request", ...c.get("log"), idempotency: "replayed" });
       const { status, contentType, body: kept } = start.answer;
-      const headers: Record<string, string> = { [REPLAYED_HEADER]: "true" };
+      // A kept answer may hold a secret shown once (a minted token): no cache keeps a replay.
+      const headers: Record<string, string> = {
+        [REPLAYED_HEADER]: "true",
+        "Cache-Control": "no-store",
+      };
       if (contentType) headers["Content-Type"] = contentType;
       return c.newResponse(
         status === 204 ? null : kept as Uint8Array<ArrayBuffer>,

@@ -9,6 +9,7 @@ export type ErrorKind =
   | "invalid_pagination"
   | "unreadable_body"
   | "body_too_large"
+  | "body_timeout"
   | "vendor_mismatch"
   | "partial_credential"
   | "base_url_not_allowed"

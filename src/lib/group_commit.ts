@@ -11,13 +11,34 @@ export interface GroupCommitOptions {
    * database being down, which would fail each of them the same way.
    */
   retryAlone: (err: unknown) => boolean;
+  /**
+   * Bounds for a database that hangs, when a write neither succeeds nor fails: at most
+   * `maxPending` items wait for a batch (the next is refused at once), and an item waits at most
+   * `maxWaitMs` for its batch to be written (then it is refused, and leaves the queue if its batch
+   * has not started). `refuse` makes the error of either refusal.
+   */
+  limits?: {
+    maxPending: number;
+    maxWaitMs: number;
+    refuse: (why: "full" | "late") => unknown;
+  };
+}
+
+/** Batches written at once at most, when the earlier ones hang. */
+const MAX_RUNNING = 3;
+
+/** Waits for `promise` to settle, or `ms` at most. */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([promise, new Promise<void>((r) => timer = setTimeout(r, ms))]);
+  clearTimeout(timer);
 }
 
 /**
  * Answers `submit(item)`, which resolves once the batch holding the item has been written by
- * `writeBatch`. One batch is written at a time: an idle service writes a lone item at once, and
- * under load each write carries every item that arrived during the previous one, so the cost of a
- * commit is shared. When a whole batch fails, each of its items is written alone, so one bad item
+ * `writeBatch`. One batch is written at a time (with `limits`, a few when the earlier ones hang):
+ * an idle service writes a lone item at once, and under load each write carries every item that
+ * arrived during the previous one, so the cost of a commit is shared. When a whole batch fails, each of its items is written alone, so one bad item
  * cannot fail the others.
  */
 export function groupCommit<In, Out>(
@@ -27,6 +48,7 @@ export function groupCommit<In, Out>(
   type Waiting = { item: In; resolve: (out: Out) => void; reject: (err: unknown) => void };
   let queue: Waiting[] = [];
   let writing = false;
+  const { limits } = options;
 
   function settle(waiting: Waiting, result: ItemResult<Out>) {
     if ("error" in result) waiting.reject(result.error);
@@ -46,13 +68,25 @@ export function groupCommit<In, Out>(
     }
   }
 
+  /** Writes still running: the current one, and those that hung past `maxWaitMs`. */
+  const running = new Set<Promise<void>>();
+
   async function drain(): Promise<void> {
     writing = true;
     try {
       while (queue.length > 0) {
         const batch = queue.slice(0, options.maxBatch);
         queue = queue.slice(batch.length);
-        await write(batch);
+        if (!limits) {
+          await write(batch);
+          continue;
+        }
+        // A write that hangs (its database backend stopped answering) holds its own connection,
+        // not every later delivery: past maxWaitMs the next batch goes on, a few at most at once.
+        const written = write(batch).finally(() => running.delete(written));
+        running.add(written);
+        await settledWithin(written, limits.maxWaitMs);
+        while (running.size >= MAX_RUNNING) await Promise.race(running);
       }
     } finally {
       writing = false;
@@ -60,8 +94,20 @@ export function groupCommit<In, Out>(
   }
 
   return function submit(item: In): Promise<Out> {
+    if (limits && queue.length >= limits.maxPending) return Promise.reject(limits.refuse("full"));
     const { promise, resolve, reject } = Promise.withResolvers<Out>();
-    queue.push({ item, resolve, reject });
+    const waiting: Waiting = { item, resolve, reject };
+    if (limits) {
+      const timer = setTimeout(() => {
+        const at = queue.indexOf(waiting);
+        if (at >= 0) queue.splice(at, 1); // its batch has not started: it never will
+        reject(limits.refuse("late"));
+      }, limits.maxWaitMs);
+      // Settled by its batch (a later settle is a no-op): the timer goes with it.
+      waiting.resolve = (out) => (clearTimeout(timer), resolve(out));
+      waiting.reject = (err) => (clearTimeout(timer), reject(err));
+    }
+    queue.push(waiting);
     if (!writing) void drain();
     return promise;
   };

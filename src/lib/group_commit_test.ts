@@ -77,3 +77,56 @@ Deno.test("a failed batch is written again item by item, unless the failure says
     assert.deepEqual(w.batches, [[1], [2, 3]]);
   });
 });
+
+Deno.test("with limits, a full queue refuses at once and a hung write refuses its items in time", async (t) => {
+  /** Batches that never finish, as against a database backend that stopped answering. */
+  const hung: number[][] = [];
+  const never = (items: number[]) => {
+    hung.push(items);
+    return new Promise<ItemResult<number>[]>(() => {});
+  };
+  const refusals: string[] = [];
+  const limits = {
+    maxPending: 3,
+    maxWaitMs: 50,
+    refuse: (why: "full" | "late") => (refusals.push(why), new Error(why)),
+  };
+  const submit = groupCommit(never, { maxBatch: 2, retryAlone: () => true, limits });
+  const settle = (n: number) => submit(n).then(String, (e: Error) => e.message);
+
+  await t.step(
+    "past maxPending waiting items, the next is refused before any write settles",
+    async () => {
+      const first = settle(1); // written at once, and hangs
+      const waiting = [2, 3, 4].map(settle); // the queue is full
+      assert.equal(await settle(5), "full");
+      assert.deepEqual(refusals, ["full"]);
+      assert.deepEqual(await first, "late");
+      assert.deepEqual(await Promise.all(waiting), ["late", "late", "late"]);
+    },
+  );
+
+  await t.step("a hung write does not hold the next batches: a few more are tried", () => {
+    // After item 1's batch hung past maxWaitMs, the queued items went on in batches of their own.
+    assert.deepEqual(hung, [[1], [2, 3]]);
+  });
+
+  await t.step("once that many writes hang, waiting items leave the queue when late", async () => {
+    // [1] and [2, 3] hang; the next batch, [6, 7], is the last one tried while they do.
+    assert.deepEqual(await Promise.all([6, 7, 8].map(settle)), ["late", "late", "late"]);
+    assert.deepEqual(hung, [[1], [2, 3], [6, 7]], "item 8 waited in the queue, unwritten");
+    assert.equal(await settle(9), "late");
+    assert.equal(hung.length, 3, "no fourth write started");
+  });
+});
+
+Deno.test("with limits, items written in time are answered and leave no timer behind", async () => {
+  const w = gatedWriter();
+  const limits = { maxPending: 10, maxWaitMs: 60_000, refuse: () => new Error("refused") };
+  const submit = groupCommit(w.write, { maxBatch: 10, retryAlone: () => true, limits });
+  const answers = [1, 2, 3].map(submit);
+  while (w.batches.length < 2) await w.release();
+  await w.release();
+  // The test sanitizer fails the test if a 60 s timer were still pending here.
+  assert.deepEqual(await Promise.all(answers), [10, 20, 30]);
+});

@@ -7,7 +7,10 @@ import * as service from "./tokens.service.ts";
 /** Registers mintWebhookToken, listWebhookTokens and revokeWebhookToken on `app`. */
 export function webhookTokenRoutes(app: OpenAPIHono<AppEnv>, deps: service.TokenDeps): void {
   app.openapi(routes.mintWebhookToken, async (c) => {
-    return c.json(await service.mintToken(deps, c.get("tenantId"), c.req.valid("json")), 201);
+    const minted = await service.mintToken(deps, c.get("tenantId"), c.req.valid("json"));
+    // The token is shown this once: no cache along the way may keep a copy.
+    c.header("Cache-Control", "no-store");
+    return c.json(minted, 201);
   });
 
   app.openapi(routes.listWebhookTokens, async (c) => {

@@ -2,6 +2,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import * as routes from "../../generated/routes.ts";
 import type { AppEnv } from "../http/env.ts";
+import type { RequestLimits } from "../http/limits.ts";
 import { readJsonCapped } from "../http/read_body.ts";
 import { AppError } from "../lib/app_error.ts";
 import type { WebhookObserver, WebhookOutcome } from "../metrics/webhook_metrics.ts";
@@ -17,17 +18,23 @@ const RECEIVER_PATH = "/v1/discovery/webhooks/:vendor/:token";
 export interface WebhookHandlerDeps {
   webhooks: WebhookIntake;
   observeWebhook: WebhookObserver;
+  requestLimits: RequestLimits;
 }
 
 /** How a failed delivery is counted: a refused token, a refused body, or our own failure. */
 function failedOutcome(err: unknown): WebhookOutcome {
   if (!(err instanceof AppError)) return "failed";
   if (err.kind === "no_such_route") return "unknown_token";
-  const refusedBody = ["invalid_webhook", "unreadable_body", "body_too_large"];
+  const refusedBody = ["invalid_webhook", "unreadable_body", "body_too_large", "body_timeout"];
   return refusedBody.includes(err.kind) ? "rejected" : "failed";
 }
 
 export function webhookRoutes(app: OpenAPIHono<AppEnv>, deps: WebhookHandlerDeps): void {
+  const bodyLimits = {
+    maxBytes: MAX_WEBHOOK_BYTES,
+    timeoutMs: deps.requestLimits.bodyTimeoutMs,
+    maxDepth: deps.requestLimits.maxJsonDepth,
+  };
   // Documented from the generated route, but served by a plain handler: the token must be checked
   // before the body is read, which the generated body validator would do first.
   app.openAPIRegistry.registerPath(routes.receiveWebhook);
@@ -36,7 +43,7 @@ export function webhookRoutes(app: OpenAPIHono<AppEnv>, deps: WebhookHandlerDeps
     let outcome: WebhookOutcome = "failed";
     try {
       const token = await deps.webhooks.findToken(vendor, value);
-      const body = await readJsonCapped(c.req.raw, MAX_WEBHOOK_BYTES);
+      const body = await readJsonCapped(c.req.raw, bodyLimits);
       const receipt = await deps.webhooks.record(token, body);
       outcome = receipt.status;
       c.set("log", {

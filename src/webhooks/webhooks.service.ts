@@ -33,6 +33,21 @@ export interface WebhookDeps {
   webhookPullDelayMs: number;
   /** Ids to fetch again one account of a queued pull may hold before it is walked whole. */
   idsPerAccount: number;
+  /**
+   * How long a delivery waits for its event to be recorded, and how many may wait at once: past
+   * either, 503 with Retry-After (the vendor delivers again), not a request that hangs for as long
+   * as the database does while deliveries pile up in memory.
+   */
+  waitMs: number;
+  maxPending: number;
+}
+
+/** The refusal of a delivery the database could not record in time, or for which none waits. */
+function notRecorded(why: "full" | "late"): AppError {
+  const message = why === "full"
+    ? "Too many deliveries are waiting for the database; try again."
+    : "The database did not record the delivery in time; try again.";
+  return new AppError("unavailable", message, { retryAfterSeconds: 5 });
 }
 
 export interface WebhookIntake {
@@ -56,7 +71,8 @@ function announced(delivery: WebhookDelivery): number {
 }
 
 export function createWebhookIntake(deps: WebhookDeps): WebhookIntake {
-  // Concurrent deliveries share one statement (and one commit): see src/lib/group_commit.ts.
+  // Concurrent deliveries share one statement (and one commit): see src/lib/group_commit.ts. Each
+  // lane bounds how many deliveries wait and for how long.
   const lane = () =>
     groupCommit(
       (deliveries: WebhookDelivery[]) =>
@@ -64,7 +80,11 @@ export function createWebhookIntake(deps: WebhookDeps): WebhookIntake {
           pullDelayMs: deps.webhookPullDelayMs,
           idsPerAccount: deps.idsPerAccount,
         }),
-      { maxBatch: MAX_BATCH, retryAlone: (err) => !isUnavailable(err) },
+      {
+        maxBatch: MAX_BATCH,
+        retryAlone: (err) => !isUnavailable(err),
+        limits: { maxPending: deps.maxPending, maxWaitMs: deps.waitMs, refuse: notRecorded },
+      },
     );
   const small = lane();
   const large = lane();

@@ -3,6 +3,7 @@ import { SignJWT } from "jose";
 import type { Config } from "../../src/config/config.ts";
 import type { ConnectorRegistry } from "../../src/connectors/connectors.service.ts";
 import { migrate } from "../../src/db/migrate.ts";
+import { serve } from "../../src/http/serve.ts";
 import { createPool, type Sql } from "../../src/db/pool.ts";
 import { jsonLogger } from "../../src/lib/logger.ts";
 import type { PullPool } from "../../src/pulls/pull_pool.ts";
@@ -66,6 +67,10 @@ export interface HarnessOptions {
     relay?: ServiceParts["relay"];
     start?: boolean;
   };
+  /** Request limits; the service's defaults, but for a database wait of 30 s (a loaded test
+   * machine is no hung database) and 10,000 pending webhooks. */
+  http?: Partial<Config["http"]>;
+  database?: Partial<Config["database"]>;
 }
 
 export interface Harness {
@@ -135,6 +140,13 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
         idsPerAccount: pulls.idsPerAccount ?? 1_000,
         maxPagesPerWalk: pulls.maxPagesPerWalk ?? 10_000,
       },
+      http: { headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000, maxJsonDepth: 64, ...options.http },
+      database: {
+        statementTimeoutMs: 0,
+        waitMs: 30_000,
+        maxPendingWebhooks: 10_000,
+        ...options.database,
+      },
     },
     sql,
     kv,
@@ -162,10 +174,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const kv = await Deno.openKv(options.kvPath ?? ":memory:");
   // The default publicUrl is the served address, known only once the server listens, so the
   // server starts first; no request can arrive before the app below exists, as nobody has the URL.
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    (request, info) => app.fetch(request, info),
-  );
+  // Served as main.ts serves it (node:http with its header and request timeouts).
+  const headersTimeoutMs = options.http?.headersTimeoutMs ?? 10_000;
+  const server = await serve((request) => app.fetch(request), {
+    hostname: "127.0.0.1",
+    port: 0,
+    headersTimeoutMs,
+    requestTimeoutMs: headersTimeoutMs + (options.http?.bodyTimeoutMs ?? 10_000),
+  });
   const baseUrl = `http://127.0.0.1:${server.addr.port}`;
   const { app, secret, sealKeys, logs, pool, sweep, newPool, relay, metrics } = await buildTestApp(
     sql,
