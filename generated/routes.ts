@@ -36,6 +36,11 @@ export const listAggregatorConnections = createRoute({
       description: "The bearer token is missing or invalid, or names no valid tenant.",
       content: { "application/json": { schema: zod.zError } },
     },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
+      content: { "application/json": { schema: zod.zError } },
+    },
     500: {
       description: "An unexpected failure; the message carries no detail.",
       content: { "application/json": { schema: zod.zError } },
@@ -80,6 +85,11 @@ export const createAggregatorConnection = createRoute({
     },
     413: {
       description: "The request body is larger than 64 KiB.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
       content: { "application/json": { schema: zod.zError } },
     },
     500: {
@@ -129,7 +139,8 @@ export const testAggregatorConnection = createRoute({
       content: { "application/json": { schema: zod.zError } },
     },
     429: {
-      description: "Too many requests of this kind; try again after `Retry-After` seconds.",
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
       content: { "application/json": { schema: zod.zError } },
     },
     500: {
@@ -165,6 +176,11 @@ export const getAggregatorConnection = createRoute({
     },
     404: {
       description: "No live aggregator connection of this tenant has that id.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
       content: { "application/json": { schema: zod.zError } },
     },
     500: {
@@ -218,6 +234,11 @@ export const updateAggregatorConnection = createRoute({
       description: "The request body is larger than 64 KiB.",
       content: { "application/json": { schema: zod.zError } },
     },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
+      content: { "application/json": { schema: zod.zError } },
+    },
     500: {
       description: "An unexpected failure; the message carries no detail.",
       content: { "application/json": { schema: zod.zError } },
@@ -248,6 +269,11 @@ export const deleteAggregatorConnection = createRoute({
     },
     404: {
       description: "No live aggregator connection of this tenant has that id.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
       content: { "application/json": { schema: zod.zError } },
     },
     500: {
@@ -293,6 +319,11 @@ export const listPulls = createRoute({
       description: "No live aggregator connection of this tenant has that id.",
       content: { "application/json": { schema: zod.zError } },
     },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
+      content: { "application/json": { schema: zod.zError } },
+    },
     500: {
       description: "An unexpected failure; the message carries no detail.",
       content: { "application/json": { schema: zod.zError } },
@@ -334,6 +365,11 @@ export const requestPull = createRoute({
     },
     413: {
       description: "The request body is larger than 64 KiB.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
       content: { "application/json": { schema: zod.zError } },
     },
     500: {
@@ -380,6 +416,11 @@ export const listTransactions = createRoute({
       description: "No live aggregator connection of this tenant has that id.",
       content: { "application/json": { schema: zod.zError } },
     },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
+      content: { "application/json": { schema: zod.zError } },
+    },
     500: {
       description: "An unexpected failure; the message carries no detail.",
       content: { "application/json": { schema: zod.zError } },
@@ -410,6 +451,11 @@ export const getPull = createRoute({
     },
     404: {
       description: "No pull of this tenant has that id.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
       content: { "application/json": { schema: zod.zError } },
     },
     500: {
@@ -460,6 +506,11 @@ export const retryPull = createRoute({
       description: "The request body is larger than 64 KiB.",
       content: { "application/json": { schema: zod.zError } },
     },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
+      content: { "application/json": { schema: zod.zError } },
+    },
     500: {
       description: "An unexpected failure; the message carries no detail.",
       content: { "application/json": { schema: zod.zError } },
@@ -496,6 +547,11 @@ export const listWebhookTokens = createRoute({
     },
     401: {
       description: "The bearer token is missing or invalid, or names no valid tenant.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
       content: { "application/json": { schema: zod.zError } },
     },
     500: {
@@ -544,6 +600,11 @@ export const mintWebhookToken = createRoute({
       description: "The request body is larger than 64 KiB.",
       content: { "application/json": { schema: zod.zError } },
     },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
+      content: { "application/json": { schema: zod.zError } },
+    },
     500: {
       description: "An unexpected failure; the message carries no detail.",
       content: { "application/json": { schema: zod.zError } },
@@ -574,6 +635,11 @@ export const revokeWebhookToken = createRoute({
     },
     404: {
       description: "No live webhook token of this tenant has that id.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
       content: { "application/json": { schema: zod.zError } },
     },
     500: {
@@ -613,11 +679,16 @@ export const receiveWebhook = createRoute({
     },
     404: {
       description:
-        "The same answer for an unknown or revoked token, a token of the other vendor, an\nunknown vendor and a deleted connection. Nothing is written.\n",
+        "The same answer for an unknown or revoked token, a token of the other vendor, an\nunknown vendor, a deleted connection, and a token whose header secret is missing or\nwrong. Nothing is written.\n",
       content: { "application/json": { schema: zod.zError } },
     },
     413: {
       description: "The body is larger than 256 KiB.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
       content: { "application/json": { schema: zod.zError } },
     },
     500: {
@@ -646,6 +717,11 @@ export const listConnectorTypes = createRoute({
     },
     401: {
       description: "The bearer token is missing or invalid, or names no valid tenant.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
       content: { "application/json": { schema: zod.zError } },
     },
     500: {

@@ -41,7 +41,8 @@ export interface paths {
          *     `GET /api/links/{accountRef}/`. No credential is sent or returned. A credential or account
          *     that does not work is a result, `healthy: false` with a `reason`, not an error. Each check
          *     costs the tenant vendor quota, so a connection may be tested a limited number of times a
-         *     minute (10 by default); past that the answer is 429 with `Retry-After`.
+         *     minute (10 by default); past that the answer is 429 with `Retry-After`. The tenant's live
+         *     tests together are limited too (the `live-tests` class).
          */
         post: operations["testAggregatorConnection"];
         delete?: never;
@@ -212,6 +213,12 @@ export interface paths {
          *     raw token and its `webhookUrl` are returned this once; only the token's SHA-256 is kept.
          *     Configure `webhookUrl` with the aggregator (Pluggy `POST /webhooks`, Belvo's dashboard).
          *     A connection may have several live tokens, so a token can be rotated without a gap.
+         *
+         *     With `withHeaderSecret: true` the token also gets a second factor: a random secret that
+         *     every delivery must carry in a header, so that a leaked URL alone is not enough. The answer
+         *     names the header and its value, shown this once too (only the secret's SHA-256 is kept):
+         *     Pluggy sends it as the custom header given to `POST /webhooks` (`headers`), Belvo as the
+         *     `Authorization` value of its webhook settings.
          */
         post: operations["mintWebhookToken"];
         delete?: never;
@@ -260,6 +267,10 @@ export interface paths {
         /**
          * Receive an aggregator webhook
          * @description Where the aggregator delivers its webhooks; no bearer token, the path's token is the key.
+         *     A token minted with a header secret also needs that header (Pluggy
+         *     `X-Matcher-Webhook-Secret`, Belvo `Authorization`) with its exact value; without it the
+         *     answer is the same 404 as an unknown token. Each token may take a limited number of
+         *     deliveries a minute (the operator's setting): past it, 429 with `Retry-After`.
          *     The event is recorded (de-duplicated by Pluggy `eventId` or Belvo `webhook_id`) and a pull
          *     queued or merged into the connection's queued pull, in one database transaction, before the
          *     202. The pull never runs inside the request.
@@ -616,6 +627,11 @@ export interface components {
             vendor: components["schemas"]["Vendor"];
             /** @description The `configName` of the connection the token is bound to. */
             connection_config_name: string;
+            /**
+             * @description Also require a header secret on every delivery (the answer's `header`). Deliveries
+             *     without its exact value answer 404, like an unknown token. False when left out.
+             */
+            withHeaderSecret?: boolean;
         };
         /**
          * @example {
@@ -623,7 +639,11 @@ export interface components {
          *       "token": "mwh_q3J8v0yZr1Xb6m0kP2wT9sV5uN4cA7eH1gL3iO8dF2s",
          *       "webhookUrl": "https://api.matcher.example.com/v1/discovery/webhooks/pluggy/mwh_q3J8v0yZr1Xb6m0kP2wT9sV5uN4cA7eH1gL3iO8dF2s",
          *       "vendor": "pluggy",
-         *       "createdAt": "2026-11-28T12:00:00.000Z"
+         *       "createdAt": "2026-11-28T12:00:00.000Z",
+         *       "header": {
+         *         "name": "X-Matcher-Webhook-Secret",
+         *         "value": "mwhs_Zk2u8Qm1T0aP9xV4cR7bN3eW6yH5sL2dJ8gF1kA0oI4"
+         *       }
          *     }
          */
         MintedWebhookToken: {
@@ -642,6 +662,24 @@ export interface components {
             vendor: components["schemas"]["Vendor"];
             /** Format: date-time */
             createdAt: string;
+            header?: components["schemas"]["WebhookHeaderSecret"];
+        };
+        /**
+         * @description The header every delivery to the token must carry, shown this once (only the secret's
+         *     SHA-256 is kept). Present only when the mint asked for it (`withHeaderSecret`).
+         */
+        WebhookHeaderSecret: {
+            /**
+             * @description The header's name: `X-Matcher-Webhook-Secret` for Pluggy (give it in `headers` when
+             *     creating the webhook), `Authorization` for Belvo (its webhook settings' Authorization
+             *     value).
+             */
+            name: string;
+            /**
+             * @description The header's exact value: the secret (`mwhs_` and 43 base64url characters), after
+             *     `Bearer ` for Belvo's `Authorization`.
+             */
+            value: string;
         };
         /** @description A live token's metadata; never the token or its hash. */
         WebhookToken: {
@@ -652,6 +690,8 @@ export interface components {
             connectionId: string;
             /** @description The connection's config name now. */
             configName: string;
+            /** @description Whether deliveries must carry the header secret given when it was minted. */
+            withHeaderSecret: boolean;
             /** Format: date-time */
             createdAt: string;
             /**
@@ -934,10 +974,16 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Too many requests of this kind; try again after `Retry-After` seconds. */
+        /**
+         * @description Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of
+         *     operation, or the webhook token's, is used up for this minute, or (live tests) this
+         *     connection was tested too often. Try again after `Retry-After` seconds.
+         */
         TooManyRequests: {
             headers: {
                 "Retry-After": components["headers"]["RetryAfter"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                RateLimit: components["headers"]["RateLimit"];
                 [name: string]: unknown;
             };
             content: {
@@ -1012,6 +1058,19 @@ export interface components {
         ETag: string;
         /** @description Seconds to wait before trying again. */
         RetryAfter: number;
+        /**
+         * @description The quota that this request counts against (draft-ietf-httpapi-ratelimit-headers): the
+         *     class's name, `q` requests per window of `w` seconds. The quota is the caller's tenant's,
+         *     per class of operation (`reads`, `writes`, `live-tests`, `pulls`); on the webhook receiver
+         *     it is the token's (`webhook`). Present on every answer after authentication, unless the
+         *     operator turned that class's limit off.
+         */
+        RateLimitPolicy: string;
+        /**
+         * @description What is left of that quota (draft-ietf-httpapi-ratelimit-headers): `r` requests remain
+         *     until the window ends in `t` seconds. At `r=0` the next request is a 429 until then.
+         */
+        RateLimit: string;
     };
     pathItems: never;
 }
@@ -1034,6 +1093,8 @@ export interface operations {
             /** @description One page of connections. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1042,6 +1103,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1062,6 +1124,8 @@ export interface operations {
             /** @description Created. The secret-free connection descriptor. */
             201: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1072,6 +1136,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1092,6 +1157,8 @@ export interface operations {
             /** @description The outcome of the check. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1125,6 +1192,8 @@ export interface operations {
             /** @description The connection descriptor. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1133,6 +1202,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1159,6 +1229,8 @@ export interface operations {
             /** @description The updated connection descriptor. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1170,6 +1242,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1192,12 +1265,15 @@ export interface operations {
             /** @description Deleted. */
             204: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1225,6 +1301,8 @@ export interface operations {
             /** @description One page of pulls. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1234,6 +1312,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1256,6 +1335,8 @@ export interface operations {
             /** @description The queued pull. */
             202: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1266,6 +1347,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1295,6 +1377,8 @@ export interface operations {
             /** @description One page of transactions. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1304,6 +1388,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1323,6 +1408,8 @@ export interface operations {
             /** @description The pull. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1331,6 +1418,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["PullNotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1350,6 +1438,8 @@ export interface operations {
             /** @description The queued pull. */
             202: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1377,6 +1467,7 @@ export interface operations {
                 };
             };
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1398,6 +1489,8 @@ export interface operations {
             /** @description One page of token metadata. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1406,6 +1499,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1426,6 +1520,8 @@ export interface operations {
             /** @description Minted. The raw token is never shown again. */
             201: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1436,6 +1532,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1455,12 +1552,15 @@ export interface operations {
             /** @description Revoked. */
             204: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["WebhookTokenNotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1486,6 +1586,8 @@ export interface operations {
             /** @description Recorded (or recognized as a duplicate, or ignored). */
             202: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1503,7 +1605,8 @@ export interface operations {
             };
             /**
              * @description The same answer for an unknown or revoked token, a token of the other vendor, an
-             *     unknown vendor and a deleted connection. Nothing is written.
+             *     unknown vendor, a deleted connection, and a token whose header secret is missing or
+             *     wrong. Nothing is written.
              */
             404: {
                 headers: {
@@ -1522,6 +1625,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1538,6 +1642,8 @@ export interface operations {
             /** @description The registered, non-aggregator connector types, sorted by type. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1545,6 +1651,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };

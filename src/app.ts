@@ -11,8 +11,11 @@ import { requireTenant, type TenantVerifier } from "./http/auth.ts";
 import type { AppEnv } from "./http/env.ts";
 import { errorHandler, notFoundHandler } from "./http/errors.ts";
 import { requestLog } from "./http/request_log.ts";
+import { type RouteClass, routeClass } from "./http/route_classes.ts";
+import { tenantLimits } from "./http/tenant_limits.ts";
 import { jsonBodies, validationHook } from "./http/validation.ts";
 import type { Logger } from "./lib/logger.ts";
+import type { TenantQuota } from "./lib/tenant_quota.ts";
 import { httpMetrics } from "./metrics/http_metrics.ts";
 import { type MetricsRouteDeps, metricsRoutes } from "./metrics/metrics.handlers.ts";
 import type { MetricsRegistry } from "./metrics/registry.ts";
@@ -44,6 +47,8 @@ export type AppDeps =
     metrics: MetricsRegistry;
     webhooks: WebhookIntake;
     observeWebhook: WebhookObserver;
+    /** Each tenant's requests a minute by route class. */
+    quota: TenantQuota<RouteClass>;
   };
 
 /** An operation needs the tenant's JWT exactly when openapi.yaml's security says so. */
@@ -57,11 +62,19 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.use("*", requestLog(deps.logger, httpMetrics(deps.metrics)));
   // Registered before the handlers, for exactly the operations the spec secures with a JWT;
-  // their JSON bodies are checked once the caller is known.
+  // the tenant's limit of the operation's class is counted once the caller is known, and their
+  // JSON bodies are checked after that.
   for (const route of Object.values(operations)) {
     if (needsBearer(route.security)) {
       const method = route.method.toUpperCase();
-      app.on(method, honoPath(route.path), requireTenant(deps.verifyTenant), jsonBodies());
+      const limits = tenantLimits(deps.quota, routeClass(route));
+      app.on(
+        method,
+        honoPath(route.path),
+        requireTenant(deps.verifyTenant),
+        ...limits,
+        jsonBodies(),
+      );
     }
   }
   app.onError(errorHandler(deps.logger));

@@ -59,6 +59,7 @@ const server = Deno.serve({
 
 async function shutdown() {
   await server.shutdown();
+  await service.closeLimits(); // what this replica counted reaches the others
   await service.pool.stop(); // running pulls stop before their next page and are handed back
   kv.close();
   await db.close();

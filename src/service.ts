@@ -13,6 +13,7 @@ import type { Sql } from "./db/pool.ts";
 import { createTenantVerifier } from "./http/auth.ts";
 import type { Logger } from "./lib/logger.ts";
 import { createRateLimiter } from "./lib/rate_limit.ts";
+import { createTenantQuota } from "./lib/tenant_quota.ts";
 import { processMetrics } from "./metrics/process_metrics.ts";
 import { pullMetrics } from "./metrics/pull_metrics.ts";
 import { createMetricsRegistry, type MetricsRegistry } from "./metrics/registry.ts";
@@ -23,6 +24,7 @@ import { sweepPulls } from "./pulls/sweep.ts";
 import { type Aggregators, createAggregators } from "./vendors/clients.ts";
 import { createVendorHttp } from "./vendors/vendor_http.ts";
 import { createTokenCache } from "./webhooks/token_cache.ts";
+import { createTokenLimits } from "./webhooks/token_limits.ts";
 import { createWebhookIntake } from "./webhooks/webhooks.service.ts";
 
 /** The settings the service runs by: the parsed configuration, less where it stores and listens. */
@@ -33,6 +35,7 @@ export type ServiceSettings = Pick<
   | "egress"
   | "vendorHttp"
   | "connectionTestsPerMinute"
+  | "rateLimits"
   | "metricsToken"
   | "publicUrl"
   | "pulls"
@@ -67,6 +70,8 @@ export interface Service {
   sweep(): ReturnType<typeof sweepPulls>;
   /** Another pool on the same database and vendors, as another replica would run. */
   newPool(options?: { concurrency?: number }): PullPool;
+  /** Sends the webhook limits' counts to KV and stops their background work (a graceful stop). */
+  closeLimits(): Promise<void>;
 }
 
 export async function createService(parts: ServiceParts): Promise<Service> {
@@ -99,6 +104,11 @@ export async function createService(parts: ServiceParts): Promise<Service> {
     });
   const pool = newPool();
   const tokenCache = createTokenCache(kv, { ttlMs: settings.webhookTokenCacheMs, now });
+  const quota = createTenantQuota(kv, { limits: settings.rateLimits.perTenant, now, logger });
+  const perToken = settings.rateLimits.perWebhookToken;
+  const tokenLimits = perToken > 0
+    ? createTokenLimits(kv, { perMinute: perToken, now })
+    : undefined;
   const onPullQueued = () => {
     if (parts.wakeOnQueue !== false) pool.wake();
   };
@@ -130,8 +140,10 @@ export async function createService(parts: ServiceParts): Promise<Service> {
       onPullQueued,
       webhookPullDelayMs: settings.pulls.webhookDelayMs,
       idsPerAccount: settings.pulls.idsPerAccount,
+      limits: tokenLimits,
     }),
     observeWebhook: webhookMetrics(metrics),
+    quota,
     devSignIn: parts.devSignIn,
   });
   const sweep = () =>
@@ -143,5 +155,9 @@ export async function createService(parts: ServiceParts): Promise<Service> {
       retentionMs: settings.pulls.retentionMs,
       pool,
     });
-  return { app, metrics, pool, sweep, newPool };
+  const closeLimits = async () => {
+    await tokenLimits?.close();
+    await quota.close();
+  };
+  return { app, metrics, pool, sweep, newPool, closeLimits };
 }

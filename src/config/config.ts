@@ -33,6 +33,8 @@ export interface Config {
   vendorHttp: { connectTimeoutMs: number; timeoutMs: number; maxResponseBytes: number };
   /** Live connection tests allowed per connection per minute (they cost the tenant vendor quota). */
   connectionTestsPerMinute: number;
+  /** Requests a minute, 0 for no limit: each tenant's per class of operation, each webhook token's. */
+  rateLimits: RateLimits;
   /** The bearer token /metrics requires; undefined turns /metrics off. */
   metricsToken?: string;
   /**
@@ -58,6 +60,15 @@ export interface Config {
      */
     idsPerAccount: number;
   };
+}
+
+/**
+ * Per-minute limits shared by every replica; 0 turns one off. The tenant's classes are those of
+ * src/http/route_classes.ts.
+ */
+export interface RateLimits {
+  perTenant: { reads: number; writes: number; liveTests: number; pulls: number };
+  perWebhookToken: number;
 }
 
 /** Settings that development mode generates once into the data dir when they are not given. */
@@ -163,6 +174,19 @@ const settings = z.object({
   MATCHER_VENDOR_TIMEOUT_MS: whole("MATCHER_VENDOR_TIMEOUT_MS", 30_000),
   MATCHER_VENDOR_MAX_RESPONSE_BYTES: whole("MATCHER_VENDOR_MAX_RESPONSE_BYTES", 32 * 1024 * 1024),
   MATCHER_CONNECTION_TESTS_PER_MINUTE: whole("MATCHER_CONNECTION_TESTS_PER_MINUTE", 10),
+  MATCHER_RATE_LIMIT_READS_PER_MINUTE: whole("MATCHER_RATE_LIMIT_READS_PER_MINUTE", 1_200, 0),
+  MATCHER_RATE_LIMIT_WRITES_PER_MINUTE: whole("MATCHER_RATE_LIMIT_WRITES_PER_MINUTE", 300, 0),
+  MATCHER_RATE_LIMIT_LIVE_TESTS_PER_MINUTE: whole(
+    "MATCHER_RATE_LIMIT_LIVE_TESTS_PER_MINUTE",
+    60,
+    0,
+  ),
+  MATCHER_RATE_LIMIT_PULLS_PER_MINUTE: whole("MATCHER_RATE_LIMIT_PULLS_PER_MINUTE", 120, 0),
+  MATCHER_WEBHOOK_RATE_PER_TOKEN_PER_MINUTE: whole(
+    "MATCHER_WEBHOOK_RATE_PER_TOKEN_PER_MINUTE",
+    600,
+    0,
+  ),
   MATCHER_PULL_CONCURRENCY: whole("MATCHER_PULL_CONCURRENCY", 4),
   MATCHER_PULL_MAX_ATTEMPTS: whole("MATCHER_PULL_MAX_ATTEMPTS", 8),
   MATCHER_PULL_LEASE_SECONDS: whole("MATCHER_PULL_LEASE_SECONDS", 120),
@@ -292,6 +316,15 @@ function toConfig(s: Settings): Config {
       maxResponseBytes: s.MATCHER_VENDOR_MAX_RESPONSE_BYTES,
     },
     connectionTestsPerMinute: s.MATCHER_CONNECTION_TESTS_PER_MINUTE,
+    rateLimits: {
+      perTenant: {
+        reads: s.MATCHER_RATE_LIMIT_READS_PER_MINUTE,
+        writes: s.MATCHER_RATE_LIMIT_WRITES_PER_MINUTE,
+        liveTests: s.MATCHER_RATE_LIMIT_LIVE_TESTS_PER_MINUTE,
+        pulls: s.MATCHER_RATE_LIMIT_PULLS_PER_MINUTE,
+      },
+      perWebhookToken: s.MATCHER_WEBHOOK_RATE_PER_TOKEN_PER_MINUTE,
+    },
     metricsToken: s.MATCHER_METRICS_TOKEN,
     webhookTokenCacheMs: s.MATCHER_WEBHOOK_TOKEN_CACHE_MS,
     pulls: {

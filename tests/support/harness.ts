@@ -18,6 +18,14 @@ export interface HarnessOptions {
   /** Vendor HTTP limits; short timeouts by default so tests of hangs stay quick. */
   vendorHttp?: Partial<Config["vendorHttp"]>;
   connectionTestsPerMinute?: number;
+  /**
+   * Requests a minute per tenant and class, and deliveries per webhook token; every limit is off
+   * (0) by default, as suites send thousands of requests as one tenant.
+   */
+  rateLimits?: {
+    perTenant?: Partial<Config["rateLimits"]["perTenant"]>;
+    perWebhookToken?: number;
+  };
   /** Replaces the real vendor clients (a test of what happens when they break unexpectedly). */
   aggregators?: Aggregators;
   /** The clock of the rate limiter, the vendor clients, webhook receipts and pulls. */
@@ -54,6 +62,8 @@ export interface HarnessOptions {
 
 export interface Harness {
   app: Service["app"];
+  /** The HS256 secret of the harness's tokens (another app on the same data signs with it). */
+  secret: Uint8Array;
   baseUrl: string;
   databaseUrl: string;
   sql: Sql;
@@ -84,8 +94,12 @@ export function randomKey(): Uint8Array {
 }
 
 /** The service over `sql` and `kv`, built as main.ts builds it, with test keys and captured logs. */
-export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOptions = {}) {
-  const secret = randomKey();
+export async function buildTestApp(
+  sql: Sql,
+  kv: Deno.Kv,
+  options: HarnessOptions & { secret?: Uint8Array } = {},
+) {
+  const secret = options.secret ?? randomKey();
   const sealKeys = options.sealKeys ?? [{ id: "k1", key: randomKey() }];
   const logs: string[] = [];
   const pulls = options.pulls ?? {};
@@ -101,6 +115,16 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
         ...options.vendorHttp,
       },
       connectionTestsPerMinute: options.connectionTestsPerMinute ?? 10,
+      rateLimits: {
+        perTenant: {
+          reads: 0,
+          writes: 0,
+          liveTests: 0,
+          pulls: 0,
+          ...options.rateLimits?.perTenant,
+        },
+        perWebhookToken: options.rateLimits?.perWebhookToken ?? 0,
+      },
       metricsToken: options.metricsToken,
       webhookTokenCacheMs: options.webhookTokenCacheMs ?? 2_000,
       publicUrl: options.publicUrl ?? "http://localhost:8080",
@@ -141,10 +165,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     (request, info) => app.fetch(request, info),
   );
   const baseUrl = `http://127.0.0.1:${server.addr.port}`;
-  const { app, secret, sealKeys, logs, pool, sweep, newPool } = await buildTestApp(sql, kv, {
-    ...options,
-    publicUrl: options.publicUrl ?? baseUrl,
-  });
+  const { app, secret, sealKeys, logs, pool, sweep, newPool, closeLimits } = await buildTestApp(
+    sql,
+    kv,
+    {
+      ...options,
+      publicUrl: options.publicUrl ?? baseUrl,
+    },
+  );
 
   const token = (tenantId: string, claims: Record<string, unknown> = {}) =>
     new SignJWT({ tenant_id: tenantId, ...claims })
@@ -155,6 +183,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 
   return {
     app,
+    secret,
     baseUrl,
     databaseUrl: db.url,
     sql,
@@ -178,6 +207,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     async close() {
       await server.shutdown();
+      await closeLimits();
       await pool.stop();
       await sql.end({ timeout: 5 });
       kv.close();
