@@ -23,7 +23,7 @@ Deno.test({
       MATCHER_METRICS_TOKEN: metricsToken,
       MATCHER_PULL_WEBHOOK_DELAY_MS: "0",
     });
-    let service = await setup.start();
+    const service = await setup.start();
     try {
       const api = await tenantApi(() => service.baseUrl, setup.secret);
       const itemId = pluggy.items[0].id;

@@ -35,7 +35,7 @@ Deno.test("24 deliveries of 10,000 ids from one tenant leave another's p90 near 
     const victimUrl = (await minted.json()).webhookUrl as string;
 
     /** The victim's deliveries, four at a time: each one's latency in ms. */
-    async function victimRun(count: number): Promise<number[]> {
+    const victimRun = async (count: number): Promise<number[]> => {
       const latencies: number[] = [];
       let next = 0;
       await Promise.all(Array.from({ length: 4 }, async () => {
@@ -52,7 +52,7 @@ Deno.test("24 deliveries of 10,000 ids from one tenant leave another's p90 near 
         }
       }));
       return latencies;
-    }
+    };
 
     await victimRun(20); // warm-up
     const idleBefore = p90(await victimRun(120));
