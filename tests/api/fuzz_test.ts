@@ -14,6 +14,8 @@ import { mulberry32 } from "../support/fuzz_values.ts";
 const SEED = Number(Deno.env.get("FUZZ_SEED") ?? Math.floor(Math.random() * 2 ** 31));
 const REQUESTS = Number(Deno.env.get("FUZZ_REQUESTS") ?? 5_200);
 const CONCURRENCY = 8;
+/** Every this many turns of an operation, its request goes to the replica whose limits are 1. */
+const THROTTLED_EVERY = 10;
 
 async function send(baseUrl: string, request: FuzzRequest): Promise<Answer> {
   const bytes = request.body === undefined ? undefined : new TextEncoder().encode(request.body);
@@ -50,7 +52,7 @@ Deno.test("fuzz: every answer to a generated request is one openapi.yaml declare
   const spec = await loadSpec();
   const ops = operations(spec);
   const check = createAnswerChecker(spec);
-  const { w, state, close } = await seedFuzzState(`metrics-${crypto.randomUUID()}`);
+  const { w, state, throttled, close } = await seedFuzzState(`metrics-${crypto.randomUUID()}`);
   try {
     const make = requestMaker(mulberry32(SEED), spec, state);
     // Every operation in turn, so each gets its share however the PRNG falls; those that take a
@@ -59,20 +61,30 @@ Deno.test("fuzz: every answer to a generated request is one openapi.yaml declare
       Array(op.operationId === "receiveWebhook" ? 4 : op.body ? 2 : 1).fill(op)
     );
     const requests = Array.from({ length: REQUESTS }, (_, i) => make(turns[i % turns.length]));
+    const round = (i: number) => Math.floor(i / turns.length);
+    const baseUrl = (i: number) =>
+      round(i) % THROTTLED_EVERY === THROTTLED_EVERY - 1 ? throttled.baseUrl : w.h.baseUrl;
     const failures: string[] = [];
     const statuses = new Map<string, Set<number>>(ops.map((op) => [op.operationId, new Set()]));
+    /** What deliveries to tokens with a header secret answered, with and without it. */
+    const secretAnswers = new Set<string>();
     let next = 0;
     const worker = async () => {
       while (next < requests.length) {
-        const request = requests[next++];
+        const i = next++;
+        const request = requests[i];
         let answer: Answer | undefined;
         let problems: string[];
         try {
-          answer = await send(w.h.baseUrl, request);
+          answer = await send(baseUrl(i), request);
           problems = check(request.op, answer);
           if (request.badAuth && answer.status !== 401) {
             problems.push(`a broken bearer token answered ${answer.status}, not 401`);
           }
+          if (request.headerSecret === "wrong" && answer.status !== 404) {
+            problems.push(`a missing or wrong header secret answered ${answer.status}, not 404`);
+          }
+          if (request.headerSecret) secretAnswers.add(`${request.headerSecret} ${answer.status}`);
           statuses.get(request.op.operationId)!.add(answer.status);
         } catch (err) {
           problems = [`the request failed: ${String(err).slice(0, 300)}`];
@@ -92,6 +104,8 @@ Deno.test("fuzz: every answer to a generated request is one openapi.yaml declare
       `FUZZ_SEED=${SEED}: ${failures.length} answers broke the contract; the first:\n` +
         failures.slice(0, 8).join("\n"),
     );
+    assert.ok(secretAnswers.has("right 202"), "a delivery with its header secret was accepted");
+    assert.ok(secretAnswers.has("wrong 404"), "deliveries without it were refused");
     // The generator reaches past validation: every operation succeeded, and gave every 4xx the
     // spec declares for it, but the 404s of /metrics and of the development sign-in (only when
     // they are off).
