@@ -17,6 +17,8 @@ export interface WindowCounters {
   readonly windowMs: number;
   /** The window `at` falls in, and the milliseconds left in it. */
   windowAt(at: number): { window: number; endsInMs: number };
+  /** The KV key of a count: `[prefix, window, ...key]`. */
+  keyOf(window: number, key: Deno.KvKey): Deno.KvKey;
   /** The counts of `keys` in `window` (0 for a key never added to). */
   read(window: number, keys: Deno.KvKey[]): Promise<number[]>;
   /** Adds each count to its key in `window`, unchecked. */
@@ -61,6 +63,7 @@ export function createWindowCounters(
 
   return {
     windowMs,
+    keyOf: at,
     windowAt(time) {
       const window = Math.floor(time / windowMs);
       return { window, endsInMs: (window + 1) * windowMs - time };
