@@ -1,6 +1,6 @@
 // Each tenant's requests a minute per class of operation, counted in Deno KV so that every replica
 // shares them: a request waits for one KV read; its count is summed in the background, together
-// with the other requests' of the moment, while the request runs.
+// with the other requests' of the moment.
 import { commitKv } from "../db/kv.ts";
 import { errorSummary } from "./error_summary.ts";
 import { groupCommit } from "./group_commit.ts";
@@ -20,7 +20,7 @@ export interface TenantQuota<Class extends string = string> {
   limit(routeClass: Class): number;
   /** Counts one request of the tenant against the class's quota, unless the quota is used up. */
   take(tenantId: string, routeClass: Class): Promise<Taken>;
-  /** Waits for background KV work (pruning past windows). */
+  /** Waits for the background KV work: the sums in flight, and pruning past windows. */
   close(): Promise<void>;
 }
 
@@ -40,12 +40,13 @@ interface Sent {
  * Fixed windows of a minute: a tenant may send `limits[class]` requests of a class in each
  * minute, and a burst across a minute's end can reach twice that. A request reads the shared
  * count and adds what this process counted that the read cannot include yet (sums in flight, or
- * committed after the read's snapshot, told apart by versionstamp), so one process is exact. Its
- * own sum is written without a check (no retry loop) in a group commit; the caller answers once
- * it is in (`counted`), so that a client's next request, on any replica, reads it. Requests of
- * one tenant read on several replicas at the same instant can all take the last slot: the quota
- * can be passed by what a tenant has in flight at once elsewhere, no more. Refused requests are
- * not counted, so a client that waits out `Retry-After` is served again.
+ * committed after the read's snapshot, told apart by versionstamp), so one process never lets
+ * more through than the quota. Its own sum is written without a check (no retry loop) in a group
+ * commit, which the request does not wait for: a commit takes a millisecond or more (a sync to
+ * disk), a read a few hundredths. So the other replicas see a request's count a commit later, and
+ * the quota can be passed by what a tenant sends elsewhere meanwhile and what it has in flight at
+ * once, no more. Refused requests are not counted, so a client that waits out `Retry-After` is
+ * served again.
  */
 export function createTenantQuota<Class extends string>(
   kv: Deno.Kv,
@@ -56,6 +57,7 @@ export function createTenantQuota<Class extends string>(
     windowMs: QUOTA_WINDOW_MS,
   });
   const sent = new Map<string, Sent>();
+  const inFlight = new Set<Promise<void>>();
   let warnedIn = -1;
 
   function warn(window: number, err: unknown) {
@@ -124,9 +126,14 @@ export function createTenantQuota<Class extends string>(
         here.unsent--;
         warn(window, err);
       });
+      inFlight.add(counted);
+      counted.finally(() => inFlight.delete(counted));
       const remaining = Math.max(0, limit - used - 1);
       return { allowance: { allowed: true, limit, remaining, resetSeconds }, counted };
     },
-    close: () => counters.settle(),
+    async close() {
+      await Promise.all(inFlight);
+      await counters.settle();
+    },
   };
 }

@@ -1,5 +1,5 @@
-// Two service processes on one database and one KV file share each tenant's quotas exactly, and
-// each webhook token's quota within its stated bound: per replica exact, together at most twice.
+// Two service processes on one database and one KV file share each tenant's quotas and each
+// webhook token's: each replica exact, the count shared through KV, together within the bound.
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import { TOKEN_COUNTS_PREFIX } from "../../src/webhooks/token_limits.ts";
@@ -58,10 +58,11 @@ Deno.test({
       const jwt = (tenant: string) =>
         new SignJWT({ tenant_id: tenant }).setProtectedHeader({ alg: "HS256" })
           .setExpirationTime("10m").sign(new TextEncoder().encode(secret));
-      const [tenant, other] = await Promise.all([
-        jwt(crypto.randomUUID()),
-        jwt(crypto.randomUUID()),
-      ]);
+      const tenantId = crypto.randomUUID();
+      const burstId = crypto.randomUUID();
+      const [tenant, other, burster] = await Promise.all(
+        [tenantId, crypto.randomUUID(), burstId].map(jwt),
+      );
       const call = async (replica: number, path: string, body?: unknown, as = tenant) => {
         const res = await fetch(`${replicas[replica].baseUrl}${API}${path}`, {
           method: body === undefined ? "GET" : "POST",
@@ -97,23 +98,35 @@ Deno.test({
       };
       const [first, second] = [await mint(1), await mint(0)];
 
+      /** A tenant's reads this minute in the shared KV. */
+      const reads = async (id: string) => {
+        let total = 0n;
+        for await (const e of kv.list<Deno.KvU64>({ prefix: ["tenant_requests"] })) {
+          if (e.key[2] === "reads" && e.key[3] === id) total += e.value.value;
+        }
+        return Number(total);
+      };
+
       await t.step(
-        "a tenant's reads, sent to either replica in turn, share one quota",
+        "one replica serves exactly a tenant's reads; the other then serves none",
         async () => {
           await earlyInAMinute();
           const answers = [];
-          for (let i = 0; i < READS + 2; i++) {
-            answers.push(await call(i % 2, "/aggregator-connections"));
+          for (let i = 0; i < READS + 1; i++) {
+            answers.push(await call(0, "/aggregator-connections"));
           }
-          assert.deepEqual(answers.map((a) => a.status), [200, 200, 200, 200, 200, 200, 429, 429]);
+          assert.deepEqual(answers.map((a) => a.status), [...Array(READS).fill(200), 429]);
           assert.deepEqual(
             answers.slice(0, READS).map((a) => /r=(\d+)/.exec(a.limit!)?.[1]),
             ["5", "4", "3", "2", "1", "0"],
           );
-          for (const refused of answers.slice(READS)) {
-            assert.equal(refused.body.code, "MTCH-1429");
-            assert.ok(Number(refused.retryAfter) >= 1 && Number(refused.retryAfter) <= 60);
-          }
+          const refused = answers[READS];
+          assert.equal(refused.body.code, "MTCH-1429");
+          assert.ok(Number(refused.retryAfter) >= 1 && Number(refused.retryAfter) <= 60);
+          // The count is written in the background, a commit after each answer.
+          await waitFor("the reads in KV", async () => await reads(tenantId) === READS);
+          const elsewhere = [await call(1, "/aggregator-connections"), await call(1, "/pulls/x")];
+          assert.deepEqual(elsewhere.map((a) => a.status), [429, 429]);
           const theirs = await call(1, "/aggregator-connections", undefined, other);
           assert.equal(theirs.status, 200, "another tenant is not held back");
           assert.equal(
@@ -123,6 +136,32 @@ Deno.test({
             })).status,
             201,
             "the tenant's writes have their own quota",
+          );
+        },
+      );
+
+      await t.step(
+        "reads to both at once: each replica within the quota, the sum counted",
+        async () => {
+          await earlyInAMinute();
+          const answers = await Promise.all(
+            Array.from(
+              { length: 3 * READS },
+              (_, i) => call(i % 2, "/aggregator-connections", undefined, burster),
+            ),
+          );
+          const served = answers.filter((a) => a.status === 200).length;
+          assert.ok(answers.every((a) => a.status === 200 || a.status === 429));
+          assert.ok(served >= READS && served <= 2 * READS, `${served} served`);
+          await waitFor(
+            `the ${served} reads served in KV`,
+            async () => await reads(burstId) === served,
+          );
+          const after = [await call(0, "/connector-types", undefined, burster)];
+          after.push(await call(1, "/connector-types", undefined, burster));
+          assert.deepEqual(
+            after.map((a) => a.status),
+            [429, 429],
           );
         },
       );
