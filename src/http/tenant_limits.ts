@@ -16,7 +16,7 @@ export function tenantLimits(
   const name = POLICY_NAMES[routeClass];
   return [async function limitTenant(c, next) {
     // The count is written in the background; the request does not wait for it.
-    const { allowance } = await quota.take(c.get("tenantId"), routeClass);
+    const allowance = await quota.take(c.get("tenantId"), routeClass);
     const fields = rateLimitFields(name, allowance, QUOTA_WINDOW_MS / 1000);
     if (!allowance.allowed) {
       throw new AppError(

@@ -84,6 +84,8 @@ export function createTokenLimits(kv: Deno.Kv, options: TokenLimitOptions): Toke
   async function sync(): Promise<void> {
     const { window } = counters.windowAt(options.now());
     counters.prune(window);
+    // A minute that has ended is read by nobody: its counts are dropped, not sent.
+    for (const m of minutes.values()) if (m.window < window) m.pending = 0;
     const batch = [...minutes].filter(([, m]) => m.pending > 0);
     const sent = batch.map(([id, m]) => {
       const n = m.pending;
