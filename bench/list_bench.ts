@@ -1,5 +1,6 @@
 // Benchmark 4: list latency for a tenant with 10,000 connections (sealed as the service seals
-// them), over real HTTP, against a bare Deno.serve answering a body of the same size.
+// them), over real HTTP, against a bare Deno.serve answering a body of the same size; the tenant's
+// read limit is counted on every request, and compared with a replica that has it off.
 import { sealCredential, unsealCredential } from "../src/connections/credential.ts";
 import { createKeyRing } from "../src/crypto/seal.ts";
 import { startChild } from "./processes.ts";
@@ -24,7 +25,15 @@ export interface ListResult {
   service: LatencyFigures & { walks: LatencyFigures; firstPage: LatencyFigures };
   bare: LatencyFigures;
   ratio: number;
+  /**
+   * The first page from the service (its read limit counted in KV: a read and a sum per request)
+   * and from a replica on the same database with the limit off, in alternating blocks.
+   */
+  limits: { on: LatencyFigures; off: LatencyFigures; p50Ratio: number };
 }
+
+/** The tenant's reads counted against a quota no run reaches, so none is refused. */
+const READS_ON = { MATCHER_RATE_LIMIT_READS_PER_MINUTE: "1000000000" };
 
 /** The q-quantile (0..1) of sorted numbers, nearest rank. */
 export function quantile(sorted: number[], q: number): number {
@@ -119,7 +128,7 @@ export async function benchList(
 ): Promise<ListResult> {
   const { connections = 10_000, limit = 50, requests = 2_000 } = options;
   const others = 10_000;
-  const service = await startBenchService();
+  const service = await startBenchService({ env: READS_ON });
   try {
     const seedStart = performance.now();
     const ids = await seed(service, service.tenant, connections);
@@ -157,6 +166,7 @@ export async function benchList(
       await bareServer.stop();
       await Deno.remove(pageFile);
     }
+    const limits = await compareReadLimit(service, first.replace(service.baseUrl, ""), requests);
     const all = figures([...walks, ...firstPage]);
     const baseline = figures(bare);
     return {
@@ -168,9 +178,32 @@ export async function benchList(
       service: { ...all, walks: figures(walks), firstPage: figures(firstPage) },
       bare: baseline,
       ratio: Number((all.p99Ms / baseline.p99Ms).toFixed(2)),
+      limits,
     };
   } finally {
     await service.close();
+  }
+}
+
+/**
+ * `requests` first pages from the service and as many from a replica with the read limit off,
+ * in blocks of 100 (on, off, off, on, ...), so that the machine's drift falls on both alike.
+ */
+async function compareReadLimit(service: BenchService, path: string, requests: number) {
+  const off = await startBenchService({ share: service });
+  try {
+    const headers = { Authorization: service.authorization };
+    const urls = [`${service.baseUrl}${path}`, `${off.baseUrl}${path}`];
+    for (let i = 0; i < 100; i++) await timedGet(urls[1], headers); // warm-up
+    const times: number[][] = [[], []];
+    for (let block = 0; block < (2 * requests) / 100; block++) {
+      const side = [0, 1, 1, 0][block % 4];
+      for (let i = 0; i < 100; i++) times[side].push((await timedGet(urls[side], headers)).ms);
+    }
+    const [on, offFigures] = [figures(times[0]), figures(times[1])];
+    return { on, off: offFigures, p50Ratio: Number((on.p50Ms / offFigures.p50Ms).toFixed(2)) };
+  } finally {
+    await off.close();
   }
 }
 

@@ -5,6 +5,7 @@ import type { SealKey } from "../src/config/config.ts";
 import type { Json } from "../tests/support/vendor_calls.ts";
 import { createTestDatabase } from "../tests/support/database.ts";
 import { cleanEnv, startService } from "../tests/support/process.ts";
+import { LIMITS_OFF } from "../tests/support/service.ts";
 
 export interface BenchService {
   baseUrl: string;
@@ -16,6 +17,8 @@ export interface BenchService {
   authorizationFor(tenant: string): Promise<string>;
   /** The key ring the service was started with (to seal seeded rows the way it would). */
   sealKeys: SealKey[];
+  /** The HS256 secret its tokens are signed with (another service may share it). */
+  jwtSecret: string;
   /** A pool on the service's database, for seeding and for checks. */
   sql: postgres.Sql;
   databaseName: string;
@@ -32,18 +35,27 @@ export interface BenchService {
   close(): Promise<void>;
 }
 
-/** Starts `deno task start`'s command as a child process; `allowHost` is a fake vendor's host. */
+/**
+ * Starts `deno task start`'s command as a child process; `allowHost` is a fake vendor's host. The
+ * rate limits are off unless `env` sets them (the benches measure them where they say so).
+ * `share` runs it as another replica of that service: its database, tenant, secret and keys, its
+ * own KV file; it leaves the database to that service.
+ */
 export async function startBenchService(
-  options: { allowHost?: string; env?: Record<string, string> } = {},
+  options: { allowHost?: string; env?: Record<string, string>; share?: BenchService } = {},
 ): Promise<BenchService> {
-  const db = await createTestDatabase();
+  const shared = options.share;
+  const db = shared
+    ? { url: shared.databaseUrl, maxConnections: 10, drop: () => Promise.resolve() }
+    : await createTestDatabase();
   if (db.maxConnections === 1) {
     await db.drop();
     throw new Error("the bench needs a real Postgres (TEST_DATABASE_URL), not embedded PGlite");
   }
   const dataDir = await Deno.makeTempDir({ prefix: "matcher-bench-" });
-  const jwtSecret = crypto.getRandomValues(new Uint8Array(32)).toBase64();
-  const sealKeys = [{ id: "bench1", key: crypto.getRandomValues(new Uint8Array(32)) }];
+  const jwtSecret = shared?.jwtSecret ?? crypto.getRandomValues(new Uint8Array(32)).toBase64();
+  const sealKeys = shared?.sealKeys ??
+    [{ id: "bench1", key: crypto.getRandomValues(new Uint8Array(32)) }];
   const env = cleanEnv({
     PORT: "0",
     DATABASE_URL: db.url,
@@ -53,13 +65,14 @@ export async function startBenchService(
     ...(options.allowHost
       ? { MATCHER_EGRESS_ALLOW_HOSTS: options.allowHost, MATCHER_EGRESS_ALLOW_HTTP: "true" }
       : {}),
+    ...LIMITS_OFF,
     ...options.env,
   });
   const service = await startService(env, { direct: true }).catch(async (err) => {
     await db.drop();
     throw err;
   });
-  const tenant = crypto.randomUUID();
+  const tenant = shared?.tenant ?? crypto.randomUUID();
   const sign = (tenantId: string) =>
     new SignJWT({ tenant_id: tenantId }).setProtectedHeader({ alg: "HS256" })
       .setExpirationTime("2h").sign(new TextEncoder().encode(jwtSecret));
@@ -72,6 +85,7 @@ export async function startBenchService(
     authorization: `Bearer ${jwt}`,
     authorizationFor: async (other) => `Bearer ${await sign(other)}`,
     sealKeys,
+    jwtSecret,
     sql,
     databaseName: new URL(db.url).pathname.slice(1),
     lines: service.lines,

@@ -1,6 +1,8 @@
 // Benchmark 1: webhook acknowledgements per second and their latency under wrk's steady load: the
-// real service (every 2xx durable in Postgres) five times on one database that keeps its rows,
-// against a naive receiver (one transaction per request) and a bare Deno.serve answering 202.
+// real service (every 2xx durable in Postgres, each token's limit counted, each delivery carrying
+// its token's header secret) five times on one database that keeps its rows, against a naive
+// receiver (one transaction per request) and a bare Deno.serve answering 202; then the service
+// with those checks on against the service with them off, in alternating runs.
 import { autocannon, type AutocannonResult, type LoadRequest, rate } from "./autocannon.ts";
 import { wrk } from "./wrk.ts";
 import { cpuSeconds, startChild } from "./processes.ts";
@@ -38,6 +40,20 @@ export interface WebhookResult {
   /** The service ÷ the bare server, and ÷ the naive receiver. */
   ratio: number;
   naiveRatio: number;
+  /** The per-token limit and header secrets on, against both off, in alternating runs. */
+  limits: LimitsComparison;
+}
+
+export interface LimitsComparison {
+  /** Seconds of each run, and runs of each side. */
+  seconds: number;
+  runs: number;
+  /** 202s per second and the service's CPU ms per 202, run by run. */
+  on: { perSecond: number[]; cpuMsPerRequest: number[] };
+  off: { perSecond: number[]; cpuMsPerRequest: number[] };
+  /** Every run's 202s on ÷ off, summed; and the CPU per 202, on ÷ off. */
+  ratio: number;
+  cpuRatio: number;
 }
 
 /** Requests of the fixed-count run that checks stored against acknowledged exactly. */
@@ -53,11 +69,35 @@ export interface WebhookOptions {
   runs?: number;
   /** Connections of the light-load run. */
   lightConnections?: number;
+  /** Runs of each side in the limits comparison, and their length. */
+  compareRuns?: number;
+  compareSeconds?: number;
 }
 
-/** Connections of the tenant on the fake's item, each with a minted token: the receivers' paths. */
-async function webhookPaths(service: BenchService, fake: FakeInfo, tokens: number) {
-  const paths: string[] = [];
+/**
+ * The receipt path's checks on: each token's deliveries counted against a quota no run reaches
+ * (so every delivery is checked and none refused), and every token minted with a header secret.
+ * The benchmark service otherwise runs with every limit off.
+ */
+const CHECKS_ON = { MATCHER_WEBHOOK_RATE_PER_TOKEN_PER_MINUTE: "1000000000" };
+
+/** A receiver's path and the headers its deliveries carry. */
+interface Target {
+  path: string;
+  headers: Record<string, string>;
+}
+
+/**
+ * Connections of the tenant on the fake's item, each with a minted token (with a header secret
+ * when `withHeaderSecret`): the receivers' paths and the headers to send.
+ */
+async function webhookTargets(
+  service: BenchService,
+  fake: FakeInfo,
+  tokens: number,
+  withHeaderSecret: boolean,
+): Promise<Target[]> {
+  const targets: Target[] = [];
   for (let i = 0; i < tokens; i++) {
     const configName = `pluggy-${i}`;
     await createConnection(service, fake, configName);
@@ -66,13 +106,17 @@ async function webhookPaths(service: BenchService, fake: FakeInfo, tokens: numbe
       await service.api("POST", "/v1/discovery/webhooks/tokens", {
         vendor: "pluggy",
         connection_config_name: configName,
+        withHeaderSecret,
       }),
       201,
     );
     // PORT=0 leaves the public URL's port wrong; the path is what the receiver reads.
-    paths.push(new URL(minted.webhookUrl).pathname);
+    targets.push({
+      path: new URL(minted.webhookUrl).pathname,
+      headers: minted.header ? { [minted.header.name]: minted.header.value } : {},
+    });
   }
-  return paths;
+  return targets;
 }
 
 /** Pluggy's `item/updated` for the item, with `[<id>]` for autocannon to make each eventId unique. */
@@ -88,11 +132,11 @@ function itemUpdated(fake: FakeInfo): string {
   });
 }
 
-function requestsTo(base: string, paths: string[], body: string): LoadRequest[] {
-  return paths.map((path) => ({
+function requestsTo(base: string, targets: Target[], body: string): LoadRequest[] {
+  return targets.map(({ path, headers }) => ({
     method: "POST",
     url: `${base}${path}`,
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...headers },
     body,
   }));
 }
@@ -164,6 +208,8 @@ export async function benchWebhooks(options: WebhookOptions = {}): Promise<Webho
     warmupSeconds: 2,
     runs: 5,
     lightConnections: 8,
+    compareRuns: 4,
+    compareSeconds: 5,
     ...options,
   };
   const fake = await startChild<FakeInfo>("fake_pluggy_process.ts", ["{}"]);
@@ -173,9 +219,9 @@ export async function benchWebhooks(options: WebhookOptions = {}): Promise<Webho
     let steady: WebhookResult["steady"];
     let light: WebhookResult["light"];
     let naive: WebhookResult["naive"];
-    const svc = await startBenchService({ allowHost: fake.info.host });
+    const svc = await startBenchService({ allowHost: fake.info.host, env: CHECKS_ON });
     try {
-      const paths = await webhookPaths(svc, fake.info, o.tokens);
+      const paths = await webhookTargets(svc, fake.info, o.tokens, true);
       const requests = requestsTo(svc.baseUrl, paths, body);
       let before = 0;
       let cpu: { service: number; postgres: { stop(): Promise<number> } } | undefined;
@@ -239,11 +285,15 @@ export async function benchWebhooks(options: WebhookOptions = {}): Promise<Webho
       await svc.close();
     }
 
+    const limits = await compareLimits(fake.info, body, o);
     const bareServer = await startChild<{ url: string }>("bare_server.ts", ["webhook"]);
     try {
       const paths = requestsTo(
         bareServer.info.url,
-        [...Array(o.tokens).keys()].map((i) => `/v1/discovery/webhooks/pluggy/mwh_bench${i}`),
+        [...Array(o.tokens).keys()].map((i) => ({
+          path: `/v1/discovery/webhooks/pluggy/mwh_bench${i}`,
+          headers: {},
+        })),
         body,
       );
       let bareCpu = 0;
@@ -269,12 +319,70 @@ export async function benchWebhooks(options: WebhookOptions = {}): Promise<Webho
         bare,
         ratio: Number((service.perSecond / bare.perSecond).toFixed(3)),
         naiveRatio: Number((service.perSecond / naive.perSecond).toFixed(2)),
+        limits,
       };
     } finally {
       await bareServer.stop();
     }
   } finally {
     await fake.stop();
+  }
+}
+
+/**
+ * Two fresh services, one with the receipt path's checks on (CHECKS_ON and header secrets) and
+ * one with them off, under the same load in alternating runs (on, off, off, on, ...), so that the
+ * machine's drift falls on both sides alike.
+ */
+async function compareLimits(
+  fake: FakeInfo,
+  body: string,
+  o: Required<WebhookOptions>,
+): Promise<LimitsComparison> {
+  const on = await startBenchService({ allowHost: fake.host, env: CHECKS_ON });
+  const off = await startBenchService({ allowHost: fake.host });
+  try {
+    const sides = [
+      {
+        svc: on,
+        requests: requestsTo(on.baseUrl, await webhookTargets(on, fake, o.tokens, true), body),
+      },
+      {
+        svc: off,
+        requests: requestsTo(off.baseUrl, await webhookTargets(off, fake, o.tokens, false), body),
+      },
+    ];
+    for (const side of sides) {
+      const warm = await wrk({
+        requests: side.requests,
+        connections: o.connections,
+        seconds: o.warmupSeconds,
+      });
+      checkClean("limits warm-up", warm);
+    }
+    const perSecond: number[][] = [[], []];
+    const cpu: number[][] = [[], []];
+    for (let run = 0; run < 2 * o.compareRuns; run++) {
+      const side = [0, 1, 1, 0][run % 4];
+      const { svc, requests } = sides[side];
+      const before = cpuSeconds(svc.pid);
+      const result = await wrk({ requests, connections: o.connections, seconds: o.compareSeconds });
+      checkClean(`limits ${side === 0 ? "on" : "off"} run`, result);
+      perSecond[side].push(Math.round(rate(result)));
+      cpu[side].push(round(1000 * (cpuSeconds(svc.pid) - before) / result["2xx"], 3));
+    }
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    return {
+      seconds: o.compareSeconds,
+      runs: o.compareRuns,
+      on: { perSecond: perSecond[0], cpuMsPerRequest: cpu[0] },
+      off: { perSecond: perSecond[1], cpuMsPerRequest: cpu[1] },
+      ratio: round(sum(perSecond[0]) / sum(perSecond[1]), 3),
+      cpuRatio: round(sum(cpu[0]) / sum(cpu[1]), 3),
+    };
+  } finally {
+    await on.close();
+    await off.close();
   }
 }
 

@@ -31,8 +31,15 @@ export async function wrk(options: {
   await ensureWrk();
   const file = await Deno.makeTempFile({ prefix: "matcher-bench-wrk-", suffix: ".json" });
   try {
-    // A line per request: path, a tab, the body (JSON has neither tabs nor line feeds unescaped).
-    const lines = options.requests.map((r) => `${new URL(r.url).pathname}\t${r.body ?? ""}\n`);
+    // A line per request: path, a tab, the body (JSON has neither tabs nor line feeds unescaped),
+    // then each header of its own after a tab; wrk_load.lua sets the content type.
+    const lines = options.requests.map((r) => {
+      const own = Object.entries(r.headers).filter(([name]) =>
+        name.toLowerCase() !== "content-type"
+      );
+      const headers = own.map(([name, value]) => `\t${name}: ${value}`).join("");
+      return `${new URL(r.url).pathname}\t${r.body ?? ""}${headers}\n`;
+    });
     await Deno.writeTextFile(file, lines.join(""));
     const start = new Date();
     const out = await new Deno.Command("wrk", {
@@ -66,7 +73,9 @@ export async function wrk(options: {
       non2xx: r.non2xx,
       "2xx": r.requests - r.non2xx - errors - r.timeouts,
       latency: { p50: r.p50Us / 1000, p99: r.p99Us / 1000, average: 0, max: r.maxUs / 1000 },
-      requests: { sent: r.requests },
+      // wrk counts the requests answered; when the run stops, each connection may have one more
+      // sent and unanswered, which the server may still store.
+      requests: { sent: r.requests + options.connections },
     };
   } finally {
     await Deno.remove(file);

@@ -36,6 +36,11 @@ export const listAggregatorConnections = createRoute({
       description: "The bearer token is missing or invalid, or names no valid tenant.",
       content: { "application/json": { schema: zod.zError } },
     },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
+      content: { "application/json": { schema: zod.zError } },
+    },
     500: {
       description: "An unexpected failure; the message carries no detail.",
       content: { "application/json": { schema: zod.zError } },
@@ -92,6 +97,11 @@ export const createAggregatorConnection = createRoute({
     422: {
       description:
         "The `Idempotency-Key` was first used with another request (another method, path or body) in the last 24 hours (`MTCH-1422`); nothing ran. Use a new key for a new request.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
       content: { "application/json": { schema: zod.zError } },
     },
     500: {
@@ -157,7 +167,8 @@ export const testAggregatorConnection = createRoute({
       content: { "application/json": { schema: zod.zError } },
     },
     429: {
-      description: "Too many requests of this kind; try again after `Retry-After` seconds.",
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
       content: { "application/json": { schema: zod.zError } },
     },
     500: {
@@ -193,6 +204,11 @@ export const getAggregatorConnection = createRoute({
     },
     404: {
       description: "No live aggregator connection of this tenant has that id.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
       content: { "application/json": { schema: zod.zError } },
     },
     500: {
@@ -258,6 +274,11 @@ export const updateAggregatorConnection = createRoute({
         "The `Idempotency-Key` was first used with another request (another method, path or body) in the last 24 hours (`MTCH-1422`); nothing ran. Use a new key for a new request.",
       content: { "application/json": { schema: zod.zError } },
     },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
+      content: { "application/json": { schema: zod.zError } },
+    },
     500: {
       description: "An unexpected failure; the message carries no detail.",
       content: { "application/json": { schema: zod.zError } },
@@ -306,6 +327,11 @@ export const deleteAggregatorConnection = createRoute({
         "The `Idempotency-Key` was first used with another request (another method, path or body) in the last 24 hours (`MTCH-1422`); nothing ran. Use a new key for a new request.",
       content: { "application/json": { schema: zod.zError } },
     },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
+      content: { "application/json": { schema: zod.zError } },
+    },
     500: {
       description: "An unexpected failure; the message carries no detail.",
       content: { "application/json": { schema: zod.zError } },
@@ -347,6 +373,11 @@ export const listPulls = createRoute({
     },
     404: {
       description: "No live aggregator connection of this tenant has that id.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
       content: { "application/json": { schema: zod.zError } },
     },
     500: {
@@ -409,6 +440,11 @@ export const requestPull = createRoute({
         "The `Idempotency-Key` was first used with another request (another method, path or body) in the last 24 hours (`MTCH-1422`); nothing ran. Use a new key for a new request.",
       content: { "application/json": { schema: zod.zError } },
     },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
+      content: { "application/json": { schema: zod.zError } },
+    },
     500: {
       description: "An unexpected failure; the message carries no detail.",
       content: { "application/json": { schema: zod.zError } },
@@ -453,6 +489,11 @@ export const listTransactions = createRoute({
       description: "No live aggregator connection of this tenant has that id.",
       content: { "application/json": { schema: zod.zError } },
     },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
+      content: { "application/json": { schema: zod.zError } },
+    },
     500: {
       description: "An unexpected failure; the message carries no detail.",
       content: { "application/json": { schema: zod.zError } },
@@ -492,6 +533,11 @@ export const listTransactionChanges = createRoute({
       description: "The bearer token is missing or invalid, or names no valid tenant.",
       content: { "application/json": { schema: zod.zError } },
     },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
+      content: { "application/json": { schema: zod.zError } },
+    },
     500: {
       description: "An unexpected failure; the message carries no detail.",
       content: { "application/json": { schema: zod.zError } },
@@ -522,6 +568,11 @@ export const getPull = createRoute({
     },
     404: {
       description: "No pull of this tenant has that id.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
       content: { "application/json": { schema: zod.zError } },
     },
     500: {
@@ -584,6 +635,11 @@ export const retryPull = createRoute({
         "The `Idempotency-Key` was first used with another request (another method, path or body) in the last 24 hours (`MTCH-1422`); nothing ran. Use a new key for a new request.",
       content: { "application/json": { schema: zod.zError } },
     },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
+      content: { "application/json": { schema: zod.zError } },
+    },
     500: {
       description: "An unexpected failure; the message carries no detail.",
       content: { "application/json": { schema: zod.zError } },
@@ -620,6 +676,11 @@ export const listWebhookTokens = createRoute({
     },
     401: {
       description: "The bearer token is missing or invalid, or names no valid tenant.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
       content: { "application/json": { schema: zod.zError } },
     },
     500: {
@@ -685,6 +746,11 @@ export const mintWebhookToken = createRoute({
         "The `Idempotency-Key` was first used with another request (another method, path or body) in the last 24 hours (`MTCH-1422`); nothing ran. Use a new key for a new request.",
       content: { "application/json": { schema: zod.zError } },
     },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
+      content: { "application/json": { schema: zod.zError } },
+    },
     500: {
       description: "An unexpected failure; the message carries no detail.",
       content: { "application/json": { schema: zod.zError } },
@@ -733,6 +799,11 @@ export const revokeWebhookToken = createRoute({
         "The `Idempotency-Key` was first used with another request (another method, path or body) in the last 24 hours (`MTCH-1422`); nothing ran. Use a new key for a new request.",
       content: { "application/json": { schema: zod.zError } },
     },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
+      content: { "application/json": { schema: zod.zError } },
+    },
     500: {
       description: "An unexpected failure; the message carries no detail.",
       content: { "application/json": { schema: zod.zError } },
@@ -771,7 +842,7 @@ export const receiveWebhook = createRoute({
     },
     404: {
       description:
-        "The same answer for an unknown or revoked token, a token of the other vendor, an\nunknown vendor and a deleted connection. Nothing is written.\n",
+        "The same answer for an unknown or revoked token, a token of the other vendor, an\nunknown vendor, a deleted connection, and a token whose header secret is missing or\nwrong. Nothing is written.\n",
       content: { "application/json": { schema: zod.zError } },
     },
     408: {
@@ -781,6 +852,11 @@ export const receiveWebhook = createRoute({
     },
     413: {
       description: "The body is larger than 256 KiB.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
       content: { "application/json": { schema: zod.zError } },
     },
     500: {
@@ -809,6 +885,11 @@ export const listConnectorTypes = createRoute({
     },
     401: {
       description: "The bearer token is missing or invalid, or names no valid tenant.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
       content: { "application/json": { schema: zod.zError } },
     },
     500: {

@@ -44,7 +44,8 @@ export interface paths {
          *     and counts against no limit. Each check costs the tenant vendor quota, so a connection may
          *     be tested a limited number of times a minute (10 by default), and a tenant a limited number
          *     of times over all its connections, deleted and re-created ones included (30 by default);
-         *     past either the answer is 429 with `Retry-After`.
+         *     past either the answer is 429 with `Retry-After`. The tenant's live tests together are
+         *     limited per minute as well (the `live-tests` class of the rate limits).
          */
         post: operations["testAggregatorConnection"];
         delete?: never;
@@ -257,6 +258,11 @@ export interface paths {
          *     With an `Idempotency-Key`, a repeat of the mint within 24 hours answers the same token
          *     again (the kept answer is sealed with the service's key ring, never stored in the clear),
          *     so a client that lost the first answer does not leave a token it never saw.
+         *     With `withHeaderSecret: true` the token also gets a second factor: a random secret that
+         *     every delivery must carry in a header, so that a leaked URL alone is not enough. The answer
+         *     names the header and its value, shown this once too (only the secret's SHA-256 is kept):
+         *     Pluggy sends it as the custom header given to `POST /webhooks` (`headers`), Belvo as the
+         *     `Authorization` value of its webhook settings.
          */
         post: operations["mintWebhookToken"];
         delete?: never;
@@ -305,6 +311,10 @@ export interface paths {
         /**
          * Receive an aggregator webhook
          * @description Where the aggregator delivers its webhooks; no bearer token, the path's token is the key.
+         *     A token minted with a header secret also needs that header (Pluggy
+         *     `X-Matcher-Webhook-Secret`, Belvo `Authorization`) with its exact value; without it the
+         *     answer is the same 404 as an unknown token. Each token may take a limited number of
+         *     deliveries a minute (the operator's setting): past it, 429 with `Retry-After`.
          *     The event is recorded (de-duplicated by Pluggy `eventId` or Belvo `webhook_id`) and a pull
          *     queued or merged into the connection's queued pull, in one database transaction, before the
          *     202. The pull never runs inside the request.
@@ -663,6 +673,11 @@ export interface components {
             vendor: components["schemas"]["Vendor"];
             /** @description The `configName` of the connection the token is bound to. */
             connection_config_name: string;
+            /**
+             * @description Also require a header secret on every delivery (the answer's `header`). Deliveries
+             *     without its exact value answer 404, like an unknown token. False when left out.
+             */
+            withHeaderSecret?: boolean;
         };
         /**
          * @example {
@@ -670,7 +685,11 @@ export interface components {
          *       "token": "mwh_q3J8v0yZr1Xb6m0kP2wT9sV5uN4cA7eH1gL3iO8dF2s",
          *       "webhookUrl": "https://api.matcher.example.com/v1/discovery/webhooks/pluggy/mwh_q3J8v0yZr1Xb6m0kP2wT9sV5uN4cA7eH1gL3iO8dF2s",
          *       "vendor": "pluggy",
-         *       "createdAt": "2026-11-28T12:00:00.000Z"
+         *       "createdAt": "2026-11-28T12:00:00.000Z",
+         *       "header": {
+         *         "name": "X-Matcher-Webhook-Secret",
+         *         "value": "mwhs_Zk2u8Qm1T0aP9xV4cR7bN3eW6yH5sL2dJ8gF1kA0oI4"
+         *       }
          *     }
          */
         MintedWebhookToken: {
@@ -689,6 +708,24 @@ export interface components {
             vendor: components["schemas"]["Vendor"];
             /** Format: date-time */
             createdAt: string;
+            header?: components["schemas"]["WebhookHeaderSecret"];
+        };
+        /**
+         * @description The header every delivery to the token must carry, shown this once (only the secret's
+         *     SHA-256 is kept). Present only when the mint asked for it (`withHeaderSecret`).
+         */
+        WebhookHeaderSecret: {
+            /**
+             * @description The header's name: `X-Matcher-Webhook-Secret` for Pluggy (give it in `headers` when
+             *     creating the webhook), `Authorization` for Belvo (its webhook settings' Authorization
+             *     value).
+             */
+            name: string;
+            /**
+             * @description The header's exact value: the secret (`mwhs_` and 43 base64url characters), after
+             *     `Bearer ` for Belvo's `Authorization`.
+             */
+            value: string;
         };
         /** @description A live token's metadata; never the token or its hash. */
         WebhookToken: {
@@ -699,6 +736,8 @@ export interface components {
             connectionId: string;
             /** @description The connection's config name now. */
             configName: string;
+            /** @description Whether deliveries must carry the header secret given when it was minted. */
+            withHeaderSecret: boolean;
             /** Format: date-time */
             createdAt: string;
             /**
@@ -1095,10 +1134,16 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Too many requests of this kind; try again after `Retry-After` seconds. */
+        /**
+         * @description Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of
+         *     operation, or the webhook token's, is used up for this minute, or (live tests) this
+         *     connection was tested too often. Try again after `Retry-After` seconds.
+         */
         TooManyRequests: {
             headers: {
                 "Retry-After": components["headers"]["RetryAfter"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                RateLimit: components["headers"]["RateLimit"];
                 [name: string]: unknown;
             };
             content: {
@@ -1195,6 +1240,19 @@ export interface components {
         IdempotencyReplayed: "true";
         /** @description Seconds to wait before trying again. */
         RetryAfter: number;
+        /**
+         * @description The quota that this request counts against (draft-ietf-httpapi-ratelimit-headers): the
+         *     class's name, `q` requests per window of `w` seconds. The quota is the caller's tenant's,
+         *     per class of operation (`reads`, `writes`, `live-tests`, `pulls`); on the webhook receiver
+         *     it is the token's (`webhook`). Present on every answer after authentication, unless the
+         *     operator turned that class's limit off.
+         */
+        RateLimitPolicy: string;
+        /**
+         * @description What is left of that quota (draft-ietf-httpapi-ratelimit-headers): `r` requests remain
+         *     until the window ends in `t` seconds. At `r=0` the next request is a 429 until then.
+         */
+        RateLimit: string;
     };
     pathItems: never;
 }
@@ -1217,6 +1275,8 @@ export interface operations {
             /** @description One page of connections. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1225,6 +1285,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1263,6 +1324,8 @@ export interface operations {
             201: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1275,6 +1338,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1313,6 +1377,8 @@ export interface operations {
             200: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1349,6 +1415,8 @@ export interface operations {
             /** @description The connection descriptor. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1357,6 +1425,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1401,6 +1470,8 @@ export interface operations {
             200: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1414,6 +1485,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1454,6 +1526,8 @@ export interface operations {
             204: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1463,6 +1537,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["IdempotencyKeyInUse"];
             422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1490,6 +1565,8 @@ export interface operations {
             /** @description One page of pulls. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1499,6 +1576,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1539,6 +1617,8 @@ export interface operations {
             202: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1552,6 +1632,7 @@ export interface operations {
             409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1581,6 +1662,8 @@ export interface operations {
             /** @description One page of transactions. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1590,6 +1673,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1613,6 +1697,8 @@ export interface operations {
             /** @description One page of changes, oldest first. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1621,6 +1707,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1640,6 +1727,8 @@ export interface operations {
             /** @description The pull. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1648,6 +1737,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["PullNotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1685,6 +1775,8 @@ export interface operations {
             202: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1714,6 +1806,7 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1735,6 +1828,8 @@ export interface operations {
             /** @description One page of token metadata. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1743,6 +1838,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1783,6 +1879,8 @@ export interface operations {
                     "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
                     /** @description `no-store`: no cache on the way may keep the token. */
                     "Cache-Control"?: "no-store";
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1796,6 +1894,7 @@ export interface operations {
             409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1833,6 +1932,8 @@ export interface operations {
             204: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["IdempotencyReplayed"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1842,6 +1943,7 @@ export interface operations {
             404: components["responses"]["WebhookTokenNotFound"];
             409: components["responses"]["IdempotencyKeyInUse"];
             422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1867,6 +1969,8 @@ export interface operations {
             /** @description Recorded (or recognized as a duplicate, or ignored). */
             202: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1884,7 +1988,8 @@ export interface operations {
             };
             /**
              * @description The same answer for an unknown or revoked token, a token of the other vendor, an
-             *     unknown vendor and a deleted connection. Nothing is written.
+             *     unknown vendor, a deleted connection, and a token whose header secret is missing or
+             *     wrong. Nothing is written.
              */
             404: {
                 headers: {
@@ -1904,6 +2009,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1920,6 +2026,8 @@ export interface operations {
             /** @description The registered, non-aggregator connector types, sorted by type. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1927,6 +2035,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };

@@ -15,10 +15,13 @@ import { deadline } from "./http/deadline.ts";
 import { errorHandler, notFoundHandler } from "./http/errors.ts";
 import type { RequestLimits } from "./http/limits.ts";
 import { requestLog } from "./http/request_log.ts";
+import { type RouteClass, routeClass } from "./http/route_classes.ts";
+import { tenantLimits } from "./http/tenant_limits.ts";
 import { jsonBodies, validationHook } from "./http/validation.ts";
 import { idempotencyKeys } from "./idempotency/idempotency.handlers.ts";
 import type { IdempotencyDeps } from "./idempotency/idempotency.service.ts";
 import type { Logger } from "./lib/logger.ts";
+import type { TenantQuota } from "./lib/tenant_quota.ts";
 import { httpMetrics } from "./metrics/http_metrics.ts";
 import { type MetricsRouteDeps, metricsRoutes } from "./metrics/metrics.handlers.ts";
 import type { MetricsRegistry } from "./metrics/registry.ts";
@@ -52,6 +55,8 @@ export type AppDeps =
     observeWebhook: WebhookObserver;
     idempotency: IdempotencyDeps;
     requestLimits: RequestLimits;
+    /** Each tenant's requests a minute by route class. */
+    quota: TenantQuota<RouteClass>;
   };
 
 /** An operation needs the tenant's JWT exactly when openapi.yaml's security says so. */
@@ -70,10 +75,11 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   // nosniff, frame and referrer policies and the like on every answer. No Content-Security-Policy:
   // JSON needs none, and an HTML page sets its own, which this never overwrites.
   app.use("*", secureHeaders({ xFrameOptions: "DENY", overwrite: false }));
-  // Registered before the handlers, for exactly the operations the spec secures with a JWT;
-  // their JSON bodies are checked once the caller is known, the deadline bounds the rest, and
-  // writes run once per Idempotency-Key (inside the deadline, so that a late write still records
-  // its answer under its key rather than freeing it for a second run).
+  // Registered before the handlers, for exactly the operations the spec secures with a JWT: the
+  // tenant's limit of the operation's class is counted once the caller is known, its JSON body is
+  // checked after that, the deadline bounds the rest, and a write runs once per Idempotency-Key
+  // (inside the deadline, so that a late write still records its answer under its key rather
+  // than freeing it for a second run).
   const limits = deps.requestLimits;
   for (const route of Object.values(operations)) {
     if (needsBearer(route.security)) {
@@ -83,10 +89,12 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       const waitMs = route.operationId === "testAggregatorConnection"
         ? limits.liveTestWaitMs
         : limits.waitMs;
+      const quota = tenantLimits(deps.quota, routeClass(route));
       app.on(
         method,
         honoPath(route.path),
         requireTenant(deps.verifyTenant),
+        ...quota,
         jsonBodies({ ...body, bodyless }),
         deadline(waitMs),
       );

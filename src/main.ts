@@ -71,6 +71,7 @@ function shutdown(): Promise<never> {
   stopping ??= (async () => {
     try {
       await server.shutdown();
+      await service.closeLimits(); // what this replica counted reaches the others
       await service.pool.stop(); // running pulls stop before their next page and are handed back
       await service.relay?.stop(); // what it has not published waits in the outbox
       kv.close();

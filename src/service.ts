@@ -20,6 +20,7 @@ import { createIdempotency, takeoverBound } from "./idempotency/idempotency.serv
 import type { Logger } from "./lib/logger.ts";
 import type { Semaphore } from "./lib/semaphore.ts";
 import { createRateLimiter } from "./lib/rate_limit.ts";
+import { createTenantQuota } from "./lib/tenant_quota.ts";
 import { processMetrics } from "./metrics/process_metrics.ts";
 import { pullMetrics } from "./metrics/pull_metrics.ts";
 import { skippedTransactionMetrics } from "./metrics/skipped_transaction_metrics.ts";
@@ -32,6 +33,7 @@ import { sweepPulls } from "./pulls/sweep.ts";
 import { type Aggregators, createAggregators } from "./vendors/clients.ts";
 import { createVendorHttp } from "./vendors/vendor_http.ts";
 import { createTokenCache } from "./webhooks/token_cache.ts";
+import { createTokenLimits } from "./webhooks/token_limits.ts";
 import { createWebhookIntake } from "./webhooks/webhooks.service.ts";
 
 /** The settings the service runs by: the parsed configuration, less where it stores and listens. */
@@ -43,6 +45,7 @@ export type ServiceSettings = Pick<
   | "vendorHttp"
   | "connectionTestsPerMinute"
   | "connectionTestsPerTenantPerMinute"
+  | "rateLimits"
   | "metricsToken"
   | "publicUrl"
   | "pulls"
@@ -91,6 +94,8 @@ export interface Service {
   newPool(options?: PoolOptions): PullPool;
   /** The outbox relay when events are on (MATCHER_AMQP_URL); started by the caller. */
   relay?: Relay;
+  /** Sends the webhook limits' counts to KV and stops their background work (a graceful stop). */
+  closeLimits(): Promise<void>;
 }
 
 export async function createService(parts: ServiceParts): Promise<Service> {
@@ -143,6 +148,11 @@ export async function createService(parts: ServiceParts): Promise<Service> {
     });
   const pool = newPool();
   const tokenCache = createTokenCache(kv, { ttlMs: settings.webhookTokenCacheMs, now });
+  const quota = createTenantQuota(kv, { limits: settings.rateLimits.perTenant, now, logger });
+  const perToken = settings.rateLimits.perWebhookToken;
+  const tokenLimits = perToken > 0
+    ? createTokenLimits(kv, { perMinute: perToken, now })
+    : undefined;
   const onPullQueued = () => {
     if (parts.wakeOnQueue !== false) pool.wake();
   };
@@ -176,8 +186,10 @@ export async function createService(parts: ServiceParts): Promise<Service> {
       idsPerAccount: settings.pulls.idsPerAccount,
       waitMs: settings.database.waitMs,
       maxPending: settings.database.maxPendingWebhooks,
+      limits: tokenLimits,
     }),
     observeWebhook: webhookMetrics(metrics),
+    quota,
     requestLimits: {
       bodyTimeoutMs: settings.http.bodyTimeoutMs,
       maxJsonDepth: settings.http.maxJsonDepth,
@@ -208,5 +220,9 @@ export async function createService(parts: ServiceParts): Promise<Service> {
       outbox,
       pruneEvents: outbox ? (before) => pruneSentEvents(sql, before) : undefined,
     });
-  return { app, metrics, pool, sweep, newPool, relay };
+  const closeLimits = async () => {
+    await tokenLimits?.close();
+    await quota.close();
+  };
+  return { app, metrics, pool, sweep, newPool, relay, closeLimits };
 }

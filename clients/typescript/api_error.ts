@@ -1,4 +1,5 @@
 // The error the client throws when a call it makes for the caller (such as paginate) fails.
+import { retryAfterSeconds } from "./rate_limit.ts";
 import type { components } from "./types.ts";
 
 type Envelope = components["schemas"]["Error"];
@@ -16,6 +17,8 @@ export class MatcherApiError extends Error {
   readonly code: string | undefined;
   /** The envelope's `title` (the status text), or undefined without an envelope. */
   readonly title: string | undefined;
+  /** When to try again, in seconds: a 429's (a quota used up) or a 503's `Retry-After`. */
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(response: Response, error: unknown) {
     const envelope = isEnvelope(error) ? error : undefined;
@@ -29,6 +32,7 @@ export class MatcherApiError extends Error {
     this.envelope = envelope;
     this.code = envelope?.code;
     this.title = envelope?.title;
+    this.retryAfterSeconds = retryAfterSeconds(response.headers);
   }
 }
 

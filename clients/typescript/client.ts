@@ -6,6 +6,7 @@ import type { components, paths } from "./types.ts";
 
 export type { components, operations, paths } from "./types.ts";
 export { MatcherApiError } from "./api_error.ts";
+export { type RateLimit, readRateLimit, retryAfterSeconds } from "./rate_limit.ts";
 export type {
   ListItem,
   ListPath,

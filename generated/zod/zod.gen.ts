@@ -98,7 +98,18 @@ export const zConnectorTypeList = z.object({
 
 export const zMintWebhookTokenRequest = z.object({
     vendor: zVendor,
-    connection_config_name: z.string().min(1).max(200)
+    connection_config_name: z.string().min(1).max(200),
+    withHeaderSecret: z.boolean().optional()
+});
+
+/**
+ * The header every delivery to the token must carry, shown this once (only the secret's
+ * SHA-256 is kept). Present only when the mint asked for it (`withHeaderSecret`).
+ *
+ */
+export const zWebhookHeaderSecret = z.object({
+    name: z.string(),
+    value: z.string()
 });
 
 export const zMintedWebhookToken = z.object({
@@ -106,7 +117,8 @@ export const zMintedWebhookToken = z.object({
     token: z.string(),
     webhookUrl: z.url(),
     vendor: zVendor,
-    createdAt: z.iso.datetime()
+    createdAt: z.iso.datetime(),
+    header: zWebhookHeaderSecret.optional()
 });
 
 /**
@@ -117,6 +129,7 @@ export const zWebhookToken = z.object({
     vendor: zVendor,
     connectionId: z.uuid(),
     configName: z.string(),
+    withHeaderSecret: z.boolean(),
     createdAt: z.iso.datetime(),
     lastUsedAt: z.iso.datetime().nullable()
 });

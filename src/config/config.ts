@@ -35,6 +35,8 @@ export interface Config {
   connectionTestsPerMinute: number;
   /** Live connection tests a tenant may run per minute over all its connections, re-created ones too. */
   connectionTestsPerTenantPerMinute: number;
+  /** Requests a minute, 0 for no limit: each tenant's per class of operation, each webhook token's. */
+  rateLimits: RateLimits;
   /** The bearer token /metrics requires; undefined turns /metrics off. */
   metricsToken?: string;
   /** Matcher's RabbitMQ (`amqp://` or `amqps://`); undefined turns events and their outbox off. */
@@ -74,6 +76,15 @@ export interface Config {
    * before answering 503; how many webhook deliveries may wait for the next group commit.
    */
   database: { statementTimeoutMs: number; waitMs: number; maxPendingWebhooks: number };
+}
+
+/**
+ * Per-minute limits shared by every replica; 0 turns one off. The tenant's classes are those of
+ * src/http/route_classes.ts.
+ */
+export interface RateLimits {
+  perTenant: { reads: number; writes: number; liveTests: number; pulls: number };
+  perWebhookToken: number;
 }
 
 /** Settings that development mode generates once into the data dir when they are not given. */
@@ -187,6 +198,19 @@ const settings = z.object({
   MATCHER_CONNECTION_TESTS_PER_TENANT_PER_MINUTE: whole(
     "MATCHER_CONNECTION_TESTS_PER_TENANT_PER_MINUTE",
     30,
+  ),
+  MATCHER_RATE_LIMIT_READS_PER_MINUTE: whole("MATCHER_RATE_LIMIT_READS_PER_MINUTE", 1_200, 0),
+  MATCHER_RATE_LIMIT_WRITES_PER_MINUTE: whole("MATCHER_RATE_LIMIT_WRITES_PER_MINUTE", 300, 0),
+  MATCHER_RATE_LIMIT_LIVE_TESTS_PER_MINUTE: whole(
+    "MATCHER_RATE_LIMIT_LIVE_TESTS_PER_MINUTE",
+    60,
+    0,
+  ),
+  MATCHER_RATE_LIMIT_PULLS_PER_MINUTE: whole("MATCHER_RATE_LIMIT_PULLS_PER_MINUTE", 120, 0),
+  MATCHER_WEBHOOK_RATE_PER_TOKEN_PER_MINUTE: whole(
+    "MATCHER_WEBHOOK_RATE_PER_TOKEN_PER_MINUTE",
+    600,
+    0,
   ),
   MATCHER_PULL_CONCURRENCY: whole("MATCHER_PULL_CONCURRENCY", 4),
   MATCHER_PULL_MAX_ATTEMPTS: whole("MATCHER_PULL_MAX_ATTEMPTS", 8),
@@ -326,6 +350,15 @@ function toConfig(s: Settings): Config {
     },
     connectionTestsPerMinute: s.MATCHER_CONNECTION_TESTS_PER_MINUTE,
     connectionTestsPerTenantPerMinute: s.MATCHER_CONNECTION_TESTS_PER_TENANT_PER_MINUTE,
+    rateLimits: {
+      perTenant: {
+        reads: s.MATCHER_RATE_LIMIT_READS_PER_MINUTE,
+        writes: s.MATCHER_RATE_LIMIT_WRITES_PER_MINUTE,
+        liveTests: s.MATCHER_RATE_LIMIT_LIVE_TESTS_PER_MINUTE,
+        pulls: s.MATCHER_RATE_LIMIT_PULLS_PER_MINUTE,
+      },
+      perWebhookToken: s.MATCHER_WEBHOOK_RATE_PER_TOKEN_PER_MINUTE,
+    },
     metricsToken: s.MATCHER_METRICS_TOKEN,
     amqpUrl: s.MATCHER_AMQP_URL,
     webhookTokenCacheMs: s.MATCHER_WEBHOOK_TOKEN_CACHE_MS,

@@ -9,6 +9,8 @@ export type WebhookOutcome =
   | "ignored"
   | "rejected"
   | "unknown_token"
+  | "wrong_header_secret"
+  | "rate_limited"
   | "failed";
 
 /** Records one answered delivery. */
@@ -19,7 +21,7 @@ export function webhookMetrics(registry: MetricsRegistry): WebhookObserver {
   const received = registry.counter({
     name: "matcher_webhooks_received_total",
     help:
-      "Webhook deliveries, by vendor and outcome (accepted, duplicate, ignored, rejected, unknown_token, failed).",
+      "Webhook deliveries, by vendor and outcome (accepted, duplicate, ignored, rejected, unknown_token, wrong_header_secret, rate_limited, failed).",
     labelNames: ["vendor", "outcome"],
   });
   return function observeWebhook({ vendor, outcome }) {

@@ -1,4 +1,5 @@
-// All Deno KV access for webhook tokens. Only a token's SHA-256 is stored, never the token itself.
+// All Deno KV access for webhook tokens. Only a token's SHA-256 is stored, never the token itself
+// (nor its header secret: only that secret's SHA-256).
 import { createHash } from "node:crypto";
 import type { components } from "../../generated/types.ts";
 import { commitKv } from "../db/kv.ts";
@@ -9,9 +10,13 @@ import { isUuid } from "../lib/uuid.ts";
  * WebhookToken with its tenant, without the connection's name (which can change; it is read from
  * Postgres when listing). `lastUsedAt` is to the minute.
  */
-export type WebhookTokenRecord = Omit<components["schemas"]["WebhookToken"], "configName"> & {
-  tenantId: string;
-};
+export type WebhookTokenRecord =
+  & Omit<components["schemas"]["WebhookToken"], "configName" | "withHeaderSecret">
+  & {
+    tenantId: string;
+    /** SHA-256 (hex) of the header secret every delivery must carry; absent when none. */
+    headerSecretHash?: string;
+  };
 
 /** The value under BY_TENANT: the hash is what leads from an id to the receiver's key. */
 type TenantEntry = { hash: string; record: WebhookTokenRecord };

@@ -6,6 +6,7 @@ import type { Sql } from "../db/pool.ts";
 import { afterCursor, toPage } from "../http/pagination.ts";
 import { AppError } from "../lib/app_error.ts";
 import { uuidV7 } from "../lib/uuid_v7.ts";
+import { hashHeaderSecret, headerToConfigure, newHeaderSecret } from "./header_secret.ts";
 import type { TokenCache } from "./token_cache.ts";
 import * as store from "./tokens.repository.ts";
 
@@ -24,7 +25,10 @@ function tokenNotFound(): AppError {
   return new AppError("webhook_token_not_found", "No such webhook token.");
 }
 
-/** Mints a token for the live connection `(vendor, connection_config_name)`; 404 when none. */
+/**
+ * Mints a token for the live connection `(vendor, connection_config_name)`; 404 when none. With
+ * `withHeaderSecret`, the token also gets a header secret, shown with it this once.
+ */
 export async function mintToken(
   deps: TokenDeps,
   tenantId: string,
@@ -44,6 +48,8 @@ export async function mintToken(
     createdAt: new Date(nowMs).toISOString(),
     lastUsedAt: null,
   };
+  const secret = body.withHeaderSecret ? newHeaderSecret() : undefined;
+  if (secret) record.headerSecretHash = hashHeaderSecret(secret);
   const token = store.newTokenValue();
   await store.storeToken(deps.kv, record, store.hashToken(token));
   return {
@@ -52,6 +58,7 @@ export async function mintToken(
     webhookUrl: `${deps.publicUrl}/v1/discovery/webhooks/${record.vendor}/${token}`,
     vendor: record.vendor,
     createdAt: record.createdAt,
+    ...(secret ? { header: headerToConfigure(record.vendor, secret) } : {}),
   };
 }
 
@@ -76,6 +83,7 @@ export async function listTokens(
       vendor: row.vendor,
       connectionId: row.connectionId,
       configName,
+      withHeaderSecret: row.headerSecretHash !== undefined,
       createdAt: row.createdAt.toISOString(),
       lastUsedAt: row.lastUsedAt,
     };

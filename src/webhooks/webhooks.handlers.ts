@@ -3,11 +3,13 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import * as routes from "../../generated/routes.ts";
 import type { AppEnv } from "../http/env.ts";
 import type { RequestLimits } from "../http/limits.ts";
+import { rateLimitFields } from "../http/rate_limit_fields.ts";
 import { readJsonCapped } from "../http/read_body.ts";
 import { AppError } from "../lib/app_error.ts";
 import type { WebhookObserver, WebhookOutcome } from "../metrics/webhook_metrics.ts";
 import { isVendor } from "../vendors/vendors.ts";
-import type { WebhookIntake } from "./webhooks.service.ts";
+import { TOKEN_WINDOW_MS } from "./token_limits.ts";
+import { HeaderSecretRefused, type WebhookIntake } from "./webhooks.service.ts";
 
 /** Largest webhook body accepted; vendors' payloads are a few KiB. */
 export const MAX_WEBHOOK_BYTES = 256 * 1024;
@@ -21,10 +23,15 @@ export interface WebhookHandlerDeps {
   requestLimits: RequestLimits;
 }
 
-/** How a failed delivery is counted: a refused token, a refused body, or our own failure. */
+/**
+ * How a failed delivery is counted: a refused token or header secret, the token's limit, a refused
+ * body, or our own failure.
+ */
 function failedOutcome(err: unknown): WebhookOutcome {
   if (!(err instanceof AppError)) return "failed";
+  if (err instanceof HeaderSecretRefused) return "wrong_header_secret";
   if (err.kind === "no_such_route") return "unknown_token";
+  if (err.kind === "too_many_requests") return "rate_limited";
   const refusedBody = ["invalid_webhook", "unreadable_body", "body_too_large", "body_timeout"];
   return refusedBody.includes(err.kind) ? "rejected" : "failed";
 }
@@ -42,7 +49,27 @@ export function webhookRoutes(app: OpenAPIHono<AppEnv>, deps: WebhookHandlerDeps
     const { vendor, token: value } = c.req.param();
     let outcome: WebhookOutcome = "failed";
     try {
-      const token = await deps.webhooks.findToken(vendor, value);
+      const token = await deps.webhooks.findToken(vendor, value, (name) => c.req.header(name));
+      // After the header secret: a leaked URL alone must not use up the vendor's quota.
+      const allowance = await deps.webhooks.admit(token);
+      if (allowance) {
+        const fields = rateLimitFields("webhook", allowance, TOKEN_WINDOW_MS / 1000);
+        for (const [field, fieldValue] of Object.entries(fields)) c.header(field, fieldValue);
+        if (!allowance.allowed) {
+          c.set("log", {
+            msg: "webhook refused",
+            vendor,
+            tokenId: token.id,
+            outcome: "rate_limited",
+          });
+          throw new AppError(
+            "too_many_requests",
+            "Too many deliveries to this webhook token this minute; try again after Retry-After " +
+              "seconds.",
+            { retryAfterSeconds: allowance.resetSeconds },
+          );
+        }
+      }
       const body = await readJsonCapped(c.req.raw, bodyLimits);
       const receipt = await deps.webhooks.record(token, body);
       outcome = receipt.status;
@@ -57,6 +84,9 @@ export function webhookRoutes(app: OpenAPIHono<AppEnv>, deps: WebhookHandlerDeps
       return c.json(receipt, 202);
     } catch (err) {
       outcome = failedOutcome(err);
+      if (err instanceof HeaderSecretRefused) {
+        c.set("log", { msg: "webhook refused", vendor, tokenId: err.tokenId, outcome });
+      }
       throw err;
     } finally {
       // Only the vendors' own names become labels: a path segment could be anything.

@@ -1,12 +1,16 @@
-// Webhook receipt rules: the token names a live connection of that vendor, the body is that
-// vendor's event, and concurrent deliveries are recorded together (group commit).
+// Webhook receipt rules: the token names a live connection of that vendor (with its header secret
+// when it has one), within its deliveries a minute, the body is that vendor's event, and
+// concurrent deliveries are recorded together (group commit).
 import type { components } from "../../generated/types.ts";
 import { isUnavailable } from "../db/errors.ts";
 import type { Sql } from "../db/pool.ts";
 import { AppError } from "../lib/app_error.ts";
 import { groupCommit } from "../lib/group_commit.ts";
+import type { Allowance } from "../lib/window_counters.ts";
 import { isVendor, type Vendor } from "../vendors/vendors.ts";
+import { headerSecretMatches, SECRET_HEADER } from "./header_secret.ts";
 import type { TokenCache } from "./token_cache.ts";
+import type { TokenLimits } from "./token_limits.ts";
 import type { WebhookTokenRecord } from "./tokens.repository.ts";
 import { readWebhook } from "./vendor_events.ts";
 import { recordWebhooks, type WebhookDelivery } from "./webhook_events.repository.ts";
@@ -33,6 +37,8 @@ export interface WebhookDeps {
   webhookPullDelayMs: number;
   /** Ids to fetch again one account of a queued pull may hold before it is walked whole. */
   idsPerAccount: number;
+  /** Each token's deliveries a minute; undefined when the operator turned the limit off. */
+  limits?: TokenLimits;
   /**
    * How long a delivery waits for its event to be recorded, and how many may wait at once: past
    * either, 503 with Retry-After (the vendor delivers again), not a request that hangs for as long
@@ -50,9 +56,21 @@ function notRecorded(why: "full" | "late"): AppError {
   return new AppError("unavailable", message, { retryAfterSeconds: 5 });
 }
 
+/** A delivery's request header by name. */
+export type HeaderReader = (name: string) => string | undefined;
+
 export interface WebhookIntake {
-  /** The live token `token` of `vendor`; the one 404 for anything else. */
-  findToken(vendor: string, token: string): Promise<WebhookTokenRecord & { vendor: Vendor }>;
+  /**
+   * The live token `token` of `vendor`, when the delivery carries its header secret (if it has
+   * one); the one 404 for anything else.
+   */
+  findToken(
+    vendor: string,
+    token: string,
+    header: HeaderReader,
+  ): Promise<WebhookTokenRecord & { vendor: Vendor }>;
+  /** Takes one delivery from the token's quota; undefined when deliveries are not limited. */
+  admit(token: WebhookTokenRecord): Promise<Allowance | undefined>;
   /** Records the delivery's body for the token's connection; the receipt once it is durable. */
   record(token: WebhookTokenRecord, body: unknown): Promise<WebhookReceipt>;
 }
@@ -60,6 +78,16 @@ export interface WebhookIntake {
 /** One answer for every delivery that names no live token of that vendor: nothing to learn. */
 function unknownToken(): AppError {
   return new AppError("no_such_route", "No such route.");
+}
+
+/**
+ * A live token's delivery without its header secret: the same answer as an unknown token, so
+ * that the URL alone tells nothing, but counted and logged apart (by the token's id).
+ */
+export class HeaderSecretRefused extends AppError {
+  constructor(readonly tokenId: string) {
+    super("no_such_route", "No such route.");
+  }
 }
 
 /** How many transaction ids an event announces. */
@@ -101,11 +129,21 @@ export function createWebhookIntake(deps: WebhookDeps): WebhookIntake {
   }
 
   return {
-    async findToken(vendor, token) {
+    async findToken(vendor, token, header) {
       if (!isVendor(vendor)) throw unknownToken();
       const known = await deps.tokens.find(token);
       if (!known || known.vendor !== vendor) throw unknownToken();
+      const secretHash = known.headerSecretHash;
+      if (
+        secretHash !== undefined && !headerSecretMatches(header(SECRET_HEADER[vendor]), secretHash)
+      ) {
+        throw new HeaderSecretRefused(known.id);
+      }
       return known;
+    },
+
+    admit(token) {
+      return deps.limits ? deps.limits.take(token.id) : Promise.resolve(undefined);
     },
 
     async record(token, body) {

@@ -4,7 +4,14 @@ import { type FakeBelvo, startFakeBelvo } from "../fakes/belvo.ts";
 import { type FakePluggy, startFakePluggy } from "../fakes/pluggy.ts";
 import type { Json } from "../support/vendor_calls.ts";
 import { type Harness, newTenant, startHarness } from "../support/harness.ts";
-import { databaseTexts, encodings, hashForms, hits, kvText } from "../support/leaks.ts";
+import {
+  databaseTexts,
+  encodings,
+  hashForms,
+  headerSecretForms,
+  hits,
+  kvText,
+} from "../support/leaks.ts";
 
 const API = "/v1/discovery";
 const CONNECTIONS = `${API}/aggregator-connections`;
@@ -355,6 +362,114 @@ Deno.test("canary credentials and webhook tokens never surface anywhere but the 
     none("a log line carries a secret", hits(logs, [...credentialsAt, ...tokenForms, ...hashes]));
     none("the database holds a secret", hits(rows, [...credentialsAt, ...tokenForms, ...hashes]));
     assert.ok(r.answers.length > 80, `the suite drove the API (${r.answers.length} answers)`);
+  } finally {
+    await h.close();
+    await pluggy.close();
+    await belvo.close();
+  }
+});
+
+Deno.test("a webhook header secret surfaces only in the mint answer, and KV keeps only its hash", async () => {
+  const { creds, pluggy, belvo, h, metricsToken } = await setup();
+  const tenant = newTenant();
+  const r = recorder(h, tenant);
+  try {
+    const refs = { pluggy: pluggy.items[0].id, belvo: belvo.links[0].id };
+    const fakes = { pluggy, belvo };
+    const headers: Array<{ vendor: "pluggy" | "belvo"; name: string; value: string }> = [];
+    const urls: Record<string, string> = {};
+    for (const vendor of ["pluggy", "belvo"] as const) {
+      const created = await r.call(CONNECTIONS, {
+        method: "POST",
+        json: {
+          vendor,
+          configName: `${vendor}-canary`,
+          baseUrl: fakes[vendor].url,
+          accountRef: refs[vendor],
+          ...creds[vendor][0],
+        },
+      });
+      assert.equal(created.status, 201, created.text);
+      const minted = await r.call(`${API}/webhooks/tokens`, {
+        method: "POST",
+        json: { vendor, connection_config_name: `${vendor}-canary`, withHeaderSecret: true },
+      }, true);
+      assert.equal(minted.status, 201);
+      headers.push({ vendor, ...minted.body.header });
+      urls[vendor] = minted.body.webhookUrl;
+      const refused = await r.call(`${API}/webhooks/tokens`, {
+        method: "POST",
+        json: { vendor, connection_config_name: "nope", withHeaderSecret: true },
+      });
+      assert.equal(refused.status, 404);
+    }
+    const secrets = headers.map((x) => x.value.replace(/^Bearer /, ""));
+    const secretForms = headers.flatMap((x) => headerSecretForms(x.value));
+    const hashes = (await Promise.all(secrets.map(hashForms))).flat();
+
+    const payloads = {
+      pluggy: () => pluggy.webhooks.itemError({ itemId: refs.pluggy }),
+      belvo: () => belvo.webhooks.newTransactionsAvailable({ linkId: refs.belvo, count: 1 }),
+    };
+    const send = async (
+      vendor: "pluggy" | "belvo",
+      extra: Record<string, string>,
+      body?: string,
+    ) => {
+      const res = await fetch(urls[vendor], {
+        method: "POST",
+        headers: { "Content-Type": "application/json", ...extra },
+        body: body ?? JSON.stringify(payloads[vendor]()),
+      });
+      return (await r.record(`webhook ${vendor}`, res)).status;
+    };
+    for (const { vendor, name, value } of headers) {
+      assert.equal(await send(vendor, { [name]: value }), 202);
+      assert.equal(await send(vendor, {}), 404);
+      assert.equal(await send(vendor, { [name]: `${value}x` }), 404);
+      // The secret under the other vendor's header name.
+      const other = name === "Authorization" ? "X-Matcher-Webhook-Secret" : "Authorization";
+      assert.equal(await send(vendor, { [other]: value }), 404);
+      // A broken body with the right header: refused once the secret was checked.
+      assert.equal(await send(vendor, { [name]: value }, "{not json"), 400);
+    }
+    const metrics = await r.record(
+      "metrics",
+      await fetch(`${h.baseUrl}/metrics`, { headers: { Authorization: `Bearer ${metricsToken}` } }),
+    );
+    assert.match(metrics.text, /outcome="wrong_header_secret"/);
+
+    const live = await kvText(h.kv);
+    for (const secret of secrets) {
+      assert.ok(live.includes((await hashForms(secret))[0]), "KV holds each secret's hash");
+    }
+    const list = await r.call(`${API}/webhooks/tokens?limit=200`);
+    assert.equal(list.body.items.length, 2);
+    for (const item of list.body.items) {
+      assert.equal(item.withHeaderSecret, true);
+      const revoked = await r.call(`${API}/webhooks/tokens/${item.id}`, { method: "DELETE" });
+      assert.equal(revoked.status, 204);
+    }
+    const afterRevoke = await kvText(h.kv);
+
+    const notMinted = r.answers.filter((a) => !a.minted);
+    const logs = h.logs.map((line, i) => ({ label: `log line ${i}`, text: line }));
+    const rows = await databaseTexts(h.sql);
+    assert.ok(r.answers.some((a) => a.minted && a.text.includes(secrets[1])), "the mint shows it");
+    assert.ok(h.logs.some((l) => l.includes('"outcome":"wrong_header_secret"')), "refusals logged");
+    assert.ok(rows.some((t) => t.text.includes("belvo-canary")), "the rows were read");
+
+    const none = (what: string, found: string[]) =>
+      assert.deepEqual(found, [], `${what}: ${found.slice(0, 5).join("; ")}`);
+    const everyForm = [...secretForms, ...hashes];
+    none("a response carries a header secret or its hash", hits(notMinted, everyForm));
+    none("a log line carries a header secret or its hash", hits(logs, everyForm));
+    none("the database holds a header secret or its hash", hits(rows, everyForm));
+    none("KV holds a header secret", hits([{ label: "KV", text: live }], secretForms));
+    none(
+      "KV keeps a revoked token's secret hash",
+      hits([{ label: "KV", text: afterRevoke }], hashes),
+    );
   } finally {
     await h.close();
     await pluggy.close();

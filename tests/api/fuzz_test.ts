@@ -15,6 +15,8 @@ import { mulberry32 } from "../support/fuzz_values.ts";
 const SEED = Number(Deno.env.get("FUZZ_SEED") ?? Math.floor(Math.random() * 2 ** 31));
 const REQUESTS = Number(Deno.env.get("FUZZ_REQUESTS") ?? 5_200);
 const CONCURRENCY = 8;
+/** Every this many turns of an operation, its request goes to the replica whose limits are 1. */
+const THROTTLED_EVERY = 10;
 
 async function send(baseUrl: string, request: FuzzRequest): Promise<Answer> {
   const bytes = request.body === undefined ? undefined : new TextEncoder().encode(request.body);
@@ -51,7 +53,7 @@ Deno.test("fuzz: every answer to a generated request is one openapi.yaml declare
   const spec = await loadSpec();
   const ops = operations(spec);
   const check = createAnswerChecker(spec);
-  const { w, state, close } = await seedFuzzState(`metrics-${crypto.randomUUID()}`);
+  const { w, state, throttled, close } = await seedFuzzState(`metrics-${crypto.randomUUID()}`);
   try {
     const r = mulberry32(SEED);
     const make = withIdempotencyKeys(
@@ -66,19 +68,32 @@ Deno.test("fuzz: every answer to a generated request is one openapi.yaml declare
       Array(op.operationId === "receiveWebhook" ? 4 : op.body ? 2 : 1).fill(op)
     );
     const requests = Array.from({ length: REQUESTS }, (_, i) => make(turns[i % turns.length]));
+    const round = (i: number) => Math.floor(i / turns.length);
+    const baseUrl = (i: number) =>
+      round(i) % THROTTLED_EVERY === THROTTLED_EVERY - 1 ? throttled.baseUrl : w.h.baseUrl;
     const failures: string[] = [];
     const statuses = new Map<string, Set<number>>(ops.map((op) => [op.operationId, new Set()]));
+    /** What deliveries to tokens with a header secret answered, with and without it. */
+    const secretAnswers = new Set<string>();
     let next = 0;
     /** Sends one request and checks its answer; undefined when it got none. */
-    const exchange = async (request: FuzzRequest, extra?: (answer: Answer) => string[]) => {
+    const exchange = async (
+      base: string,
+      request: FuzzRequest,
+      extra?: (answer: Answer) => string[],
+    ) => {
       let answer: Answer | undefined;
       let problems: string[];
       try {
-        answer = await send(w.h.baseUrl, request);
+        answer = await send(base, request);
         problems = [...check(request.op, answer), ...(extra?.(answer) ?? [])];
         if (request.badAuth && answer.status !== 401) {
           problems.push(`a broken bearer token answered ${answer.status}, not 401`);
         }
+        if (request.headerSecret === "wrong" && answer.status !== 404) {
+          problems.push(`a missing or wrong header secret answered ${answer.status}, not 404`);
+        }
+        if (request.headerSecret) secretAnswers.add(`${request.headerSecret} ${answer.status}`);
         statuses.get(request.op.operationId)!.add(answer.status);
       } catch (err) {
         problems = [`the request failed: ${String(err).slice(0, 300)}`];
@@ -88,12 +103,16 @@ Deno.test("fuzz: every answer to a generated request is one openapi.yaml declare
     };
     const worker = async () => {
       while (next < requests.length) {
-        const request = requests[next++];
-        const first = await exchange(request);
-        for (const follower of (first && request.followers) ?? []) {
+        const i = next++;
+        const request = requests[i];
+        const base = baseUrl(i);
+        const first = await exchange(base, request);
+        // Idempotency-Key repeats go to the unthrottled app only: a 429 is never kept for them.
+        const followers = first && base === w.h.baseUrl ? request.followers ?? [] : [];
+        for (const follower of followers) {
           await follower.before?.();
           try {
-            await exchange(follower.request, (answer) => follower.check(first!, answer));
+            await exchange(base, follower.request, (answer) => follower.check(first!, answer));
           } finally {
             await follower.after?.();
           }
@@ -112,6 +131,8 @@ Deno.test("fuzz: every answer to a generated request is one openapi.yaml declare
       `FUZZ_SEED=${SEED}: ${failures.length} answers broke the contract; the first:\n` +
         failures.slice(0, 8).join("\n"),
     );
+    assert.ok(secretAnswers.has("right 202"), "a delivery with its header secret was accepted");
+    assert.ok(secretAnswers.has("wrong 404"), "deliveries without it were refused");
     // The generator reaches past validation: every operation succeeded, and gave every 4xx the
     // spec declares for it, but the 404s of /metrics and of the development sign-in (only when
     // they are off) and 408 (a body that stalls past its timeout: tests/http/slow_body_test.ts).

@@ -4,8 +4,10 @@ import assert from "node:assert/strict";
 import {
   type components,
   createMatcherClient,
+  MatcherApiError,
   type MatcherClient,
   type MatcherError,
+  readRateLimit,
 } from "../../clients/typescript/client.ts";
 import { unsealCredential } from "../../src/connections/credential.ts";
 import { createKeyRing } from "../../src/crypto/seal.ts";
@@ -271,6 +273,60 @@ Deno.test("a token is minted once, listed without its value, and revoked with 20
     assert.equal(unbound.response.status, 404);
     assert.equal(unbound.error?.code, "MTCH-2404");
   });
+});
+
+Deno.test("a token minted with a header secret answers the typed header to configure, once", async () => {
+  await withClient(async ({ client }) => {
+    await create(client, pluggy());
+    const minted = await client.POST(TOKENS, {
+      body: { vendor: "pluggy", connection_config_name: "pluggy-main", withHeaderSecret: true },
+    });
+    assert.equal(minted.response.status, 201);
+    expectType<
+      Equals<NonNullable<typeof minted.data>["header"], Schemas["WebhookHeaderSecret"] | undefined>
+    >(true);
+    assert.equal(minted.data?.header?.name, "X-Matcher-Webhook-Secret");
+    assert.match(minted.data?.header?.value ?? "", /^mwhs_[\w-]{43}$/);
+    const plain = await client.POST(TOKENS, {
+      body: { vendor: "pluggy", connection_config_name: "pluggy-main" },
+    });
+    assert.equal(plain.data?.header, undefined);
+    const list = await client.GET(TOKENS);
+    assert.deepEqual(list.data?.items.map((t) => t.withHeaderSecret), [false, true]);
+    assert.ok(!JSON.stringify(list.data).includes(minted.data!.header!.value));
+  });
+});
+
+Deno.test("readRateLimit reads the tenant's quota off each answer, and a 429 carries Retry-After", async () => {
+  await withClient(async ({ client }) => {
+    const first = await client.GET(CONNECTIONS);
+    assert.equal(first.response.status, 200);
+    const limit = readRateLimit(first.response.headers);
+    assert.ok(limit);
+    assert.equal(limit.policy, "reads");
+    assert.equal(limit.limit, 2);
+    assert.equal(limit.windowSeconds, 60);
+    assert.equal(limit.remaining, 1);
+    assert.ok(limit.resetSeconds >= 1 && limit.resetSeconds <= 60);
+    await client.GET(CONNECTIONS);
+    const refused = await client.GET(CONNECTIONS);
+    assert.equal(refused.response.status, 429);
+    assert.equal(refused.error?.code, "MTCH-1429");
+    assert.equal(readRateLimit(refused.response.headers)?.remaining, 0);
+    // A list walked with paginate stops with the refusal, and says when to try again.
+    const walk = async () => {
+      for await (const _ of client.paginate(CONNECTIONS)) { /* nothing listed */ }
+    };
+    const error = await walk().then(() => undefined, (e) => e);
+    assert.ok(error instanceof MatcherApiError);
+    assert.equal(error.status, 429);
+    assert.ok(error.retryAfterSeconds! >= 1 && error.retryAfterSeconds! <= 60);
+    // Writes have their own quota, and an open route announces none.
+    const created = await client.POST(CONNECTIONS, { body: pluggy() });
+    assert.equal(readRateLimit(created.response.headers)?.policy, "writes");
+    const health = await client.GET("/health");
+    assert.equal(readRateLimit(health.response.headers), undefined);
+  }, { rateLimits: { perTenant: { reads: 2, writes: 5 } } });
 });
 
 Deno.test("a webhook and a requested pull store the vendor's transactions, listed page by page", async () => {

@@ -260,11 +260,56 @@ Deno.test({
         webhookUrl = await field.inputValue();
         assert.ok(webhookUrl.startsWith(`${origin}/v1/discovery/webhooks/pluggy/mwh_`), webhookUrl);
         assert.match((await page.locator(".warning").textContent())!, /will not be shown again/);
-        await page.getByRole("button", { name: "Copy" }).click();
+        await page.getByRole("button", { name: "Copy", exact: true }).click();
         await page.getByText("Copied.").waitFor(WAIT);
         assert.equal(await page.evaluate(() => navigator.clipboard.readText()), webhookUrl);
         await shot(page, "connection", true);
         await assertLabelled(page);
+      });
+
+      await step("a token minted with a header secret shows the header once", async () => {
+        await page.getByLabel(/Also require a header secret/).check();
+        await page.getByRole("button", { name: "Mint webhook token" }).click();
+        const name = page.getByRole("textbox", { name: "Header name" });
+        await name.waitFor(WAIT);
+        assert.equal(await name.inputValue(), "X-Matcher-Webhook-Secret");
+        const value = await page.getByRole("textbox", { name: "Header value" }).inputValue();
+        assert.match(value, /^mwhs_[A-Za-z0-9_-]{43}$/);
+        const url = await page.getByRole("textbox", { name: "Webhook URL" }).inputValue();
+        assert.notEqual(url, webhookUrl);
+        assert.match((await page.locator(".warning").textContent())!, /Copy both now/);
+        await page.getByRole("button", { name: "Copy header value" }).click();
+        assert.equal(await page.evaluate(() => navigator.clipboard.readText()), value);
+        await shot(page, "connection-header-secret", true);
+        await assertLabelled(page);
+        // An event that queues no pull: with the header it is recorded, without it refused.
+        const event = JSON.stringify({
+          event: "item/error",
+          eventId: crypto.randomUUID(),
+          itemId: values.pluggy.accountRef,
+          error: { code: "INVALID_CREDENTIALS", message: "Invalid credentials" },
+        });
+        const send = (headers: Record<string, string>) =>
+          fetch(url, {
+            method: "POST",
+            headers: { "Content-Type": "application/json", ...headers },
+            body: event,
+          }).then(async (res) => (await res.body?.cancel(), res.status));
+        assert.equal(await send({}), 404);
+        assert.equal(await send({ "X-Matcher-Webhook-Secret": value }), 202);
+        // Revoked at once, so that the pages below see one token.
+        await page.getByLabel(/Also require a header secret/).uncheck();
+        const bearer = await page.evaluate(() => sessionStorage.getItem("matcher.console.token"));
+        const auth = { Authorization: `Bearer ${bearer}` };
+        const tokens = await fetch(`${origin}/v1/discovery/webhooks/tokens`, { headers: auth })
+          .then((r) => r.json());
+        const guarded = tokens.items.find((t: { withHeaderSecret: boolean }) => t.withHeaderSecret);
+        assert.ok(guarded, "the list says which token needs the header");
+        const revoked = await fetch(`${origin}/v1/discovery/webhooks/tokens/${guarded.id}`, {
+          method: "DELETE",
+          headers: auth,
+        });
+        assert.equal(revoked.status, 204);
       });
 
       await step(

@@ -1,4 +1,5 @@
-// A fake Pluggy API server: auth with real JWTs, items, accounts, both transaction listings.
+// A fake Pluggy API server: auth with real JWTs, items, accounts, both transaction listings, and
+// the webhook API with deliveries carrying each webhook's custom headers.
 import { jwtVerify, SignJWT } from "jose";
 import { type FakeServer, json, startFakeServer } from "./server.ts";
 import {
@@ -23,6 +24,10 @@ import {
 } from "./random.ts";
 import { listCursorPage, listPage, type TransactionQuery } from "./pluggy_listing.ts";
 import { type PluggyWebhookBuilders, pluggyWebhooks } from "./pluggy_webhooks.ts";
+import {
+  type PluggyWebhookRegistration,
+  pluggyWebhookRegistry,
+} from "./pluggy_webhook_registry.ts";
 
 export type { PluggyTransaction } from "./pluggy_transaction.ts";
 
@@ -93,6 +98,10 @@ export interface FakePluggy extends FakeServer {
   /** Removes transactions from every listing. */
   deleteTransactions(ids: string[]): void;
   readonly webhooks: PluggyWebhookBuilders;
+  /** The webhooks registered through `POST /webhooks`, with the headers each was given. */
+  readonly webhookRegistrations: readonly PluggyWebhookRegistration[];
+  /** Sends an event to every registered webhook of its event (or `all`), with their headers. */
+  notify(payload: Record<string, unknown>): Promise<Array<{ url: string; status: number }>>;
 }
 
 /** Keeps a Pluggy item id from equalling the Belvo link id made from the same seed. */
@@ -145,6 +154,11 @@ export function startFakePluggy(options: FakePluggyOptions = {}): Promise<FakePl
   for (const account of accountsById.values()) {
     for (const entry of account.entries) byTxId.set(entry.id, { entry, account });
   }
+
+  const registry = pluggyWebhookRegistry({
+    now,
+    send: (url, payload, headers) => server.sendWebhook(url, payload, headers),
+  });
 
   const error = (status: number, message: string, codeDescription?: string) =>
     json({ code: status, ...(codeDescription ? { codeDescription } : {}), message }, status);
@@ -236,6 +250,8 @@ export function startFakePluggy(options: FakePluggyOptions = {}): Promise<FakePl
         : error(405, "Method Not Allowed");
     }
     if (!(await authorized(request))) return error(401, "Missing or invalid API key");
+    const webhookApi = registry.handle(request, path);
+    if (webhookApi) return await webhookApi;
     if (request.method !== "GET") return error(404, "Not Found");
     if (path === "/accounts") return listAccounts(url);
     if (path === "/transactions") return listTransactions(url, false);
@@ -316,6 +332,10 @@ export function startFakePluggy(options: FakePluggyOptions = {}): Promise<FakePl
         list.splice(list.indexOf(found.entry), 1);
       }
     },
+    get webhookRegistrations() {
+      return registry.registrations;
+    },
+    notify: (payload) => registry.notify(payload),
     webhooks: pluggyWebhooks({
       baseUrl: server.url,
       clientId: clients[0]?.clientId ?? DEFAULT_CLIENT.clientId,

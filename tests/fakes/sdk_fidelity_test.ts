@@ -9,6 +9,7 @@ import {
   BELVO_AUTH,
   BelvoClient,
   gotBody,
+  type Json,
   pluggyClient,
   pluggyKey,
   quietly,
@@ -167,6 +168,78 @@ Deno.test("pluggy-sdk retries a 429 twice, honouring Retry-After, then rejects w
     assert.deepEqual(body, { message: "Too many requests, please try again later.", code: 429 });
     assert.equal(fake.requests.filter((r) => r.path === path).length, 3);
   });
+});
+
+Deno.test("pluggy-sdk registers a webhook with custom headers, and the fake's deliveries carry them", async (t) => {
+  const received: Array<{ path: string; headers: Headers; body: Json }> = [];
+  const receiver = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    received.push({
+      path: new URL(req.url).pathname,
+      headers: req.headers,
+      body: await req.json(),
+    });
+    return Response.json({ ok: true }, { status: 202 });
+  });
+  const target = (path: string) => `http://127.0.0.1:${receiver.addr.port}${path}`;
+  try {
+    await withPluggy({}, async (fake) => {
+      const client = pluggyClient(fake);
+      const itemId = fake.items[0].id;
+      let created: Awaited<ReturnType<typeof client.createWebhook>>;
+
+      await t.step("createWebhook(event, url, headers) posts them to /webhooks", async () => {
+        created = await client.createWebhook("all", target("/all"), { "X-Secret": "s3cret" });
+        assert.equal(created.url, target("/all"));
+        assert.equal(created.event, "all");
+        assert.ok(created.createdAt instanceof Date, "the SDK revived createdAt");
+        const sent = fake.requests.find((r) => r.method === "POST" && r.path === "/webhooks");
+        assert.ok(sent?.headers.get("x-api-key"), "sent with the API key");
+        assert.deepEqual(fake.webhookRegistrations.map((w) => w.headers), [{
+          "X-Secret": "s3cret",
+        }]);
+        await client.createWebhook("item/error", target("/errors"));
+        const listed = await client.fetchWebhooks();
+        assert.deepEqual(listed.results.map((w) => w.event), ["all", "item/error"]);
+        assert.ok(
+          !JSON.stringify(asJson(listed)).includes("s3cret"),
+          "Pluggy never answers a webhook's headers back",
+        );
+      });
+
+      await t.step("a delivery goes to each webhook of its event, with its headers", async () => {
+        const answers = await fake.notify(fake.webhooks.itemError({ itemId }));
+        assert.deepEqual(answers.map((a) => a.status), [202, 202]);
+        const all = received.find((r) => r.path === "/all")!;
+        assert.equal(all.headers.get("x-secret"), "s3cret");
+        assert.equal(all.body.event, "item/error");
+        const errors = received.find((r) => r.path === "/errors")!;
+        assert.equal(errors.headers.get("x-secret"), null);
+        received.length = 0;
+        await fake.notify(fake.webhooks.itemUpdated({ itemId }));
+        assert.deepEqual(received.map((r) => r.path), ["/all"]);
+      });
+
+      await t.step("updateWebhook disables and deleteWebhook removes it", async () => {
+        received.length = 0;
+        await client.updateWebhook(created.id, { enabled: false });
+        assert.deepEqual(await fake.notify(fake.webhooks.itemUpdated({ itemId })), []);
+        await client.deleteWebhook(created.id);
+        assert.deepEqual((await client.fetchWebhooks()).results.map((w) => w.event), [
+          "item/error",
+        ]);
+        assert.equal(received.length, 0);
+      });
+
+      await t.step("an unknown event is refused with Pluggy's 400 body", async () => {
+        const refused = await quietly(() =>
+          client.createWebhook("nope" as "all", target("/x")).then(() => "resolved", (e) => e)
+        );
+        assert.deepEqual(refused, { code: 400, message: "event is not valid" });
+      });
+    });
+  } finally {
+    await receiver.shutdown();
+  }
 });
 
 Deno.test("belvo SDK logs in, reads the link and accounts, and lists a link's transactions over pages", async (t) => {

@@ -41,6 +41,8 @@ export interface FuzzState {
   tokenIds: string[];
   /** Raw webhook tokens, by vendor; some revoked, some of deleted connections. */
   rawTokens: { pluggy: string[]; belvo: string[] };
+  /** The header each token minted with a header secret needs, by token. */
+  headerSecrets: Map<string, { name: string; value: string }>;
   cursors: string[];
   /** Cursors of the change feed (its `after`). */
   feedCursors: string[];
@@ -68,6 +70,11 @@ export interface FuzzRequest {
   badAuth: boolean;
   /** Requests the same worker sends right after this one (Idempotency-Key repeats). */
   followers?: Follower[];
+  /**
+   * A delivery to a token minted with a header secret: with that secret (`right`), or without it
+   * (`wrong`: missing, another value or under another name), which must answer 404.
+   */
+  headerSecret?: "right" | "wrong";
 }
 
 /** Files the pages load, under /console/assets/ or /docs/assets/ (each is a 404 under the other). */
@@ -225,6 +232,49 @@ export function requestMaker(r: Random, doc: Json, state: FuzzState) {
     return { value: chance(r, 0.15) ? undefined : pick(r, state.bearer.broken), bad: true };
   }
 
+  /**
+   * A delivery's header secret: mostly the token's own, else missing, wrong or misplaced. Answers
+   * which, for a token that has one.
+   */
+  function headerSecret(
+    token: string,
+    headers: Record<string, string>,
+    notes: string[],
+  ): FuzzRequest["headerSecret"] {
+    const secret = state.headerSecrets.get(token);
+    const roll = r();
+    if (!secret) {
+      if (roll < 0.1) {
+        notes.push("a header secret the token does not have");
+        const name = pick(r, ["X-Matcher-Webhook-Secret", "Authorization"]);
+        headers[name] = `mwhs_${randomText(r, 43)}`;
+      }
+      return undefined;
+    }
+    if (roll < 0.6) {
+      headers[secret.name] = secret.value;
+      return "right";
+    }
+    if (roll < 0.75) {
+      notes.push("no header secret");
+      delete headers[secret.name];
+    } else if (roll < 0.9) {
+      notes.push("a wrong header secret");
+      headers[secret.name] = pick(r, [
+        secret.value.slice(0, -1),
+        `${secret.value}x`,
+        secret.value.toLowerCase(),
+        `Bearer ${randomText(r, 30)}`,
+      ]);
+    } else {
+      notes.push("the header secret under another name");
+      delete headers[secret.name];
+      headers[secret.name === "Authorization" ? "X-Matcher-Webhook-Secret" : "Authorization"] =
+        secret.value;
+    }
+    return "wrong";
+  }
+
   /** The body schema's valid value for this request (a core connection's own, for a PUT on it). */
   function validBody(op: Operation, path: string): unknown {
     if (op.operationId === "receiveWebhook") {
@@ -302,7 +352,18 @@ export function requestMaker(r: Random, doc: Json, state: FuzzState) {
     const auth = authorization(op, notes);
     const headers: Record<string, string> = {};
     if (auth.value !== undefined) headers["Authorization"] = auth.value;
-    const request: FuzzRequest = { op, method: op.method, url, headers, notes, badAuth: auth.bad };
+    const secret = op.operationId === "receiveWebhook"
+      ? headerSecret(pathParams.token, headers, notes)
+      : undefined;
+    const request: FuzzRequest = {
+      op,
+      method: op.method,
+      url,
+      headers,
+      notes,
+      badAuth: auth.bad,
+      headerSecret: secret,
+    };
     if (op.method === "GET") return request;
 
     const declared = op.body !== undefined;

@@ -5,7 +5,7 @@ import { type FakeBelvo, startFakeBelvo } from "../fakes/belvo.ts";
 import type { FakePluggy } from "../fakes/pluggy.ts";
 import type { Json } from "./vendor_calls.ts";
 import type { CoreConnection, FuzzState } from "./fuzz_requests.ts";
-import { newTenant } from "./harness.ts";
+import { buildTestApp, type HarnessOptions, newTenant } from "./harness.ts";
 import { type Wired, wirePluggy } from "./pulls.ts";
 
 const API = "/v1/discovery";
@@ -14,13 +14,25 @@ export interface Seeded {
   w: Wired<FakePluggy>;
   belvo: FakeBelvo;
   state: FuzzState;
+  /**
+   * Another replica on the same database and KV whose every rate limit is 1 a minute: requests
+   * sent there meet the tenant's (or the token's) used-up quota, so each limited operation's 429
+   * is in the fuzzer's reach.
+   */
+  throttled: { baseUrl: string };
   close(): Promise<void>;
 }
+
+/** Every limit on, and far above what the run sends: answers carry the RateLimit fields. */
+const limitsOn = (perMinute: number): HarnessOptions["rateLimits"] => ({
+  perTenant: { reads: perMinute, writes: perMinute, liveTests: perMinute, pulls: perMinute },
+  perWebhookToken: perMinute,
+});
 
 /** Starts the app wired to both fakes and seeds it; `metricsToken` turns /metrics on. */
 export async function seedFuzzState(metricsToken: string): Promise<Seeded> {
   const belvo = await startFakeBelvo();
-  const w = await wirePluggy({}, (fake) => ({
+  const options = (fake: FakePluggy): HarnessOptions => ({
     egress: { allowHosts: [fake.host, belvo.host], allowHttp: true },
     metricsToken,
     devSignIn: true,
@@ -30,14 +42,37 @@ export async function seedFuzzState(metricsToken: string): Promise<Seeded> {
     pulls: { webhookDelayMs: 3_600_000 },
     // A repeat of a request still running answers 409 at once instead of waiting.
     idempotencyWaitMs: 20,
-  }));
+    rateLimits: limitsOn(1_000_000),
+  });
+  const w = await wirePluggy({}, options);
+  const throttled = await buildTestApp(w.h.sql, w.h.kv, {
+    ...options(w.fake),
+    secret: w.h.secret,
+    sealKeys: w.h.sealKeys,
+    rateLimits: limitsOn(1),
+    pulls: { webhookDelayMs: 3_600_000, wake: false },
+  });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (request, info) => throttled.app.fetch(request, info),
+  );
   try {
-    return { w, belvo, state: await seed(w, belvo, metricsToken), close };
+    const state = await seed(w, belvo, metricsToken);
+    return {
+      w,
+      belvo,
+      state,
+      throttled: { baseUrl: `http://127.0.0.1:${server.addr.port}` },
+      close,
+    };
   } catch (err) {
     await close();
     throw err;
   }
   async function close() {
+    await server.shutdown();
+    await throttled.closeLimits();
+    await throttled.pool.stop();
     await w.close();
     await belvo.close();
   }
@@ -54,13 +89,13 @@ async function seed(w: Wired<FakePluggy>, belvo: FakeBelvo, metricsToken: string
     assert.equal(res.status, 201, JSON.stringify(res.body));
     return res.body.id as string;
   };
-  const mint = async (vendor: string, name: string, as = tenant) => {
+  const mint = async (vendor: string, name: string, as = tenant, withHeaderSecret = false) => {
     const res = await call("/webhooks/tokens", {
       method: "POST",
-      json: { vendor, connection_config_name: name },
+      json: { vendor, connection_config_name: name, withHeaderSecret },
     }, as);
     assert.equal(res.status, 201, JSON.stringify(res.body));
-    return res.body as { id: string; token: string };
+    return res.body as { id: string; token: string; header?: { name: string; value: string } };
   };
   const pullTo = async (connectionId: string, as = tenant) => {
     const res = await call(`/aggregator-connections/${connectionId}/pulls`, { method: "POST" }, as);
@@ -92,6 +127,11 @@ async function seed(w: Wired<FakePluggy>, belvo: FakeBelvo, metricsToken: string
   };
   const belvoCore: CoreConnection = { id: await created(belvoFields), ...belvoFields };
   const belvoToken = await mint("belvo", "belvo-main");
+  // Tokens with a second factor: deliveries with, without and with a wrong header secret.
+  const guarded = [
+    await mint("pluggy", "pluggy-main", tenant, true),
+    await mint("belvo", "belvo-main", tenant, true),
+  ];
 
   const disposable: string[] = [];
   for (let i = 0; i < 40; i++) {
@@ -162,13 +202,20 @@ async function seed(w: Wired<FakePluggy>, belvo: FakeBelvo, metricsToken: string
     pulls,
     tokenIds: tokens.slice(1, 30).map((t) => t.id),
     rawTokens: {
-      pluggy: [w.token, doomed.token, ...tokens.filter((_, i) => i % 2 === 0).map((t) => t.token)],
+      pluggy: [
+        w.token,
+        doomed.token,
+        guarded[0].token,
+        ...tokens.filter((_, i) => i % 2 === 0).map((t) => t.token),
+      ],
       belvo: [
         belvoToken.token,
         foreignToken.token,
+        guarded[1].token,
         ...tokens.filter((_, i) => i % 2).map((t) => t.token),
       ],
     },
+    headerSecrets: new Map(guarded.map((t) => [t.token, t.header!])),
     cursors,
     feedCursors,
     accountIds: [

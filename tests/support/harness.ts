@@ -23,6 +23,14 @@ export interface HarnessOptions {
   connectionTestsPerMinute?: number;
   /** Live connection tests a tenant may run a minute, over all its connections; 30 by default. */
   connectionTestsPerTenantPerMinute?: number;
+  /**
+   * Requests a minute per tenant and class, and deliveries per webhook token; every limit is off
+   * (0) by default, as suites send thousands of requests as one tenant.
+   */
+  rateLimits?: {
+    perTenant?: Partial<Config["rateLimits"]["perTenant"]>;
+    perWebhookToken?: number;
+  };
   /** Replaces the real vendor clients (a test of what happens when they break unexpectedly). */
   aggregators?: Aggregators;
   /** The clock of the rate limiter, the vendor clients, webhook receipts and pulls. */
@@ -75,6 +83,8 @@ export interface HarnessOptions {
 
 export interface Harness {
   app: Service["app"];
+  /** The HS256 secret of the harness's tokens (another app on the same data signs with it). */
+  secret: Uint8Array;
   baseUrl: string;
   databaseUrl: string;
   sql: Sql;
@@ -109,8 +119,12 @@ export function randomKey(): Uint8Array {
 }
 
 /** The service over `sql` and `kv`, built as main.ts builds it, with test keys and captured logs. */
-export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOptions = {}) {
-  const secret = randomKey();
+export async function buildTestApp(
+  sql: Sql,
+  kv: Deno.Kv,
+  options: HarnessOptions & { secret?: Uint8Array } = {},
+) {
+  const secret = options.secret ?? randomKey();
   const sealKeys = options.sealKeys ?? [{ id: "k1", key: randomKey() }];
   const logs: string[] = [];
   const pulls = options.pulls ?? {};
@@ -127,6 +141,16 @@ export async function buildTestApp(sql: Sql, kv: Deno.Kv, options: HarnessOption
       },
       connectionTestsPerMinute: options.connectionTestsPerMinute ?? 10,
       connectionTestsPerTenantPerMinute: options.connectionTestsPerTenantPerMinute ?? 30,
+      rateLimits: {
+        perTenant: {
+          reads: 0,
+          writes: 0,
+          liveTests: 0,
+          pulls: 0,
+          ...options.rateLimits?.perTenant,
+        },
+        perWebhookToken: options.rateLimits?.perWebhookToken ?? 0,
+      },
       metricsToken: options.metricsToken,
       webhookTokenCacheMs: options.webhookTokenCacheMs ?? 2_000,
       amqpUrl: options.events?.amqpUrl,
@@ -183,7 +207,18 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     requestTimeoutMs: headersTimeoutMs + (options.http?.bodyTimeoutMs ?? 10_000),
   });
   const baseUrl = `http://127.0.0.1:${server.addr.port}`;
-  const { app, secret, sealKeys, logs, pool, sweep, newPool, relay, metrics } = await buildTestApp(
+  const {
+    app,
+    secret,
+    sealKeys,
+    logs,
+    pool,
+    sweep,
+    newPool,
+    relay,
+    metrics,
+    closeLimits,
+  } = await buildTestApp(
     sql,
     kv,
     { ...options, publicUrl: options.publicUrl ?? baseUrl },
@@ -199,6 +234,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 
   return {
     app,
+    secret,
     baseUrl,
     databaseUrl: db.url,
     sql,
@@ -224,6 +260,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     async close() {
       await server.shutdown();
+      await closeLimits();
       await pool.stop();
       await relay?.stop();
       await sql.end({ timeout: 5 });

@@ -73,3 +73,12 @@ export async function kvText(kv: Deno.Kv): Promise<string> {
   }
   return lines.join("\n");
 }
+
+/**
+ * A minted header secret in every form a leak could take: the header's value as configured
+ * (`Bearer mwhs_...` for Belvo) and the bare secret, each in the encodings above.
+ */
+export function headerSecretForms(value: string): string[] {
+  const bare = value.replace(/^Bearer /, "");
+  return [...new Set([...encodings(value), ...encodings(bare)])];
+}

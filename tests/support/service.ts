@@ -16,9 +16,19 @@ export interface ServiceSetup {
   cleanup(): Promise<void>;
 }
 
+/** The rate limits off: these suites send a steady stream of requests as one tenant. */
+export const LIMITS_OFF: Record<string, string> = {
+  MATCHER_RATE_LIMIT_READS_PER_MINUTE: "0",
+  MATCHER_RATE_LIMIT_WRITES_PER_MINUTE: "0",
+  MATCHER_RATE_LIMIT_LIVE_TESTS_PER_MINUTE: "0",
+  MATCHER_RATE_LIMIT_PULLS_PER_MINUTE: "0",
+  MATCHER_WEBHOOK_RATE_PER_TOKEN_PER_MINUTE: "0",
+};
+
 /**
- * An environment for `startService` on `databaseUrl`, with a KV file of its own, fresh keys and
- * plain-http egress to `allowHosts`; `extra` adds or overrides settings (MATCHER_PULL_* ...).
+ * An environment for `startService` on `databaseUrl`, with a KV file of its own, fresh keys,
+ * plain-http egress to `allowHosts` and the rate limits off; `extra` adds or overrides settings
+ * (MATCHER_PULL_* ...).
  */
 export async function serviceSetup(
   databaseUrl: string,
@@ -35,6 +45,7 @@ export async function serviceSetup(
     MATCHER_SEAL_KEYS: `k1:${randomKey().toBase64()}`,
     MATCHER_EGRESS_ALLOW_HOSTS: allowHosts.join(","),
     MATCHER_EGRESS_ALLOW_HTTP: "true",
+    ...LIMITS_OFF,
     ...extra,
   });
   return {

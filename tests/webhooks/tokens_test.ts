@@ -294,10 +294,12 @@ Deno.test("the token list is newest first, pages cleanly and shows metadata only
           "id",
           "lastUsedAt",
           "vendor",
+          "withHeaderSecret",
         ]);
         const m = minted.find((x) => x.id === item.id)!;
         assert.equal(item.createdAt, m.createdAt);
         assert.equal(item.lastUsedAt, null);
+        assert.equal(item.withHeaderSecret, false);
         assert.equal(item.vendor, "pluggy");
       }
       const onFirst = all.filter((i) => i.connectionId === first);

@@ -73,14 +73,19 @@ export async function connectionView(ctx, id) {
   });
 
   const minted = h("div", { id: "minted" });
+  const secretBox = h("input", { type: "checkbox", id: "mint-header-secret" });
   const mintButton = h("button", { type: "button" }, "Mint webhook token");
   mintButton.addEventListener("click", async () => {
     mintButton.disabled = true;
     try {
       const token = await call("POST", "webhooks/tokens", {
-        json: { vendor: connection.vendor, connection_config_name: connection.configName },
+        json: {
+          vendor: connection.vendor,
+          connection_config_name: connection.configName,
+          withHeaderSecret: secretBox.checked,
+        },
       });
-      minted.replaceChildren(mintedPanel(token.webhookUrl, vendor));
+      minted.replaceChildren(mintedPanel(token, vendor));
       minted.querySelector("input").focus();
     } catch (error) {
       minted.replaceChildren(h("p", { class: "result bad" }, error.message));
@@ -122,44 +127,77 @@ export async function connectionView(ctx, id) {
         h("a", { href: "#/tokens" }, "All webhook tokens"),
         " lists the live ones, with their last use.",
       ),
+      h(
+        "div",
+        { class: "check" },
+        secretBox,
+        h(
+          "label",
+          { for: "mint-header-secret" },
+          `Also require a header secret: ${vendor} sends it with every delivery, so that the URL ` +
+            "alone is not enough (recommended).",
+        ),
+      ),
       mintButton,
       minted,
     ),
   );
 }
 
-/** The URL, shown this once, with a copy button and the warning. */
-function mintedPanel(url, vendor) {
+/** A read-only field with a copy button: `what` names it in the messages. */
+function copyRow(id, value, what, copyLabel) {
   const field = h("input", {
-    id: "webhook-url",
+    id,
     readonly: true,
-    value: url,
+    value,
     spellcheck: "false",
     class: "url-field",
   });
   field.addEventListener("focus", () => field.select());
   const copied = h("span", { class: "copied", "aria-live": "polite" });
-  const copy = h("button", { type: "button" }, "Copy");
+  const copy = h("button", { type: "button", "aria-label": copyLabel }, "Copy");
   copy.addEventListener("click", async () => {
     try {
-      await navigator.clipboard.writeText(url);
+      await navigator.clipboard.writeText(value);
       copied.textContent = "Copied.";
     } catch {
       field.select();
-      copied.textContent = "Copying was refused: the URL is selected, press Ctrl+C.";
+      copied.textContent = `Copying was refused: the ${what} is selected, press Ctrl+C.`;
     }
   });
+  return h("div", { class: "copy-row" }, field, copy, copied);
+}
+
+/** Where each vendor takes the header secret. */
+const HEADER_HOW = {
+  pluggy: "Give it among the webhook's headers when you create it (POST /webhooks).",
+  belvo: "Paste the value as the Authorization of the webhook in Belvo's dashboard.",
+};
+
+/** The URL (and the header, when asked for), shown this once, with copy buttons and the warning. */
+function mintedPanel(token, vendor) {
+  const header = token.header;
   return h(
     "div",
     { class: "minted" },
     h("label", { for: "webhook-url" }, "Webhook URL"),
-    h("div", { class: "copy-row" }, field, copy, copied),
+    copyRow("webhook-url", token.webhookUrl, "URL", "Copy"),
+    header && [
+      h("label", { for: "webhook-header-name" }, "Header name"),
+      copyRow("webhook-header-name", header.name, "header name", "Copy header name"),
+      h("label", { for: "webhook-header-value" }, "Header value"),
+      copyRow("webhook-header-value", header.value, "header value", "Copy header value"),
+      h("p", { class: "hint" }, HEADER_HOW[token.vendor] ?? ""),
+    ],
     h(
       "p",
       { class: "warning", role: "alert" },
       h("strong", {}, "It will not be shown again. "),
-      `Copy it now and give it to ${vendor}: the service keeps only a hash of its token. ` +
-        "If it is lost, revoke the token and mint another.",
+      header
+        ? `Copy both now and give them to ${vendor}: the service keeps only hashes of the token ` +
+          "and of the header secret, and refuses deliveries without the header. "
+        : `Copy it now and give it to ${vendor}: the service keeps only a hash of its token. `,
+      "If it is lost, revoke the token and mint another.",
     ),
   );
 }

@@ -32,6 +32,7 @@ export async function tokensView(ctx, cursors = []) {
     VENDOR_NAMES[t.vendor] ?? t.vendor,
     when(t.createdAt),
     when(t.lastUsedAt),
+    t.withHeaderSecret ? "required" : "no",
     revokeButton(t),
   ]);
   ctx.show(
@@ -49,6 +50,7 @@ export async function tokensView(ctx, cursors = []) {
           "Vendor",
           "Created",
           "Last used (to the minute)",
+          "Header secret",
           "",
         ], rows),
         pager("Token pages", page, cursors, (next) => tokensView(ctx, next)),
