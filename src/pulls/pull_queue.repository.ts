@@ -24,19 +24,22 @@ export type PullRequest = {
 
 /**
  * Queues `work` for the connection, or merges it into the connection's queued job when there is
- * one (a partial unique index allows only one), and answers the job's id: `queue_pull` in
+ * one (a partial unique index allows only one), and answers the job's id: `queue_pulls` in
  * migration 0006, the same function that records webhooks uses.
  */
 export async function enqueuePull(db: Db, job: PullRequest): Promise<string> {
   const { work, items } = splitWork(job.work);
   const [r] = await db`
-    select queue_pull(${job.tenantId}, ${job.connectionId}, ${job.trigger}, ${db.json(work)},
-      ${db.json(items as unknown as postgres.JSONValue)}::jsonb || coalesce((
+    select pull_id from queue_pulls(jsonb_build_array(jsonb_build_object(
+      'tenant_id', ${job.tenantId}::uuid, 'connection_id', ${job.connectionId}::uuid,
+      'trigger', ${job.trigger}::text, 'work', ${db.json(work)}::jsonb,
+      'items', ${db.json(items as unknown as postgres.JSONValue)}::jsonb || coalesce((
         select jsonb_agg(jsonb_build_object('kind', i.kind, 'account', i.account_id,
                                             'id', i.external_id))
         from pull_job_items i where i.pull_id = ${job.itemsOf ?? null}::uuid), '[]'),
-      ${job.now}, ${job.dueAt ?? job.now}, ${job.idsPerAccount}) as id`;
-  return r.id;
+      'created', ${job.now}::timestamptz, 'due', ${job.dueAt ?? job.now}::timestamptz)),
+      ${job.idsPerAccount})`;
+  return r.pull_id;
 }
 
 /** A claimed job with its whole work: the row's part and its transaction ids. */

@@ -2,7 +2,7 @@
 
 /**
  * The work of one pull job; a queued job absorbs later triggers by merging theirs into it (in
- * Postgres: `queue_pull` and `merge_pull_work` in migration 0006).
+ * Postgres: `queue_pulls` and `merge_pull_work` in migration 0006).
  */
 export interface PullWork {
   /** Every account of the connection, each from its watermark. */

@@ -52,7 +52,8 @@ export function toChangeRow(r: Record<string, unknown>): ChangeRow {
  * connection's other page stores; a connection delete takes the lock alone (`lockConnectionRows`),
  * so that the rows a page store inserts are either committed before the delete marks the
  * connection's rows deleted, or rolled back when the store then finds its connection gone. (A row
- * being inserted holds no lock that the delete would wait for.)
+ * being inserted holds no lock that the delete would wait for.) Webhook batches take it shared
+ * too (`record_webhooks`, migration 0006, which names the same number).
  */
 const CONNECTION_ROWS_LOCK = 1_405_014;
 
@@ -88,7 +89,8 @@ export async function upsertTransactions(
   }));
   const result = await tx`
     with connection_lock as (
-      select pg_advisory_xact_lock_shared(${CONNECTION_ROWS_LOCK}, hashtext(${owner.connectionId})))
+      select pg_advisory_xact_lock_shared(
+        ${CONNECTION_ROWS_LOCK}, hashtext(${owner.connectionId}::uuid::text)))
     insert into transactions as t (tenant_id, connection_id, vendor, external_id, account_id,
       amount, currency, direction, status, booking_date, description, vendor_created_at, raw)
     select ${owner.tenantId}, ${owner.connectionId}, ${owner.vendor}, r.external_id, r.account_id,
@@ -139,7 +141,8 @@ export async function markDeleted(
  * new ones out until the delete commits (see CONNECTION_ROWS_LOCK).
  */
 export async function lockConnectionRows(tx: Db, connectionId: string): Promise<void> {
-  await tx`select pg_advisory_xact_lock(${CONNECTION_ROWS_LOCK}, hashtext(${connectionId}))`;
+  await tx`
+    select pg_advisory_xact_lock(${CONNECTION_ROWS_LOCK}, hashtext(${connectionId}::uuid::text))`;
 }
 
 /** Marks every live transaction of a deleted connection deleted; answers how many. */
