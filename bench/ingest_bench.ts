@@ -1,5 +1,6 @@
 // Benchmark 2: a pull of 100,000 transactions over 4 accounts stored by the service, against
-// pluggy-sdk merely fetching the same transactions from the same fake.
+// pluggy-sdk merely fetching the same transactions from the same fake; then the same with 150 ms
+// a page, as real aggregators answer, against the SDK fetching one account after the other.
 import { PluggyClient } from "pluggy-sdk";
 import { cpuSeconds, startChild } from "./processes.ts";
 import {
@@ -17,6 +18,14 @@ export interface IngestResult {
   service: { seconds: number; perSecond: number; pages: number; cpu: CpuSplit };
   sdk: { seconds: number; perSecond: number; cpu: CpuSplit };
   ratio: number;
+  /** With `pageDelayMs` a page: the service's pull ÷ the SDK's sequential fetch, in speed. */
+  latency: {
+    pageDelayMs: number;
+    transactions: number;
+    serviceSeconds: number;
+    sdkSeconds: number;
+    ratio: number;
+  };
 }
 
 /** CPU seconds each process spent during a phase; `wall` is the phase's elapsed time. */
@@ -65,7 +74,43 @@ async function fetchWithSdk(fake: FakeInfo): Promise<{ seconds: number; count: n
   return { seconds: (performance.now() - start) / 1000, count: ids.size };
 }
 
+/** The SDK's sequential fetch and the service's pull of one fake whose pages each take a while. */
+async function withLatency(
+  transactions: number,
+  accounts: number,
+  pageDelayMs: number,
+): Promise<IngestResult["latency"]> {
+  const fake = await startChild<FakeInfo>("fake_pluggy_process.ts", [
+    JSON.stringify(fakeOptions(transactions, accounts)),
+    String(pageDelayMs),
+  ]);
+  try {
+    const sdk = await fetchWithSdk(fake.info);
+    if (sdk.count !== transactions) {
+      throw new Error(`pluggy-sdk fetched ${sdk.count} distinct transactions, not ${transactions}`);
+    }
+    const service = await startBenchService({ allowHost: fake.info.host });
+    try {
+      const connectionId = await createConnection(service, fake.info);
+      const { seconds } = await pullToEnd(service, connectionId);
+      await verifyStored(service, connectionId, transactions);
+      return {
+        pageDelayMs,
+        transactions,
+        serviceSeconds: round(seconds),
+        sdkSeconds: round(sdk.seconds),
+        ratio: round(sdk.seconds / seconds),
+      };
+    } finally {
+      await service.close();
+    }
+  } finally {
+    await fake.stop();
+  }
+}
+
 export async function benchIngest(transactions = 100_000, accounts = 4): Promise<IngestResult> {
+  const latency = await withLatency(20_000, accounts, 150);
   const fake = await startChild<FakeInfo>("fake_pluggy_process.ts", [
     JSON.stringify(fakeOptions(transactions, accounts)),
   ]);
@@ -110,6 +155,7 @@ export async function benchIngest(transactions = 100_000, accounts = 4): Promise
         },
         sdk: { seconds: round(sdk.seconds), perSecond: Math.round(sdkPerSecond), cpu: sdkCpu },
         ratio: round(perSecond / sdkPerSecond),
+        latency,
       };
     } finally {
       await service.close();

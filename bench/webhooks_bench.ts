@@ -36,6 +36,12 @@ export interface WebhookResult {
   light: WebhookFigures & { connections: number };
   /** One transaction per request, Hono and postgres.js, on the same database and tokens. */
   naive: WebhookFigures;
+  /**
+   * The service as deployed behind a proxy that bounds how requests arrive
+   * (MATCHER_HTTP_HEADERS_TIMEOUT_MS=0: Deno.serve instead of node:http), the checks on, on a
+   * fresh database.
+   */
+  proxied: WebhookFigures & { bareRatio: number; naiveRatio: number };
   bare: WebhookFigures & { cpu: { wall: number; server: number; msPerRequest: number } };
   /** The service ÷ the bare server, and ÷ the naive receiver. */
   ratio: number;
@@ -285,6 +291,18 @@ export async function benchWebhooks(options: WebhookOptions = {}): Promise<Webho
       await svc.close();
     }
 
+    const proxiedService = await startBenchService({
+      allowHost: fake.info.host,
+      env: { ...CHECKS_ON, MATCHER_HTTP_HEADERS_TIMEOUT_MS: "0" },
+    });
+    let proxied: WebhookFigures;
+    try {
+      const paths = await webhookTargets(proxiedService, fake.info, o.tokens, true);
+      proxied = (await measure(requestsTo(proxiedService.baseUrl, paths, body), o)).figures;
+    } finally {
+      await proxiedService.close();
+    }
+
     const limits = await compareLimits(fake.info, body, o);
     const bareServer = await startChild<{ url: string }>("bare_server.ts", ["webhook"]);
     try {
@@ -316,6 +334,11 @@ export async function benchWebhooks(options: WebhookOptions = {}): Promise<Webho
         steady,
         light,
         naive,
+        proxied: {
+          ...proxied,
+          bareRatio: round(proxied.perSecond / bare.perSecond, 3),
+          naiveRatio: round(proxied.perSecond / naive.perSecond),
+        },
         bare,
         ratio: Number((service.perSecond / bare.perSecond).toFixed(3)),
         naiveRatio: Number((service.perSecond / naive.perSecond).toFixed(2)),

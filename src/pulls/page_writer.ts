@@ -92,7 +92,10 @@ export class PageWriter {
     const store = () =>
       this.deps.sql.begin(async (tx: postgres.TransactionSql) => {
         const upserted = what.page
-          ? await transactions.upsertTransactions(tx, owner, what.page.transactions, { changes })
+          ? await transactions.upsertTransactions(tx, owner, what.page.transactions, {
+            changes,
+            body: what.page.body,
+          })
           : undefined;
         const deleted = what.deleted
           ? await transactions.markDeleted(tx, owner, what.deleted, { changes })

@@ -2,7 +2,7 @@
 import type postgres from "postgres";
 import type { components } from "../../generated/types.ts";
 import type { Db, Sql } from "../db/pool.ts";
-import { storableJsonText } from "../db/storable_json.ts";
+import { mayBeUnstorable, storableJsonText } from "../db/storable_json.ts";
 import type { Position } from "../lib/position.ts";
 import type { VendorTransaction } from "../vendors/aggregator.ts";
 import type { Vendor } from "../vendors/vendors.ts";
@@ -61,15 +61,22 @@ const CONNECTION_ROWS_LOCK = 1_405_014;
  * Inserts the page's transactions, or overwrites the stored ones the vendor changed (and shows
  * again any it had deleted), in one statement, each written row taking a new feed position.
  * Answers the rows inserted or changed (`changes` only when asked for, for the page's event): an
- * unchanged transaction fetched again is not written at all.
+ * unchanged transaction fetched again is not written at all. With the page's `body`, Postgres
+ * reads each raw object from it as the vendor sent it (the transaction's `rawAt`), and JavaScript
+ * serializes only the columns; a body Postgres cannot store as it is (see storable_json.ts) is
+ * not used.
  */
 export async function upsertTransactions(
   tx: postgres.TransactionSql,
   owner: Owner,
   transactions: VendorTransaction[],
-  options: { changes?: boolean } = {},
+  options: { changes?: boolean; body?: string } = {},
 ): Promise<{ count: number; changes: ChangeRow[] }> {
   if (!transactions.length) return { count: 0, changes: [] };
+  const body = options.body !== undefined && !mayBeUnstorable(options.body) &&
+      transactions.every((t) => t.rawAt !== undefined)
+    ? options.body
+    : null;
   // One row per vendor id: a page listing an id twice would make the upsert touch a row twice.
   const byId = new Map(transactions.map((t) => [t.id, t]));
   // In id order: a pull stores several accounts' pages at once, and should a vendor list one id
@@ -85,20 +92,26 @@ export async function upsertTransactions(
     booking_date: t.date,
     description: t.description,
     vendor_created_at: t.createdAt,
-    raw: t.raw,
+    ...(body === null ? { raw: t.raw } : { raw_at: t.rawAt }),
   }));
   const result = await tx`
     with connection_lock as (
       select pg_advisory_xact_lock_shared(
-        ${CONNECTION_ROWS_LOCK}, hashtext(${owner.connectionId}::uuid::text)))
+        ${CONNECTION_ROWS_LOCK}, hashtext(${owner.connectionId}::uuid::text))),
+    page as (
+      select e.value, e.ordinality - 1 as at
+      from jsonb_array_elements(${body}::text::jsonb -> 'results') with ordinality e)
     insert into transactions as t (tenant_id, connection_id, vendor, external_id, account_id,
       amount, currency, direction, status, booking_date, description, vendor_created_at, raw)
     select ${owner.tenantId}, ${owner.connectionId}, ${owner.vendor}, r.external_id, r.account_id,
       r.amount, r.currency, r.direction, r.status, r.booking_date, r.description,
-      r.vendor_created_at, r.raw
+      r.vendor_created_at, coalesce(r.raw, p.value)
     from connection_lock, jsonb_to_recordset(${storableJsonText(rows)}::text::jsonb) as r(
       external_id text, account_id text, amount numeric, currency text, direction text,
-      status text, booking_date date, description text, vendor_created_at timestamptz, raw jsonb)
+      status text, booking_date date, description text, vendor_created_at timestamptz, raw jsonb,
+      raw_at integer)
+    left join page p on p.at = r.raw_at
+    order by r.external_id
     on conflict (connection_id, vendor, external_id) do update set
       account_id = excluded.account_id, amount = excluded.amount, currency = excluded.currency,
       direction = excluded.direction, status = excluded.status,

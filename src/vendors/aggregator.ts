@@ -30,6 +30,8 @@ export interface VendorTransaction {
   createdAt: string | null;
   /** The vendor's object as received (unknown fields included), for reconciliation. */
   raw: Record<string, unknown>;
+  /** Where `raw` is in its page's `results`, when the page keeps its `body`. */
+  rawAt?: number;
 }
 
 /**
@@ -41,6 +43,11 @@ export interface TransactionPage {
   transactions: VendorTransaction[];
   skipped?: SkippedTransaction[];
   next: string | null;
+  /**
+   * The page as the vendor sent it, JSON with its rows in `results`: the transactions' raw
+   * objects are stored from it as they came (each at its `rawAt`), rather than serialized again.
+   */
+  body?: string;
 }
 
 export interface TransactionQuery {

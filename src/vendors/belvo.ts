@@ -12,7 +12,7 @@ import { VendorError } from "./errors.ts";
 import { PageWalk } from "./page_walk.ts";
 import { bookingDate, isAmount, isInstant, type SkippedTransaction } from "./transaction_rules.ts";
 import { sortRows } from "./transaction_rows.ts";
-import { followNext, requestJson, sameOriginNext } from "./vendor_json.ts";
+import { followNext, requestJson, requestJsonWithText, sameOriginNext } from "./vendor_json.ts";
 
 /** Belvo's largest page; larger values are clamped by Belvo itself. */
 export const BELVO_PAGE_SIZE = 1000;
@@ -28,9 +28,10 @@ const Account = z.looseObject({
 });
 /** A finite amount: a JSON number, or decimal text of a size money can have. */
 const Amount = z.union([z.number(), z.string()]).refine(isAmount);
-const Transaction = z.looseObject({
+/** The fields read from a transaction (the rest are kept in its raw object, as received). */
+const Transaction = z.object({
   id: z.string(),
-  account: z.looseObject({ id: z.string() }).nullish(),
+  account: z.object({ id: z.string() }).nullish(),
   value_date: z.string().refine((date) => bookingDate(date) !== undefined),
   amount: Amount,
   type: z.string().nullish(),
@@ -48,7 +49,11 @@ const SKIP_REASONS = {
 const Page = <T extends z.ZodType>(item: T) =>
   z.object({ results: z.array(item), next: z.string().nullish() });
 
-function toTransaction(t: z.infer<typeof Transaction>, accountId: string): VendorTransaction {
+function toTransaction(
+  t: z.infer<typeof Transaction>,
+  raw: Record<string, unknown>,
+  accountId: string,
+): VendorTransaction {
   // Belvo amounts are always positive; the direction is `type`.
   const direction = t.type === "OUTFLOW" ? "debit" : "credit";
   return {
@@ -61,7 +66,7 @@ function toTransaction(t: z.infer<typeof Transaction>, accountId: string): Vendo
     description: t.description ?? null,
     status: t.status === "PENDING" ? "pending" : "posted",
     createdAt: t.created_at ?? null,
-    raw: t,
+    raw,
   };
 }
 
@@ -72,7 +77,7 @@ function sorted(rows: unknown[], accountId: string) {
     Transaction,
     SKIP_REASONS,
     accountId || null,
-    (t) => toTransaction(t, accountId),
+    (t, raw) => toTransaction(t, raw, accountId),
   );
 }
 
@@ -85,6 +90,8 @@ export function createBelvoClient(ctx: ClientContext): AggregatorClient {
 
   const get = <T>(url: URL, operation: string, schema: z.ZodType<T>) =>
     requestJson(http, "belvo", { method: "GET", url, headers, operation }, schema, now);
+  const getWithText = <T>(url: URL, operation: string, schema: z.ZodType<T>) =>
+    requestJsonWithText(http, "belvo", { method: "GET", url, headers, operation }, schema, now);
 
   /** Every page of a list, from `first` through each `next` link, `pagesBefore` already read. */
   async function* pages<T>(
@@ -92,14 +99,14 @@ export function createBelvoClient(ctx: ClientContext): AggregatorClient {
     item: z.ZodType<T>,
     operation: string,
     pagesBefore = 0,
-  ): AsyncGenerator<{ results: T[]; next: URL | null }> {
+  ): AsyncGenerator<{ results: T[]; next: URL | null; body: string }> {
     const walk = new PageWalk(operation, ctx.maxPagesPerWalk, pagesBefore);
     let url: URL | null = first;
     while (url) {
       walk.fetching(url);
-      const answer: { results: T[]; next?: string | null } = await get(url, operation, Page(item));
+      const { value: answer, text } = await getWithText(url, operation, Page(item));
       url = followNext(answer.next, base, operation);
-      yield { results: answer.results, next: url };
+      yield { results: answer.results, next: url, body: text };
     }
   }
 
@@ -146,7 +153,11 @@ export function createBelvoClient(ctx: ClientContext): AggregatorClient {
         });
       // Transactions are checked one by one, so that one bad row does not fail its page.
       for await (const page of pages(first, z.unknown(), operation, query.pagesBefore)) {
-        yield { ...sorted(page.results, query.accountId), next: page.next?.href ?? null };
+        yield {
+          ...sorted(page.results, query.accountId),
+          next: page.next?.href ?? null,
+          body: page.body,
+        };
       }
     },
 

@@ -13,7 +13,13 @@ import { credentialId, type PluggyKeyCache } from "./pluggy_keys.ts";
 import { PageWalk } from "./page_walk.ts";
 import { bookingDate, isAmount, isInstant } from "./transaction_rules.ts";
 import { sortRows } from "./transaction_rows.ts";
-import { answerOf, followNext, sameOriginNext } from "./vendor_json.ts";
+import {
+  answerOf,
+  answerWithText,
+  followNext,
+  type JsonAnswer,
+  sameOriginNext,
+} from "./vendor_json.ts";
 
 /** Pluggy's `/transactions?ids=` takes at most this many ids a call. */
 export const PLUGGY_MAX_IDS = 500;
@@ -26,7 +32,8 @@ const Account = z.looseObject({
   type: z.string().nullish(),
   currencyCode: z.string().nullish(),
 });
-const Transaction = z.looseObject({
+/** The fields read from a transaction (the rest are kept in its raw object, as received). */
+const Transaction = z.object({
   id: z.string(),
   accountId: z.string(),
   date: z.string().refine((date) => bookingDate(date) !== undefined),
@@ -57,7 +64,10 @@ function sorted(rows: unknown[], accountId: string | null) {
   return sortRows(rows, Transaction, SKIP_REASONS, accountId, toTransaction);
 }
 
-function toTransaction(t: z.infer<typeof Transaction>): VendorTransaction {
+function toTransaction(
+  t: z.infer<typeof Transaction>,
+  raw: Record<string, unknown>,
+): VendorTransaction {
   // Direction comes from `type`: the sign of `amount` is not documented for every account kind.
   const direction = t.type === "DEBIT"
     ? "debit"
@@ -76,7 +86,7 @@ function toTransaction(t: z.infer<typeof Transaction>): VendorTransaction {
     description: t.description ?? null,
     status: t.status === "PENDING" ? "pending" : "posted",
     createdAt: t.createdAt ?? null,
-    raw: t,
+    raw,
   };
 }
 
@@ -126,6 +136,15 @@ export function createPluggyClient(ctx: ClientContext, keys: PluggyKeyCache): Ag
 
   /** A GET with the API key; a 401 drops the key and authenticates once more before failing. */
   async function get<T>(url: URL, operation: string, schema: z.ZodType<T>): Promise<T> {
+    return (await getWithText(url, operation, schema)).value;
+  }
+
+  /** `get`, with the answer's text. */
+  async function getWithText<T>(
+    url: URL,
+    operation: string,
+    schema: z.ZodType<T>,
+  ): Promise<JsonAnswer<T>> {
     const id = await cacheId;
     for (let attempt = 1;; attempt++) {
       const key = await apiKey(id);
@@ -139,7 +158,7 @@ export function createPluggyClient(ctx: ClientContext, keys: PluggyKeyCache): Ag
         keys.forget(id, key);
         continue;
       }
-      return answerOf(res, schema, operation, now());
+      return answerWithText(res, schema, operation, now());
     }
   }
 
@@ -201,10 +220,10 @@ export function createPluggyClient(ctx: ClientContext, keys: PluggyKeyCache): Ag
         : urlUnder(ctx.baseUrl, "/v2/transactions", filters);
       while (url) {
         walk.fetching(url);
-        const answer: z.infer<typeof CursorPage> = await get(url, operation, CursorPage);
+        const { value: answer, text } = await getWithText(url, operation, CursorPage);
         const next = followNext(answer.next, base, operation);
         url = next && withFilters(next);
-        yield { ...sorted(answer.results, query.accountId), next: url?.href ?? null };
+        yield { ...sorted(answer.results, query.accountId), next: url?.href ?? null, body: text };
       }
     },
 

@@ -77,6 +77,8 @@ export function isInstant(text: string): boolean {
     const minutes = Number(digits.slice(2) || 0);
     if (hours > 15 || minutes > 59) return false;
   }
+  // An offset moves the UTC date by a day at most: only years 1 and 9999 can leave the range.
+  if (year > 1 && year < 9999) return true;
   const at = Date.parse(
     `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6] ?? "00"}${offsetText(offset)}`,
   );

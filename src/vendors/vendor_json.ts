@@ -8,6 +8,12 @@ function parseJson(body: Uint8Array): unknown {
   return JSON.parse(new TextDecoder().decode(body));
 }
 
+/** A JSON answer checked against its schema, and its text as received. */
+export interface JsonAnswer<T> {
+  value: T;
+  text: string;
+}
+
 /**
  * The vendor's machine-readable error code, if its error body has one: Pluggy sends
  * `{code, codeDescription?, message}`, Belvo an array of `{code, message, request_id}`.
@@ -46,10 +52,16 @@ export function statusError(res: VendorResponse, operation: string, now: number)
 }
 
 /** Parses a 2xx body against `schema`; a malformed answer is a VendorError, never a crash. */
-function parseBody<T>(res: VendorResponse, schema: z.ZodType<T>, operation: string): T {
+function parseBody<T>(
+  res: VendorResponse,
+  schema: z.ZodType<T>,
+  operation: string,
+): JsonAnswer<T> {
   let json: unknown;
+  let text: string;
   try {
-    json = parseJson(res.body);
+    text = new TextDecoder().decode(res.body);
+    json = JSON.parse(text);
   } catch {
     throw new VendorError("transient", "unexpected_response", `${operation}: answer is not JSON`, {
       status: res.status,
@@ -65,7 +77,7 @@ function parseBody<T>(res: VendorResponse, schema: z.ZodType<T>, operation: stri
       { status: res.status },
     );
   }
-  return parsed.data;
+  return { value: parsed.data, text };
 }
 
 /** Sends `request` and answers its JSON body checked against `schema`. */
@@ -79,6 +91,17 @@ export async function requestJson<T>(
   return answerOf(await http(vendor, request), schema, request.operation, now());
 }
 
+/** Sends `request` and answers its JSON body checked against `schema`, with its text. */
+export async function requestJsonWithText<T>(
+  http: VendorHttp,
+  vendor: Vendor,
+  request: VendorRequest,
+  schema: z.ZodType<T>,
+  now: () => number,
+): Promise<JsonAnswer<T>> {
+  return answerWithText(await http(vendor, request), schema, request.operation, now());
+}
+
 /** A 2xx answer's body checked against `schema`, or the VendorError for any other status. */
 export function answerOf<T>(
   res: VendorResponse,
@@ -86,6 +109,16 @@ export function answerOf<T>(
   operation: string,
   now: number,
 ): T {
+  return answerWithText(res, schema, operation, now).value;
+}
+
+/** `answerOf`, with the body's text as received. */
+export function answerWithText<T>(
+  res: VendorResponse,
+  schema: z.ZodType<T>,
+  operation: string,
+  now: number,
+): JsonAnswer<T> {
   if (res.status < 200 || res.status >= 300) throw statusError(res, operation, now);
   return parseBody(res, schema, operation);
 }

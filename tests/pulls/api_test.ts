@@ -280,3 +280,43 @@ Deno.test("requesting or retrying a pull with a body that is not JSON, or too la
     await w.close();
   }
 });
+
+Deno.test("a transaction's raw object is stored as the vendor sent it: unknown fields and every digit", async () => {
+  const w = await wirePluggy({}, { pulls: { wake: false } });
+  try {
+    const account = w.fake.items[0].accounts[0].id;
+    const [tx, bad] = w.fake.transactions(account);
+    // A number no JavaScript double holds, and a row skipped for its date beside the stored one.
+    const row = JSON.stringify({ ...tx, extra: { nested: [1, "two"] } }).replace(
+      /}$/,
+      ',"reference":123456789012345678901234567890.50}',
+    );
+    const skipped = JSON.stringify({ ...bad, date: "not a date" });
+    w.fake.faults.add({
+      path: "/v2/transactions",
+      fault: { status: 200, body: `{"results":[${skipped},${row}],"next":null}` },
+    });
+    const created = await deliver(
+      w,
+      w.fake.webhooks.transactionsCreated({
+        itemId: w.accountRef,
+        accountId: account,
+        transactionsCreatedAtFrom: new Date(0),
+      }),
+    );
+    await w.h.pool.drain();
+    assert.equal((await w.pull(created.body.pullId)).status, "succeeded");
+    const rows = await w.h.sql`
+      select external_id, raw->'extra' as extra, raw->>'reference' as reference,
+             raw->>'id' as raw_id
+      from transactions where connection_id = ${w.connectionId}`;
+    assert.deepEqual(rows.map((r) => ({ ...r })), [{
+      external_id: tx.id,
+      extra: { nested: [1, "two"] },
+      reference: "123456789012345678901234567890.50",
+      raw_id: tx.id,
+    }]);
+  } finally {
+    await w.close();
+  }
+});
