@@ -904,6 +904,51 @@ export const listConnectorTypes = createRoute({
   },
 });
 
+export const listAuditEvents = createRoute({
+  operationId: "listAuditEvents",
+  method: "get",
+  path: "/v1/discovery/audit-events",
+  tags: ["audit"],
+  summary: "List the tenant's audit trail",
+  security: [{ "bearerAuth": [] }],
+  request: {
+    query: z.strictObject({
+      "limit": z.preprocess(fromQuery, zod.zListAuditEventsQuery.shape["limit"]),
+      "cursor": zod.zListAuditEventsQuery.shape["cursor"],
+      "targetId": zod.zListAuditEventsQuery.shape["targetId"],
+      "action": zod.zListAuditEventsQuery.shape["action"],
+    }),
+  },
+  responses: {
+    200: {
+      description: "One page of audit events, newest first.",
+      content: { "application/json": { schema: zod.zAuditEventPage } },
+    },
+    400: {
+      description: "Invalid input; `details.fields` names each offending field.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    401: {
+      description: "The bearer token is missing or invalid, or names no valid tenant.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    500: {
+      description: "An unexpected failure; the message carries no detail.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    503: {
+      description:
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+  },
+});
+
 export const getHealth = createRoute({
   operationId: "getHealth",
   method: "get",
@@ -1102,6 +1147,7 @@ export const operations = {
   revokeWebhookToken,
   receiveWebhook,
   listConnectorTypes,
+  listAuditEvents,
   getHealth,
   getReadiness,
   getOpenApiDocument,
