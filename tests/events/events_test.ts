@@ -159,7 +159,8 @@ Deno.test("the service declares matcher.events and Matcher's dead-letter exchang
       exclusive: true,
       arguments: { "x-dead-letter-exchange": "matcher.events.dlx", "x-message-ttl": 1 },
     });
-    await rabbit.queueBind({ queue, exchange: "matcher.events", routingKey: "discovery.#" });
+    // Bound to the probe's key only: the service's own events (its audit records) stay out of it.
+    await rabbit.queueBind({ queue, exchange: "matcher.events", routingKey: "discovery.test" });
     const pub = rabbit.createPublisher({ confirm: true });
     await pub.send({ exchange: "matcher.events", routingKey: "discovery.test" }, { probe: 1 });
     await waitFor("the expired message in the DLQ", async () => {
