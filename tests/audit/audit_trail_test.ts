@@ -445,3 +445,22 @@ Deno.test("audit_events refuses UPDATE, DELETE and TRUNCATE, until its owner arc
     await assert.rejects(() => s.h.sql`delete from audit_events`, /append-only/);
   });
 });
+
+Deno.test("a token whose sub or iss is not a string is refused, and records nothing", async () => {
+  await withSession({}, async (s) => {
+    for (const claims of [{ sub: 42 }, { iss: { name: "id" } }, { sub: ["a"], iss: "x" }]) {
+      const jwt = await s.h.token(s.tenant, claims);
+      const res = await fetch(`${s.h.baseUrl}${CONNECTIONS}`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${jwt}`, "Content-Type": "application/json" },
+        body: JSON.stringify(createBody(s.fake)),
+      });
+      const body = await res.json();
+      assert.equal(res.status, 401, JSON.stringify(claims));
+      assert.equal(body.code, "MTCH-1401");
+    }
+    assert.deepEqual(await auditRows(s.h.sql), []);
+    const [{ n }] = await s.h.sql`select count(*)::int as n from connections`;
+    assert.equal(n, 0);
+  });
+});

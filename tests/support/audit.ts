@@ -27,7 +27,7 @@ export async function auditTrail(h: Harness, tenant: string, query = ""): Promis
 
 /** Every row of audit_events, oldest first, straight from the table. */
 export async function auditRows(sql: Sql): Promise<Json[]> {
-  return await sql`select * from audit_events order by occurred_at, id`;
+  return [...await sql`select * from audit_events order by occurred_at, id`];
 }
 
 /**
