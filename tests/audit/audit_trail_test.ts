@@ -7,6 +7,7 @@ import {
   AUDIT,
   auditRows,
   auditTrail,
+  failChangesOfNamedConnections,
   failCommitsByRequestId,
   idleBroker,
   outboxAuditBodies,
@@ -334,7 +335,7 @@ Deno.test("a change that is refused or rolls back leaves no record, and a replay
     ];
     assert.deepEqual(refused.map((r) => r.status), [409, 400, 404, 404, 404, 404, 404, 404]);
     // A rename onto a taken name fails inside the update's transaction.
-    await s.call("POST", CONNECTIONS, { json: createBody(fake, "pluggy-other") });
+    const other = await s.call("POST", CONNECTIONS, { json: createBody(fake, "pluggy-other") });
     const taken = await s.call("PUT", `${CONNECTIONS}/${id}`, {
       json: { configName: "pluggy-other", baseUrl: fake.url, accountRef: "r" },
     });
@@ -397,6 +398,28 @@ Deno.test("a change that is refused or rolls back leaves no record, and a replay
     assert.equal(connections[0].deleted_at, null);
     const [{ n: pulls }] = await s.h.sql`select count(*)::int as n from pull_jobs`;
     assert.equal(pulls, 1, "only the pull queued before");
+
+    // The other way round: Postgres refuses to commit the change itself, after its record was
+    // written. The record goes with it.
+    await failChangesOfNamedConnections(s.h.sql);
+    await s.h.sql`
+      insert into test_fail_changes values ('pluggy-main'), ('pluggy-other'), ('fail-change')`;
+    const changes = [
+      await s.call("POST", CONNECTIONS, { json: createBody(fake, "fail-change") }),
+      await s.call("PUT", `${CONNECTIONS}/${id}`, {
+        json: { configName: "pluggy-main", baseUrl: fake.url, accountRef: "moved" },
+      }),
+      await s.call("DELETE", `${CONNECTIONS}/${id}`),
+      // A connection with no queued pull (a request merged into one that it leaves unchanged
+      // changes nothing, and commits).
+      await s.call("POST", `${CONNECTIONS}/${other.body.id}/pulls`),
+    ];
+    assert.deepEqual(changes.map((a) => a.status), [500, 500, 500, 500]);
+    assert.equal(await count(), before);
+    const [after] = await s.h.sql`
+      select account_ref, deleted_at from connections where id = ${id}`;
+    assert.deepEqual([after.account_ref, after.deleted_at], [fake.items[0].id, null]);
+
     const bodies = await outboxAuditBodies(s.h.sql);
     assert.deepEqual(
       [...bodies.keys()].sort(),

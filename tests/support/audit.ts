@@ -51,6 +51,30 @@ export async function failCommitsByRequestId(sql: Sql): Promise<void> {
       deferrable initially deferred for each row execute function test_fail_audit_commit();`);
 }
 
+/**
+ * Makes Postgres refuse to commit a change of the connection named in `test_fail_changes`
+ * (inserted, updated or deleted, or a pull of it queued): a deferred constraint trigger on the
+ * change's own table raises at COMMIT. A record written beside the change, outside its
+ * transaction, would outlive it.
+ */
+export async function failChangesOfNamedConnections(sql: Sql): Promise<void> {
+  await sql.unsafe(`
+    create table test_fail_changes (config_name text primary key);
+    create function test_fail_change() returns trigger language plpgsql as $$
+    begin
+      -- The argument names the column of NEW that holds the connection's id.
+      if exists (select 1 from test_fail_changes f join connections c on c.config_name = f.config_name
+                 where c.id = (to_jsonb(new) ->> tg_argv[0])::uuid) then
+        raise exception 'injected commit failure of a change to %', tg_table_name;
+      end if;
+      return null;
+    end $$;
+    create constraint trigger test_fail_connection_change after insert or update on connections
+      deferrable initially deferred for each row execute function test_fail_change('id');
+    create constraint trigger test_fail_pull_change after insert or update on pull_jobs
+      deferrable initially deferred for each row execute function test_fail_change('connection_id');`);
+}
+
 /** A broker nobody publishes to: events are on (the outbox is written), the relay never starts. */
 export const idleBroker: Broker = {
   connected: false,
