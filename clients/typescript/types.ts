@@ -1309,7 +1309,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds. */
+        /** @description The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database, or a webhook token's mint or revoke could not be recorded in the audit trail (a mint is then undone; a revoke stands); try again after `Retry-After` seconds. */
         Unavailable: {
             headers: {
                 "Retry-After": components["headers"]["RetryAfter"];
