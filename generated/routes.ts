@@ -47,7 +47,7 @@ export const listAggregatorConnections = createRoute({
     },
     503: {
       description:
-        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database, or a webhook token's mint or revoke could not be recorded in the audit trail (a mint is then undone; a revoke stands); try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -110,7 +110,7 @@ export const createAggregatorConnection = createRoute({
     },
     503: {
       description:
-        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database, or a webhook token's mint or revoke could not be recorded in the audit trail (a mint is then undone; a revoke stands); try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -177,7 +177,7 @@ export const testAggregatorConnection = createRoute({
     },
     503: {
       description:
-        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database, or a webhook token's mint or revoke could not be recorded in the audit trail (a mint is then undone; a revoke stands); try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -217,7 +217,7 @@ export const getAggregatorConnection = createRoute({
     },
     503: {
       description:
-        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database, or a webhook token's mint or revoke could not be recorded in the audit trail (a mint is then undone; a revoke stands); try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -285,7 +285,7 @@ export const updateAggregatorConnection = createRoute({
     },
     503: {
       description:
-        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database, or a webhook token's mint or revoke could not be recorded in the audit trail (a mint is then undone; a revoke stands); try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -338,7 +338,7 @@ export const deleteAggregatorConnection = createRoute({
     },
     503: {
       description:
-        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database, or a webhook token's mint or revoke could not be recorded in the audit trail (a mint is then undone; a revoke stands); try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -386,7 +386,7 @@ export const listPulls = createRoute({
     },
     503: {
       description:
-        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database, or a webhook token's mint or revoke could not be recorded in the audit trail (a mint is then undone; a revoke stands); try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -451,7 +451,7 @@ export const requestPull = createRoute({
     },
     503: {
       description:
-        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database, or a webhook token's mint or revoke could not be recorded in the audit trail (a mint is then undone; a revoke stands); try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -500,7 +500,7 @@ export const listTransactions = createRoute({
     },
     503: {
       description:
-        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database, or a webhook token's mint or revoke could not be recorded in the audit trail (a mint is then undone; a revoke stands); try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -544,7 +544,7 @@ export const listTransactionChanges = createRoute({
     },
     503: {
       description:
-        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database, or a webhook token's mint or revoke could not be recorded in the audit trail (a mint is then undone; a revoke stands); try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -581,7 +581,7 @@ export const getPull = createRoute({
     },
     503: {
       description:
-        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database, or a webhook token's mint or revoke could not be recorded in the audit trail (a mint is then undone; a revoke stands); try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -646,7 +646,7 @@ export const retryPull = createRoute({
     },
     503: {
       description:
-        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database, or a webhook token's mint or revoke could not be recorded in the audit trail (a mint is then undone; a revoke stands); try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -689,7 +689,7 @@ export const listWebhookTokens = createRoute({
     },
     503: {
       description:
-        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database, or a webhook token's mint or revoke could not be recorded in the audit trail (a mint is then undone; a revoke stands); try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -757,7 +757,7 @@ export const mintWebhookToken = createRoute({
     },
     503: {
       description:
-        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database, or a webhook token's mint or revoke could not be recorded in the audit trail (a mint is then undone; a revoke stands); try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -810,7 +810,7 @@ export const revokeWebhookToken = createRoute({
     },
     503: {
       description:
-        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database, or a webhook token's mint or revoke could not be recorded in the audit trail (a mint is then undone; a revoke stands); try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -865,7 +865,7 @@ export const receiveWebhook = createRoute({
     },
     503: {
       description:
-        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database, or a webhook token's mint or revoke could not be recorded in the audit trail (a mint is then undone; a revoke stands); try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -898,7 +898,52 @@ export const listConnectorTypes = createRoute({
     },
     503: {
       description:
-        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds.",
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database, or a webhook token's mint or revoke could not be recorded in the audit trail (a mint is then undone; a revoke stands); try again after `Retry-After` seconds.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+  },
+});
+
+export const listAuditEvents = createRoute({
+  operationId: "listAuditEvents",
+  method: "get",
+  path: "/v1/discovery/audit-events",
+  tags: ["audit"],
+  summary: "List the tenant's audit trail",
+  security: [{ "bearerAuth": [] }],
+  request: {
+    query: z.strictObject({
+      "limit": z.preprocess(fromQuery, zod.zListAuditEventsQuery.shape["limit"]),
+      "cursor": zod.zListAuditEventsQuery.shape["cursor"],
+      "targetId": zod.zListAuditEventsQuery.shape["targetId"],
+      "action": zod.zListAuditEventsQuery.shape["action"],
+    }),
+  },
+  responses: {
+    200: {
+      description: "One page of audit events, newest first.",
+      content: { "application/json": { schema: zod.zAuditEventPage } },
+    },
+    400: {
+      description: "Invalid input; `details.fields` names each offending field.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    401: {
+      description: "The bearer token is missing or invalid, or names no valid tenant.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    429: {
+      description:
+        "Too many requests of this kind (`MTCH-1429`): the tenant's quota of this class of\noperation, or the webhook token's, is used up for this minute, or (live tests) this\nconnection was tested too often. Try again after `Retry-After` seconds.\n",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    500: {
+      description: "An unexpected failure; the message carries no detail.",
+      content: { "application/json": { schema: zod.zError } },
+    },
+    503: {
+      description:
+        "The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database, or a webhook token's mint or revoke could not be recorded in the audit trail (a mint is then undone; a revoke stands); try again after `Retry-After` seconds.",
       content: { "application/json": { schema: zod.zError } },
     },
   },
@@ -1102,6 +1147,7 @@ export const operations = {
   revokeWebhookToken,
   receiveWebhook,
   listConnectorTypes,
+  listAuditEvents,
   getHealth,
   getReadiness,
   getOpenApiDocument,

@@ -2,6 +2,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { secureHeaders } from "hono/secure-headers";
 import { operations } from "../generated/routes.ts";
+import { auditRoutes } from "./audit/audit.handlers.ts";
 import { changeRoutes } from "./changes/changes.handlers.ts";
 import { connectionRoutes } from "./connections/connections.handlers.ts";
 import type { LiveCheckDeps } from "./connections/live_checks.service.ts";
@@ -118,6 +119,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   pullRoutes(app, deps);
   transactionRoutes(app, deps);
   changeRoutes(app, deps);
+  auditRoutes(app, deps);
   webhookRoutes(app, deps);
   consoleRoutes(app, deps);
   return app;

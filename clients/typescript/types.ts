@@ -354,6 +354,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/discovery/audit-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the tenant's audit trail
+         * @description Every change the tenant made through this API, newest first: connections created, updated
+         *     (which fields; a credential rotation as `credentialRotated`, never its value) and deleted,
+         *     webhook tokens minted and revoked, pulls requested and retried, and every live test run
+         *     with its outcome. Each event names the actor (the JWT's `sub` and `iss`), the request id
+         *     (`X-Request-Id`), the time, the target and its connection. An event is written in the same
+         *     database transaction as its change: a change that rolled back has none, and one that
+         *     committed always has one. A request answered from an `Idempotency-Key`'s kept answer did not
+         *     run again, and has no event of its own. Events are never changed or deleted by the
+         *     service, and never hold a credential, a token, a header secret, a hash or a sealed blob.
+         */
+        get: operations["listAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -950,6 +978,110 @@ export interface components {
             limit: number;
             hasMore: boolean;
         };
+        /**
+         * @description What was done. `connection.created`, `connection.updated`, `connection.deleted` and
+         *     `connection.tested` (a live test: it changes nothing, and is recorded with its outcome)
+         *     target the connection; `webhook_token.minted` and `webhook_token.revoked` the token;
+         *     `pull.requested` the queued pull, and `pull.retried` the finished pull whose work was
+         *     queued again.
+         * @enum {string}
+         */
+        AuditAction: "connection.created" | "connection.updated" | "connection.deleted" | "connection.tested" | "webhook_token.minted" | "webhook_token.revoked" | "pull.requested" | "pull.retried";
+        /** @description Who made the change, as the bearer token named them. */
+        AuditActor: {
+            /** @description The JWT's `sub`; null when the token had none. */
+            subject: string | null;
+            /** @description The JWT's `iss`; null when the token had none. */
+            issuer: string | null;
+        };
+        AuditTarget: {
+            /** @enum {string} */
+            type: "connection" | "webhook_token" | "pull";
+            /** Format: uuid */
+            id: string;
+        };
+        /**
+         * @description What the change was, by action; never a value that is secret. `connection.created`:
+         *     `vendor`, `configName`. `connection.updated`: `fields` (those whose value changed) and
+         *     `credentialRotated` (the update carried a new `clientId` and `secret`). `connection.deleted`:
+         *     `transactionsDeleted`. `connection.tested`: `healthy`, `reason` when unhealthy, `latencyMs`.
+         *     `webhook_token.minted` and `webhook_token.revoked`: `withHeaderSecret`. `pull.requested`
+         *     and `pull.retried`: `pullId` (the queued pull, which may be one the connection already had
+         *     queued) and `trigger` (that pull's).
+         */
+        AuditDetails: {
+            vendor?: components["schemas"]["Vendor"];
+            configName?: string;
+            fields?: ("configName" | "baseUrl" | "accountRef")[];
+            credentialRotated?: boolean;
+            transactionsDeleted?: number;
+            healthy?: boolean;
+            /**
+             * @description As the live test answered it (`ConnectionTestResult.reason`).
+             * @enum {string}
+             */
+            reason?: "credentials_rejected" | "account_not_found" | "vendor_unreachable" | "timeout" | "rate_limited" | "unexpected_response" | "credential_unreadable";
+            latencyMs?: number;
+            withHeaderSecret?: boolean;
+            /** Format: uuid */
+            pullId?: string;
+            /** @enum {string} */
+            trigger?: "webhook" | "manual";
+        };
+        /**
+         * @description One change, as recorded in its own transaction.
+         * @example {
+         *       "id": "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
+         *       "tenantId": "3f2a8e1c-7b4d-4c2a-9e8f-1a2b3c4d5e6f",
+         *       "action": "connection.updated",
+         *       "target": {
+         *         "type": "connection",
+         *         "id": "0b6f0f0e-8a0f-4c1a-9d8e-2f7c3b1a9e55"
+         *       },
+         *       "connectionId": "0b6f0f0e-8a0f-4c1a-9d8e-2f7c3b1a9e55",
+         *       "actor": {
+         *         "subject": "ops@example.com",
+         *         "issuer": "https://id.example.com/"
+         *       },
+         *       "requestId": "5b0c1f3e-2d4a-4b6c-8e9f-0a1b2c3d4e5f",
+         *       "occurredAt": "2026-11-28T12:00:00.000Z",
+         *       "details": {
+         *         "fields": [
+         *           "accountRef"
+         *         ],
+         *         "credentialRotated": true
+         *       }
+         *     }
+         */
+        AuditEvent: {
+            /**
+             * Format: uuid
+             * @description A UUID v7, so that ids sort as the events happened.
+             */
+            id: string;
+            /** Format: uuid */
+            tenantId: string;
+            action: components["schemas"]["AuditAction"];
+            target: components["schemas"]["AuditTarget"];
+            /**
+             * Format: uuid
+             * @description The connection the target is or belongs to.
+             */
+            connectionId: string;
+            actor: components["schemas"]["AuditActor"];
+            /** @description The request's `X-Request-Id` (the caller's, or the one the service gave it). */
+            requestId: string;
+            /** Format: date-time */
+            occurredAt: string;
+            details: components["schemas"]["AuditDetails"];
+        };
+        AuditEventPage: {
+            items: components["schemas"]["AuditEvent"][];
+            /** @description Pass as `cursor` to get the next page; null on the last page. */
+            nextCursor: string | null;
+            limit: number;
+            hasMore: boolean;
+        };
         Health: {
             /** @enum {string} */
             status: "ok";
@@ -1177,7 +1309,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database; try again after `Retry-After` seconds. */
+        /** @description The database (within `MATCHER_DB_WAIT_MS`) or the identity provider's keys (AUTH_JWKS_URL) do not answer, or too many webhook deliveries already wait for the database, or a webhook token's mint or revoke could not be recorded in the audit trail (a mint is then undone; a revoke stands); try again after `Retry-After` seconds. */
         Unavailable: {
             headers: {
                 "Retry-After": components["headers"]["RetryAfter"];
@@ -2034,6 +2166,42 @@ export interface operations {
                     "application/json": components["schemas"]["ConnectorTypeList"];
                 };
             };
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listAuditEvents: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 200. Out of range is a 400, not clamped. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `nextCursor` of the previous page, as given (opaque, base64url). */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description Only the events whose `target.id` is this id (a connection, webhook token or pull; a UUID). Another tenant's id finds nothing. */
+                targetId?: string;
+                /** @description Only the events of this action. */
+                action?: components["schemas"]["AuditAction"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of audit events, newest first. */
+            200: {
+                headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEventPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];

@@ -284,6 +284,100 @@ export const zTransactionChangePage = z.object({
     hasMore: z.boolean()
 });
 
+/**
+ * What was done. `connection.created`, `connection.updated`, `connection.deleted` and
+ * `connection.tested` (a live test: it changes nothing, and is recorded with its outcome)
+ * target the connection; `webhook_token.minted` and `webhook_token.revoked` the token;
+ * `pull.requested` the queued pull, and `pull.retried` the finished pull whose work was
+ * queued again.
+ *
+ */
+export const zAuditAction = z.enum([
+    'connection.created',
+    'connection.updated',
+    'connection.deleted',
+    'connection.tested',
+    'webhook_token.minted',
+    'webhook_token.revoked',
+    'pull.requested',
+    'pull.retried'
+]);
+
+/**
+ * Who made the change, as the bearer token named them.
+ */
+export const zAuditActor = z.object({
+    subject: z.string().nullable(),
+    issuer: z.string().nullable()
+});
+
+export const zAuditTarget = z.object({
+    type: z.enum([
+        'connection',
+        'webhook_token',
+        'pull'
+    ]),
+    id: z.uuid()
+});
+
+/**
+ * What the change was, by action; never a value that is secret. `connection.created`:
+ * `vendor`, `configName`. `connection.updated`: `fields` (those whose value changed) and
+ * `credentialRotated` (the update carried a new `clientId` and `secret`). `connection.deleted`:
+ * `transactionsDeleted`. `connection.tested`: `healthy`, `reason` when unhealthy, `latencyMs`.
+ * `webhook_token.minted` and `webhook_token.revoked`: `withHeaderSecret`. `pull.requested`
+ * and `pull.retried`: `pullId` (the queued pull, which may be one the connection already had
+ * queued) and `trigger` (that pull's).
+ *
+ */
+export const zAuditDetails = z.object({
+    vendor: zVendor.optional(),
+    configName: z.string().optional(),
+    fields: z.array(z.enum([
+        'configName',
+        'baseUrl',
+        'accountRef'
+    ])).optional(),
+    credentialRotated: z.boolean().optional(),
+    transactionsDeleted: z.int().gte(0).optional(),
+    healthy: z.boolean().optional(),
+    reason: z.enum([
+        'credentials_rejected',
+        'account_not_found',
+        'vendor_unreachable',
+        'timeout',
+        'rate_limited',
+        'unexpected_response',
+        'credential_unreadable'
+    ]).optional(),
+    latencyMs: z.int().gte(0).optional(),
+    withHeaderSecret: z.boolean().optional(),
+    pullId: z.uuid().optional(),
+    trigger: z.enum(['webhook', 'manual']).optional()
+});
+
+/**
+ * One change, as recorded in its own transaction.
+ */
+export const zAuditEvent = z.object({
+    id: z.uuid(),
+    tenantId: z.uuid(),
+    action: zAuditAction,
+    target: zAuditTarget,
+    connectionId: z.uuid(),
+    actor: zAuditActor,
+    requestId: z.string(),
+    occurredAt: z.iso.datetime(),
+    details: zAuditDetails
+});
+
+export const zAuditEventPage = z.object({
+    items: z.array(zAuditEvent),
+    nextCursor: z.string().nullable(),
+    limit: z.int(),
+    hasMore: z.boolean()
+});
+
 export const zHealth = z.object({
     status: z.enum(['ok'])
 });
@@ -566,6 +660,18 @@ export const zReceiveWebhookResponse = zWebhookReceipt;
  * The registered, non-aggregator connector types, sorted by type.
  */
 export const zListConnectorTypesResponse = zConnectorTypeList;
+
+export const zListAuditEventsQuery = z.object({
+    limit: z.int().gte(1).lte(200).optional().default(20),
+    cursor: z.string().min(1).max(512).optional(),
+    targetId: z.uuid().optional(),
+    action: zAuditAction.optional()
+});
+
+/**
+ * One page of audit events, newest first.
+ */
+export const zListAuditEventsResponse = zAuditEventPage;
 
 /**
  * The process is up.

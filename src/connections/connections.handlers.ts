@@ -1,6 +1,7 @@
 // The aggregator-connections operations of openapi.yaml, wired to their services.
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import * as routes from "../../generated/routes.ts";
+import { callerOf } from "../http/caller.ts";
 import type { AppEnv } from "../http/env.ts";
 import * as service from "./connections.service.ts";
 import { type LiveCheckDeps, testConnection } from "./live_checks.service.ts";
@@ -10,7 +11,7 @@ export function connectionRoutes(
   deps: service.ConnectionDeps & LiveCheckDeps,
 ): void {
   app.openapi(routes.createAggregatorConnection, async (c) => {
-    const created = await service.createConnection(deps, c.get("tenantId"), c.req.valid("json"));
+    const created = await service.createConnection(deps, callerOf(c), c.req.valid("json"));
     return c.json(created, 201);
   });
 
@@ -20,7 +21,7 @@ export function connectionRoutes(
   });
 
   app.openapi(routes.testAggregatorConnection, async (c) => {
-    return c.json(await testConnection(deps, c.get("tenantId"), c.req.valid("json")), 200);
+    return c.json(await testConnection(deps, callerOf(c), c.req.valid("json")), 200);
   });
 
   app.openapi(routes.getAggregatorConnection, async (c) => {
@@ -31,11 +32,11 @@ export function connectionRoutes(
   app.openapi(routes.updateAggregatorConnection, async (c) => {
     const { id } = c.req.valid("param");
     const body = c.req.valid("json");
-    return c.json(await service.updateConnection(deps, c.get("tenantId"), id, body), 200);
+    return c.json(await service.updateConnection(deps, callerOf(c), id, body), 200);
   });
 
   app.openapi(routes.deleteAggregatorConnection, async (c) => {
-    await service.deleteConnection(deps, c.get("tenantId"), c.req.valid("param").id, {
+    await service.deleteConnection(deps, callerOf(c), c.req.valid("param").id, {
       traceparent: c.req.header("traceparent"),
     });
     return c.body(null, 204);

@@ -59,7 +59,7 @@ function toRow(r: Record<string, unknown>): ConnectionRow {
 }
 
 export async function insertConnection(
-  sql: Sql,
+  sql: Db,
   tenantId: string,
   row: { id: string; vendor: Vendor } & ConnectionFields,
   sealed: Uint8Array,
@@ -122,26 +122,41 @@ function findLive(sql: Sql, tenantId: string, key: ConnectionKey, extra: postgre
     ${"id" in key ? liveById(sql, tenantId, key.id) : liveByName(sql, tenantId, key)}`;
 }
 
-/** Updates a live connection; `sealed` replaces the credential when given. */
+/**
+ * Updates a live connection; `sealed` replaces the credential when given. Answers the row and its
+ * fields as they were just before (the row is locked between the two reads, so a concurrent
+ * update cannot slip in between), or undefined when there is no such live connection.
+ */
 export async function updateConnection(
-  sql: Sql,
+  db: Db,
   tenantId: string,
   id: string,
   fields: ConnectionFields,
   sealed?: Uint8Array,
-): Promise<ConnectionRow | undefined> {
+): Promise<{ row: ConnectionRow; previous: ConnectionFields } | undefined> {
   if (!isConnectionId(id)) return undefined;
   try {
-    const [r] = await sql`
+    const [r] = await db`
       update connections set
         config_name = ${fields.configName},
         base_url = ${fields.baseUrl},
         account_ref = ${fields.accountRef},
         sealed_credential = coalesce(${sealed ?? null}::bytea, sealed_credential),
         updated_at = date_trunc('milliseconds', clock_timestamp())
-      ${liveById(sql, tenantId, id)}
-      returning ${sql(COLUMNS)}`;
-    return r ? toRow(r) : undefined;
+      from (
+        select id as old_id, config_name as old_config_name, base_url as old_base_url,
+               account_ref as old_account_ref
+        from connections ${liveById(db, tenantId, id)}
+        for update) as old
+      where connections.id = old.old_id
+      returning ${db(COLUMNS)}, old_config_name, old_base_url, old_account_ref`;
+    if (!r) return undefined;
+    const previous = {
+      configName: r.old_config_name,
+      baseUrl: r.old_base_url,
+      accountRef: r.old_account_ref,
+    };
+    return { row: toRow(r), previous };
   } catch (err) {
     if (isUniqueViolation(err)) throw new ConfigNameTaken();
     throw err;

@@ -1,12 +1,12 @@
 // Connection rules: input normalization, the egress check, sealing, and the one-404 policy.
 import type { components } from "../../generated/types.ts";
+import { type AuditDeps, newAudit, writeAudit } from "../audit/audit.service.ts";
 import type { KeyRing } from "../crypto/seal.ts";
 import type { Sql } from "../db/pool.ts";
 import { AppError } from "../lib/app_error.ts";
+import type { Caller } from "../lib/caller.ts";
 import { afterCursor, toPage } from "../http/pagination.ts";
 import { connectionDeleted, pullEnded } from "../events/event_bodies.ts";
-import { appendEvents } from "../events/events.repository.ts";
-import type { Outbox } from "../events/outbox.ts";
 import { cancelConnectionPulls } from "../pulls/pull_queue.repository.ts";
 import {
   lockConnectionRows,
@@ -21,14 +21,13 @@ import * as repo from "./connections.repository.ts";
 type Schemas = components["schemas"];
 type Descriptor = Schemas["AggregatorConnection"];
 
-export interface ConnectionDeps {
-  sql: Sql;
+/** With AuditDeps: every change writes its audit record (and, with events on, a delete its
+ * events) in its own transaction. */
+export interface ConnectionDeps extends AuditDeps {
   keyRing: KeyRing;
   egress: EgressPolicy;
   /** Holds the connection's webhook tokens, which die with it. */
   kv: Deno.Kv;
-  /** Present when events are on: a delete appends its events in its transaction. */
-  outbox?: Outbox;
 }
 
 /** The one answer for a connection that is not a live aggregator connection of the tenant. */
@@ -102,9 +101,10 @@ function conflict(configName: string): AppError {
 
 export async function createConnection(
   deps: ConnectionDeps,
-  tenantId: string,
+  caller: Caller,
   body: Schemas["CreateAggregatorConnectionRequest"],
 ): Promise<Descriptor> {
+  const { tenantId } = caller;
   const fields = normalize(body.vendor, body, deps.egress);
   const id = crypto.randomUUID();
   const sealed = await sealCredential(
@@ -112,13 +112,27 @@ export async function createConnection(
     { tenantId, connectionId: id, vendor: body.vendor },
     { clientId: body.clientId, secret: body.secret },
   );
+  const audit = newAudit(deps, caller, {
+    action: "connection.created",
+    target: { type: "connection", id },
+    connectionId: id,
+    vendor: body.vendor,
+    details: { vendor: body.vendor, configName: fields.configName },
+  });
+  let created: repo.ConnectionRow;
   try {
     const row = { id, vendor: body.vendor, ...fields };
-    return toDescriptor(await repo.insertConnection(deps.sql, tenantId, row, sealed));
+    created = await deps.sql.begin(async (tx) => {
+      const inserted = await repo.insertConnection(tx, tenantId, row, sealed);
+      await writeAudit(tx, deps, audit);
+      return inserted;
+    });
   } catch (err) {
     if (err instanceof repo.ConfigNameTaken) throw conflict(fields.configName);
     throw err;
   }
+  deps.outbox?.written();
+  return toDescriptor(created);
 }
 
 export async function listConnections(
@@ -141,10 +155,11 @@ export async function getConnection(
 
 export async function updateConnection(
   deps: ConnectionDeps,
-  tenantId: string,
+  caller: Caller,
   id: string,
   body: Schemas["UpdateAggregatorConnectionRequest"],
 ): Promise<Descriptor> {
+  const { tenantId } = caller;
   const hasId = body.clientId !== undefined;
   if (hasId !== (body.secret !== undefined)) {
     const missing = hasId ? "secret" : "clientId";
@@ -168,27 +183,47 @@ export async function updateConnection(
       { clientId: body.clientId!, secret: body.secret! },
     )
     : undefined;
-  let row: repo.ConnectionRow | undefined;
+  let row: repo.ConnectionRow;
   try {
-    row = await repo.updateConnection(deps.sql, tenantId, id, fields, sealed);
+    row = await deps.sql.begin(async (tx) => {
+      const updated = await repo.updateConnection(tx, tenantId, id, fields, sealed);
+      if (!updated) throw notFound(); // deleted between the read and the write
+      const changed = FIELDS.filter((name) => updated.previous[name] !== fields[name]);
+      await writeAudit(
+        tx,
+        deps,
+        newAudit(deps, caller, {
+          action: "connection.updated",
+          target: { type: "connection", id },
+          connectionId: id,
+          vendor: current.vendor,
+          details: { fields: changed, credentialRotated: sealed !== undefined },
+        }),
+      );
+      return updated.row;
+    });
   } catch (err) {
     if (err instanceof repo.ConfigNameTaken) throw conflict(fields.configName);
     throw err;
   }
-  if (!row) throw notFound(); // deleted between the read and the write
+  deps.outbox?.written();
   return toDescriptor(row);
 }
+
+/** The fields an update may change, as the audit trail names them. */
+const FIELDS = ["configName", "baseUrl", "accountRef"] as const;
 
 /** A W3C trace context header as the spec writes it; anything else is not passed on. */
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 export async function deleteConnection(
   deps: ConnectionDeps,
-  tenantId: string,
+  caller: Caller,
   id: string,
   /** The caller's trace, which the delete's events carry on. */
   trace: { traceparent?: string } = {},
 ): Promise<void> {
+  const { tenantId } = caller;
   const traceparent = trace.traceparent && TRACEPARENT.test(trace.traceparent)
     ? trace.traceparent
     : undefined;
@@ -202,13 +237,20 @@ export async function deleteConnection(
     const now = new Date();
     const transactionsDeleted = await markConnectionDeleted(tx, id);
     const cancelled = await cancelConnectionPulls(tx, id, now);
-    if (deps.outbox) {
-      const events = [
+    const events = deps.outbox
+      ? [
         ...cancelled.map((p) => pullEnded(p, now)),
         connectionDeleted({ tenantId, connectionId: id, vendor }, transactionsDeleted, now),
-      ];
-      await appendEvents(tx, { tenantId, connectionId: id }, events, traceparent);
-    }
+      ]
+      : [];
+    const audit = newAudit(deps, caller, {
+      action: "connection.deleted",
+      target: { type: "connection", id },
+      connectionId: id,
+      vendor,
+      details: { transactionsDeleted },
+    });
+    await writeAudit(tx, deps, audit, events, traceparent);
     return true;
   });
   if (deleted) deps.outbox?.written();

@@ -1,9 +1,9 @@
 // The guide's "Test a connection": a live check with the stored credential, rate-limited.
 import type { components } from "../../generated/types.ts";
+import { type AuditDeps, newAudit, recordOutcome } from "../audit/audit.service.ts";
 import { type KeyRing, SealError } from "../crypto/seal.ts";
-import type { Sql } from "../db/pool.ts";
 import { AppError } from "../lib/app_error.ts";
-import type { Logger } from "../lib/logger.ts";
+import type { Caller } from "../lib/caller.ts";
 import type { RateLimiter, RateWindow } from "../lib/rate_limit.ts";
 import type { Aggregators } from "../vendors/clients.ts";
 import { VendorError } from "../vendors/errors.ts";
@@ -12,14 +12,13 @@ import { requireSealedConnection } from "./connections.service.ts";
 
 type Schemas = components["schemas"];
 
-export interface LiveCheckDeps {
-  sql: Sql;
+/** With AuditDeps: every test run is recorded with its outcome. */
+export interface LiveCheckDeps extends AuditDeps {
   keyRing: KeyRing;
   aggregators: Aggregators;
   rateLimiter: RateLimiter;
   /** Live tests allowed a minute: per connection, and per tenant over all its connections. */
   testLimits: { perConnection: number; perTenant: number };
-  logger: Logger;
 }
 
 const MINUTE_MS = 60_000;
@@ -28,13 +27,34 @@ const MINUTE_MS = 60_000;
  * Checks the connection `(vendor, configName)` against its vendor. A failing credential or account
  * is a result (`healthy: false` with a reason), not an error, and so is a stored credential that
  * does not open (no vendor call then, and no test spent); a missing connection is a 404, and more
- * than the allowed checks a minute on one connection, or by one tenant, is a 429.
+ * than the allowed checks a minute on one connection, or by one tenant, is a 429. A test that ran
+ * (a result, healthy or not) is recorded in the audit trail with its outcome before it is answered.
  */
 export async function testConnection(
   deps: LiveCheckDeps,
-  tenantId: string,
+  caller: Caller,
   body: Schemas["TestAggregatorConnectionRequest"],
 ): Promise<Schemas["ConnectionTestResult"]> {
+  const result = await runTest(deps, caller.tenantId, body);
+  const { healthy, reason, latencyMs } = result.outcome;
+  await recordOutcome(
+    deps,
+    newAudit(deps, caller, {
+      action: "connection.tested",
+      target: { type: "connection", id: result.connectionId },
+      connectionId: result.connectionId,
+      vendor: result.outcome.vendor,
+      details: { healthy, ...(reason ? { reason } : {}), latencyMs },
+    }),
+  );
+  return result.outcome;
+}
+
+async function runTest(
+  deps: LiveCheckDeps,
+  tenantId: string,
+  body: Schemas["TestAggregatorConnectionRequest"],
+): Promise<{ connectionId: string; outcome: Schemas["ConnectionTestResult"] }> {
   const { row, sealed } = await requireSealedConnection(deps.sql, tenantId, body);
   const result: Schemas["ConnectionTestResult"] = {
     vendor: row.vendor,
@@ -58,7 +78,10 @@ export async function testConnection(
       vendor: row.vendor,
       reason: "credential_unreadable",
     });
-    return { ...result, healthy: false, reason: "credential_unreadable" };
+    return {
+      connectionId: row.id,
+      outcome: { ...result, healthy: false, reason: "credential_unreadable" },
+    };
   }
 
   await takeTestSlot(deps, tenantId, row.id);
@@ -79,7 +102,7 @@ export async function testConnection(
     });
   }
   result.latencyMs = Math.round(performance.now() - started);
-  return result;
+  return { connectionId: row.id, outcome: result };
 }
 
 /**

@@ -1,5 +1,6 @@
 // The events this service publishes on matcher.events, as outbox rows: routing key and body.
 import type { components } from "../../generated/types.ts";
+import type { AuditRecord } from "../audit/audit.repository.ts";
 import { toChange } from "../changes/changes.service.ts";
 import type { ChangeRow } from "../transactions/transactions.repository.ts";
 import type { NewEvent } from "./events.repository.ts";
@@ -12,6 +13,7 @@ export const ROUTING_KEYS = {
   pullCompleted: "discovery.pull.completed",
   pullFailed: "discovery.pull.failed",
   connectionDeleted: "discovery.connection.deleted",
+  auditLogCreated: "discovery.audit_log_created",
 } as const;
 
 /** A stored page's (or a deletion's) changes, as the feed shows them; none when nothing changed. */
@@ -106,6 +108,27 @@ export function connectionDeleted(
       transactionsDeleted,
       deletedAt: now.toISOString(),
       timestamp: now.toISOString(),
+    },
+  };
+}
+
+/** An audit record, as Matcher publishes its own `governance.audit_log_created`. */
+export function auditLogCreated(record: AuditRecord, vendor: string): NewEvent {
+  return {
+    routingKey: ROUTING_KEYS.auditLogCreated,
+    body: {
+      eventType: ROUTING_KEYS.auditLogCreated,
+      tenantId: record.tenantId,
+      connectionId: record.connectionId,
+      vendor,
+      auditEventId: record.id,
+      action: record.action,
+      target: record.target,
+      actor: record.actor,
+      requestId: record.requestId,
+      occurredAt: record.occurredAt.toISOString(),
+      details: record.details,
+      timestamp: record.occurredAt.toISOString(),
     },
   };
 }

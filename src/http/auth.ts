@@ -3,6 +3,7 @@ import type { MiddlewareHandler } from "hono";
 import { type JWTPayload, jwtVerify, type JWTVerifyGetKey } from "jose";
 import type { Config } from "../config/config.ts";
 import { AppError } from "../lib/app_error.ts";
+import type { Actor } from "../lib/caller.ts";
 import { isUuid } from "../lib/uuid.ts";
 import type { AppEnv } from "./env.ts";
 import { boundedRemoteJwks, DEFAULT_JWKS_RETRY_SECONDS, JwksUnavailable } from "./jwks.ts";
@@ -21,7 +22,10 @@ const ASYMMETRIC_ALGORITHMS = [
   "EdDSA",
 ];
 
-export type TenantVerifier = (token: string) => Promise<string>;
+/** What a verified token says: its tenant, and who it names (the audit trail's actor). */
+export type Principal = { tenantId: string; actor: Actor };
+
+export type TenantVerifier = (token: string) => Promise<Principal>;
 
 /** Seconds of clock skew allowed between the identity provider and us. */
 const CLOCK_TOLERANCE_SECONDS = 30;
@@ -32,7 +36,7 @@ function unauthorized(message: string): AppError {
   });
 }
 
-/** Builds the verifier for the configured secret or JWKS; it answers the token's tenant id. */
+/** Builds the verifier for the configured secret or JWKS; it answers the token's tenant and actor. */
 export function createTenantVerifier(auth: Config["auth"]): TenantVerifier {
   let key: Uint8Array | JWTVerifyGetKey;
   let algorithms: string[];
@@ -47,7 +51,7 @@ export function createTenantVerifier(auth: Config["auth"]): TenantVerifier {
   } else {
     throw new Error("auth needs AUTH_JWT_SECRET or AUTH_JWKS_URL");
   }
-  return async function verifyTenant(token: string): Promise<string> {
+  return async function verifyTenant(token: string): Promise<Principal> {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, key as Uint8Array, {
@@ -78,17 +82,28 @@ export function createTenantVerifier(auth: Config["auth"]): TenantVerifier {
     if (typeof tenant !== "string" || !isUuid(tenant)) {
       throw unauthorized("The bearer token has no valid tenant_id claim.");
     }
-    return tenant.toLowerCase();
+    // RFC 7519 makes both StringOrURI; jose checks their values only when told which to expect.
+    // A token whose actor cannot be recorded as it says is refused rather than recorded as nobody.
+    const { sub, iss } = payload;
+    if (
+      (sub !== undefined && typeof sub !== "string") ||
+      (iss !== undefined && typeof iss !== "string")
+    ) {
+      throw unauthorized("The bearer token's sub and iss claims must be strings.");
+    }
+    return { tenantId: tenant.toLowerCase(), actor: { subject: sub ?? null, issuer: iss ?? null } };
   };
 }
 
-/** Requires `Authorization: Bearer <JWT>` and sets `tenantId`. */
+/** Requires `Authorization: Bearer <JWT>` and sets `tenantId` and `actor`. */
 export function requireTenant(verify: TenantVerifier): MiddlewareHandler<AppEnv> {
   return async function auth(c, next) {
     const header = c.req.header("Authorization") ?? "";
     const match = /^Bearer[ ]+([A-Za-z0-9._~+/=-]+)$/i.exec(header.trim());
     if (!match) throw unauthorized("A bearer token is required.");
-    c.set("tenantId", await verify(match[1]));
+    const principal = await verify(match[1]);
+    c.set("tenantId", principal.tenantId);
+    c.set("actor", principal.actor);
     await next();
   };
 }

@@ -1,6 +1,6 @@
 // Reading pull jobs for the API: one pull of the tenant, and a connection's pulls newest first.
 import type { components } from "../../generated/types.ts";
-import type { Sql } from "../db/pool.ts";
+import type { Db, Sql } from "../db/pool.ts";
 import type { Position } from "../lib/position.ts";
 import { isUuid } from "../lib/uuid.ts";
 import type { Checkpoint, StoredWork } from "./work.ts";
@@ -53,7 +53,7 @@ export function toRow(r: Record<string, unknown>): PullRow {
  * is the tenant's history.
  */
 export async function findPull(
-  sql: Sql,
+  sql: Db,
   tenantId: string,
   id: string,
 ): Promise<PullRow | undefined> {

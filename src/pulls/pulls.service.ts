@@ -1,17 +1,18 @@
 // The pull routes' rules: the connection must be the tenant's, and pulls leave as the Pull schema.
 import type { components } from "../../generated/types.ts";
+import { type AuditDeps, newAudit, writeAudit } from "../audit/audit.service.ts";
 import { requireConnection } from "../connections/connections.service.ts";
 import type { Sql } from "../db/pool.ts";
 import { afterCursor, toPage } from "../http/pagination.ts";
 import { AppError } from "../lib/app_error.ts";
-import { enqueuePull } from "./pull_queue.repository.ts";
+import type { Caller } from "../lib/caller.ts";
+import { enqueuePull, type PullRequest } from "./pull_queue.repository.ts";
 import * as repo from "./pulls.repository.ts";
 
 type Pull = components["schemas"]["Pull"];
 
-export interface PullServiceDeps {
-  sql: Sql;
-  now: () => number;
+/** With AuditDeps: every request and retry is recorded in the transaction that queues it. */
+export interface PullServiceDeps extends AuditDeps {
   onPullQueued: () => void;
   /** Ids to fetch again one account of a queued pull may hold before it is walked whole. */
   idsPerAccount: number;
@@ -41,20 +42,56 @@ function toPull(row: repo.PullRow): Pull {
 /** Queues a pull of every account from its watermark, or merges into the queued one. */
 export async function requestPull(
   deps: PullServiceDeps,
-  tenantId: string,
+  caller: Caller,
   connectionId: string,
 ): Promise<Pull> {
-  await requireConnection(deps.sql, tenantId, { id: connectionId });
-  const id = await enqueuePull(deps.sql, {
-    tenantId,
-    connectionId,
-    trigger: "manual",
-    work: { sync: true },
-    now: new Date(deps.now()),
-    idsPerAccount: deps.idsPerAccount,
+  const { tenantId } = caller;
+  const connection = await requireConnection(deps.sql, tenantId, { id: connectionId });
+  const pull = await queueAudited(deps, caller, {
+    request: { tenantId, connectionId, trigger: "manual", work: { sync: true } },
+    vendor: connection.vendor,
+    action: "pull.requested",
   });
   deps.onPullQueued();
-  return getPull(deps, tenantId, id);
+  return toPull(pull);
+}
+
+/**
+ * Queues `request` and records it, in one transaction; answers the queued pull (a new one, or the
+ * connection's queued pull that absorbed the work). A request's target is the pull it queued; a
+ * retry's is the finished pull it runs again.
+ */
+async function queueAudited(
+  deps: PullServiceDeps,
+  caller: Caller,
+  job: {
+    request: Omit<PullRequest, "now" | "idsPerAccount">;
+    vendor: string;
+    action: "pull.requested" | "pull.retried";
+    retried?: string;
+  },
+): Promise<repo.PullRow> {
+  const { tenantId, connectionId } = job.request;
+  const pull = await deps.sql.begin(async (tx) => {
+    const id = await enqueuePull(tx, {
+      ...job.request,
+      now: new Date(deps.now()),
+      idsPerAccount: deps.idsPerAccount,
+    });
+    const queued = await repo.findPull(tx, tenantId, id);
+    if (!queued) throw new Error(`the pull ${id} just queued is not there`);
+    const audit = newAudit(deps, caller, {
+      action: job.action,
+      target: { type: "pull", id: job.retried ?? id },
+      connectionId,
+      vendor: job.vendor,
+      details: { pullId: id, trigger: queued.trigger },
+    });
+    await writeAudit(tx, deps, audit);
+    return queued;
+  });
+  deps.outbox?.written();
+  return pull;
 }
 
 function pullNotFound(): AppError {
@@ -73,9 +110,10 @@ export async function getPull(deps: { sql: Sql }, tenantId: string, id: string):
  */
 export async function retryPull(
   deps: PullServiceDeps,
-  tenantId: string,
+  caller: Caller,
   id: string,
 ): Promise<Pull> {
+  const { tenantId } = caller;
   const finished = await repo.findPull(deps.sql, tenantId, id);
   if (!finished) throw pullNotFound();
   if (!["succeeded", "failed", "dead"].includes(finished.status)) {
@@ -84,18 +122,21 @@ export async function retryPull(
       `The pull is ${finished.status}; it runs on its own.`,
     );
   }
-  await requireConnection(deps.sql, tenantId, { id: finished.connectionId });
-  const queued = await enqueuePull(deps.sql, {
-    tenantId,
-    connectionId: finished.connectionId,
-    trigger: "manual",
-    work: finished.work,
-    itemsOf: finished.id,
-    now: new Date(deps.now()),
-    idsPerAccount: deps.idsPerAccount,
+  const connection = await requireConnection(deps.sql, tenantId, { id: finished.connectionId });
+  const pull = await queueAudited(deps, caller, {
+    request: {
+      tenantId,
+      connectionId: finished.connectionId,
+      trigger: "manual",
+      work: finished.work,
+      itemsOf: finished.id,
+    },
+    vendor: connection.vendor,
+    action: "pull.retried",
+    retried: finished.id,
   });
   deps.onPullQueued();
-  return getPull(deps, tenantId, queued);
+  return toPull(pull);
 }
 
 export async function listPulls(

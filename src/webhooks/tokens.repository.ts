@@ -109,6 +109,16 @@ export async function listTokens(
   return records;
 }
 
+/** The tenant's live token `id`, or undefined; a non-UUID is never an id. */
+export async function findTokenById(
+  kv: Deno.Kv,
+  tenantId: string,
+  id: string,
+): Promise<WebhookTokenRecord | undefined> {
+  if (!isUuid(id)) return undefined;
+  return (await kv.get<TenantEntry>([BY_TENANT, tenantId, id])).value?.record;
+}
+
 /** Deletes every key of the tenant's token `id`; false when there is none. */
 export function revokeToken(kv: Deno.Kv, tenantId: string, id: string): Promise<boolean> {
   // A path parameter of any length could exceed KV's key size; a non-UUID is never an id.

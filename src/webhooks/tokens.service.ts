@@ -1,10 +1,11 @@
 // Webhook token rules: a token is bound to a live connection of the tenant and shown only once.
 import type { components } from "../../generated/types.ts";
+import { type AuditDeps, newAudit, recordKvChange } from "../audit/audit.service.ts";
 import * as connections from "../connections/connections.repository.ts";
 import { requireConnection } from "../connections/connections.service.ts";
-import type { Sql } from "../db/pool.ts";
 import { afterCursor, toPage } from "../http/pagination.ts";
 import { AppError } from "../lib/app_error.ts";
+import type { Caller } from "../lib/caller.ts";
 import { uuidV7 } from "../lib/uuid_v7.ts";
 import { hashHeaderSecret, headerToConfigure, newHeaderSecret } from "./header_secret.ts";
 import type { TokenCache } from "./token_cache.ts";
@@ -12,8 +13,8 @@ import * as store from "./tokens.repository.ts";
 
 type Schemas = components["schemas"];
 
-export interface TokenDeps {
-  sql: Sql;
+/** With AuditDeps: every mint and revoke is recorded, around its KV commit (recordKvChange). */
+export interface TokenDeps extends AuditDeps {
   kv: Deno.Kv;
   /** MATCHER_PUBLIC_URL without a trailing slash: the base of every minted webhookUrl. */
   publicUrl: string;
@@ -27,13 +28,15 @@ function tokenNotFound(): AppError {
 
 /**
  * Mints a token for the live connection `(vendor, connection_config_name)`; 404 when none. With
- * `withHeaderSecret`, the token also gets a header secret, shown with it this once.
+ * `withHeaderSecret`, the token also gets a header secret, shown with it this once. A mint whose
+ * audit record does not commit is undone (nobody has seen the token yet).
  */
 export async function mintToken(
   deps: TokenDeps,
-  tenantId: string,
+  caller: Caller,
   body: Schemas["MintWebhookTokenRequest"],
 ): Promise<Schemas["MintedWebhookToken"]> {
+  const { tenantId } = caller;
   const connection = await requireConnection(deps.sql, tenantId, {
     vendor: body.vendor,
     configName: body.connection_config_name,
@@ -51,7 +54,19 @@ export async function mintToken(
   const secret = body.withHeaderSecret ? newHeaderSecret() : undefined;
   if (secret) record.headerSecretHash = hashHeaderSecret(secret);
   const token = store.newTokenValue();
-  await store.storeToken(deps.kv, record, store.hashToken(token));
+  const audit = newAudit(deps, caller, {
+    action: "webhook_token.minted",
+    target: { type: "webhook_token", id: record.id },
+    connectionId: connection.id,
+    vendor: connection.vendor,
+    details: { withHeaderSecret: secret !== undefined },
+  });
+  await recordKvChange(deps, audit, {
+    commit: () => store.storeToken(deps.kv, record, store.hashToken(token)),
+    undo: async () => {
+      await store.revokeToken(deps.kv, tenantId, record.id);
+    },
+  });
   return {
     id: record.id,
     token,
@@ -91,8 +106,30 @@ export async function listTokens(
   return { ...page, items: page.items.filter((item) => item !== undefined) };
 }
 
-/** Revokes the tenant's token `id`; any id that is not one is the same 404. */
-export async function revokeToken(deps: TokenDeps, tenantId: string, id: string): Promise<void> {
-  if (!(await store.revokeToken(deps.kv, tenantId, id))) throw tokenNotFound();
-  deps.tokenCache.forget(id);
+/**
+ * Revokes the tenant's token `id`; any id that is not one is the same 404. A revoke stands even
+ * when its audit record has to be written again after it (recordKvChange).
+ */
+export async function revokeToken(deps: TokenDeps, caller: Caller, id: string): Promise<void> {
+  const { tenantId } = caller;
+  const record = await store.findTokenById(deps.kv, tenantId, id);
+  if (!record) throw tokenNotFound();
+  const audit = newAudit(deps, caller, {
+    action: "webhook_token.revoked",
+    target: { type: "webhook_token", id: record.id },
+    connectionId: record.connectionId,
+    vendor: record.vendor,
+    details: { withHeaderSecret: record.headerSecretHash !== undefined },
+  });
+  try {
+    await recordKvChange(deps, audit, {
+      async commit() {
+        // Revoked by someone else since it was read: nothing to record.
+        if (!(await store.revokeToken(deps.kv, tenantId, id))) throw tokenNotFound();
+      },
+    });
+  } finally {
+    // Whatever the record's fate, a token KV no longer holds must stop working here at once.
+    deps.tokenCache.forget(id);
+  }
 }

@@ -324,6 +324,35 @@ Deno.test("canary credentials and webhook tokens never surface anywhere but the 
       assert.equal(gone.status, 404);
     }
 
+    // The audit trail recorded every kind of change above, and is read back like any list.
+    const trail = await r.call(`${API}/audit-events?limit=200`);
+    assert.equal(trail.status, 200);
+    assert.deepEqual([...new Set(trail.body.items.map((e: Json) => e.action))].sort(), [
+      "connection.created",
+      "connection.deleted",
+      "connection.tested",
+      "connection.updated",
+      "pull.requested",
+      "pull.retried",
+      "webhook_token.minted",
+      "webhook_token.revoked",
+    ]);
+    assert.ok(
+      trail.body.items.some((e: Json) => e.details.credentialRotated === true),
+      "rotations are named",
+    );
+    // Every sealed blob the database holds (credentials, kept answers), in the forms a copy of
+    // one would take in a row cast to text or in JSON.
+    const blobs = (await h.sql<{ bytes: Uint8Array }[]>`
+      select sealed_credential as bytes from connections where sealed_credential is not null
+      union all select body from idempotency_keys where body is not null`)
+      .flatMap(({ bytes }) => [
+        bytes.toHex(),
+        bytes.toBase64(),
+        bytes.toBase64({ alphabet: "base64url", omitPadding: true }),
+      ]);
+    assert.ok(blobs.length >= 6 * 3, `the sealed blobs were read (${blobs.length / 3})`);
+
     // The search: the needles, and controls showing that each surface holds what it should.
     const credentialsAt = credentialNeedles(creds);
     const tokenForms = tokens.flatMap((t) => encodings(t));
@@ -361,6 +390,14 @@ Deno.test("canary credentials and webhook tokens never surface anywhere but the 
     none("a response carries a token or its hash", hits(notMinted, [...tokenForms, ...hashes]));
     none("a log line carries a secret", hits(logs, [...credentialsAt, ...tokenForms, ...hashes]));
     none("the database holds a secret", hits(rows, [...credentialsAt, ...tokenForms, ...hashes]));
+    const auditRows = rows.filter((t) => t.label === "table audit_events");
+    assert.ok(auditRows[0]?.text.includes("webhook_token.revoked"), "the audit rows were read");
+    const auditAnswers = r.answers.filter((a) => a.label.includes("/audit-events"));
+    assert.equal(auditAnswers.length, 1);
+    none(
+      "an audit row or answer carries a credential, a token, a hash or a sealed blob",
+      hits([...auditRows, ...auditAnswers], [...credentialsAt, ...tokenForms, ...hashes, ...blobs]),
+    );
     assert.ok(r.answers.length > 80, `the suite drove the API (${r.answers.length} answers)`);
   } finally {
     await h.close();
@@ -451,6 +488,17 @@ Deno.test("a webhook header secret surfaces only in the mint answer, and KV keep
       assert.equal(revoked.status, 204);
     }
     const afterRevoke = await kvText(h.kv);
+    const trail = await r.call(`${API}/audit-events?limit=200`);
+    assert.deepEqual(
+      trail.body.items.filter((e: Json) => e.action.startsWith("webhook_token."))
+        .map((e: Json) => [e.action, e.details.withHeaderSecret]),
+      [
+        ["webhook_token.revoked", true],
+        ["webhook_token.revoked", true],
+        ["webhook_token.minted", true],
+        ["webhook_token.minted", true],
+      ],
+    );
 
     const notMinted = r.answers.filter((a) => !a.minted);
     const logs = h.logs.map((line, i) => ({ label: `log line ${i}`, text: line }));
@@ -458,10 +506,13 @@ Deno.test("a webhook header secret surfaces only in the mint answer, and KV keep
     assert.ok(r.answers.some((a) => a.minted && a.text.includes(secrets[1])), "the mint shows it");
     assert.ok(h.logs.some((l) => l.includes('"outcome":"wrong_header_secret"')), "refusals logged");
     assert.ok(rows.some((t) => t.text.includes("belvo-canary")), "the rows were read");
+    const auditRows = rows.filter((t) => t.label === "table audit_events");
+    assert.ok(auditRows[0]?.text.includes("withHeaderSecret"), "the audit rows were read");
 
     const none = (what: string, found: string[]) =>
       assert.deepEqual(found, [], `${what}: ${found.slice(0, 5).join("; ")}`);
     const everyForm = [...secretForms, ...hashes];
+    none("an audit row carries a header secret or its hash", hits(auditRows, everyForm));
     none("a response carries a header secret or its hash", hits(notMinted, everyForm));
     none("a log line carries a header secret or its hash", hits(logs, everyForm));
     none("the database holds a header secret or its hash", hits(rows, everyForm));

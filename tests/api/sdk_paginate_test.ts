@@ -18,6 +18,7 @@ const TRANSACTIONS = "/v1/discovery/aggregator-connections/{id}/transactions";
 const TOKENS = "/v1/discovery/webhooks/tokens";
 const CHANGES = "/v1/discovery/transactions/changes";
 const PULL_BY_ID = "/v1/discovery/pulls/{pullId}";
+const AUDIT = "/v1/discovery/audit-events";
 
 interface Session {
   h: Harness;
@@ -141,6 +142,14 @@ Deno.test("paginate yields every item of each list operation once, in the order 
         limit: 2,
         pages: () => client.paginate(TOKENS, { params: { query: { limit: 2 } } }),
         page: () => client.GET(TOKENS, { params: { query: { limit: 200 } } }),
+      },
+      {
+        // Five creates, three pull requests, three mints.
+        name: "audit events",
+        count: 11,
+        limit: 4,
+        pages: () => client.paginate(AUDIT, { params: { query: { limit: 4 } } }),
+        page: () => client.GET(AUDIT, { params: { query: { limit: 200 } } }),
       },
     ];
     for (const { name, count, limit, pages, page } of cases) {

@@ -29,6 +29,7 @@ Deno.test("asyncapi.yaml is a valid AsyncAPI 3 document whose every operation na
   assert.ok(channel, "the matcher.events channel");
   const keys = document.operations().all().map((op) => op.bindings().get("amqp")?.value().cc[0]);
   assert.deepEqual(keys.sort(), [
+    "discovery.audit_log_created",
     "discovery.connection.deleted",
     "discovery.pull.completed",
     "discovery.pull.failed",
@@ -112,6 +113,18 @@ Deno.test("every message the service publishes matches asyncapi.yaml, and every 
       [...described.keys()].sort(),
       "every described message seen",
     );
+    // The audit trail's records: the changes this test made through the API, each published.
+    await queue.until(
+      "the delete's audit record",
+      (m) => m.some((e) => e.body.action === "connection.deleted"),
+    );
+    const audited = queue.messages.filter((m) => m.routingKey === "discovery.audit_log_created");
+    assert.deepEqual([...new Set(audited.map((m) => m.body.action))].sort(), [
+      "connection.created",
+      "connection.deleted",
+      "pull.requested",
+      "webhook_token.minted",
+    ]);
     const changed = queue.messages.filter((m) => m.routingKey === "discovery.transactions.changed");
     assert.ok(
       changed.some((m) => (m.body.changes as { change: string }[])[0].change === "deleted"),

@@ -159,7 +159,8 @@ Deno.test("the service declares matcher.events and Matcher's dead-letter exchang
       exclusive: true,
       arguments: { "x-dead-letter-exchange": "matcher.events.dlx", "x-message-ttl": 1 },
     });
-    await rabbit.queueBind({ queue, exchange: "matcher.events", routingKey: "discovery.#" });
+    // Bound to the probe's key only: the service's own events (its audit records) stay out of it.
+    await rabbit.queueBind({ queue, exchange: "matcher.events", routingKey: "discovery.test" });
     const pub = rabbit.createPublisher({ confirm: true });
     await pub.send({ exchange: "matcher.events", routingKey: "discovery.test" }, { probe: 1 });
     await waitFor("the expired message in the DLQ", async () => {
@@ -200,16 +201,28 @@ Deno.test("a connection delete publishes its cancelled pulls' failures and conne
       headers: { traceparent },
     });
     assert.equal(res.status, 204);
-    await queue.until("two events", (m) => m.length === 2);
-    for (const m of queue.messages) assert.equal(m.headers.traceparent, traceparent, "the trace");
-    const [failed, deleted] = queue.messages;
+    // First the audit records of the connection's creation, its token and the pull request; then
+    // the delete's own three events, in its one transaction and the caller's trace.
+    await queue.until("six events", (m) => m.length === 6);
+    const earlier = queue.messages.slice(0, 3);
+    assert.deepEqual(earlier.map((m) => m.body.action), [
+      "connection.created",
+      "webhook_token.minted",
+      "pull.requested",
+    ]);
+    const [failed, deleted, audited] = queue.messages.slice(3);
+    for (const m of [failed, deleted, audited]) {
+      assert.equal(m.headers.traceparent, traceparent, "the trace");
+    }
     assert.equal(failed.routingKey, "discovery.pull.failed");
     assert.equal(failed.body.pullId, pullId);
     assert.equal(failed.body.status, "failed");
     assert.deepEqual((failed.body.error as Json).reason, "connection_deleted");
     assert.equal(deleted.routingKey, "discovery.connection.deleted");
     assert.equal(deleted.body.transactionsDeleted, 0);
-    assert.deepEqual([failed.body.sequence, deleted.body.sequence], [1, 2]);
+    assert.equal(audited.routingKey, "discovery.audit_log_created");
+    assert.equal(audited.body.action, "connection.deleted");
+    assert.deepEqual(queue.messages.map((m) => m.body.sequence), [1, 2, 3, 4, 5, 6]);
   } finally {
     await queue.close();
     await w.close();

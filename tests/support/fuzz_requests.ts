@@ -46,6 +46,8 @@ export interface FuzzState {
   cursors: string[];
   /** Cursors of the change feed (its `after`). */
   feedCursors: string[];
+  /** Ids the audit trail has events about: connections, pulls, webhook tokens. */
+  auditTargets: string[];
   accountIds: string[];
   baseUrls: string[];
   /** `Authorization` values: a valid one, another tenant's, and broken ones. */
@@ -185,7 +187,10 @@ export function requestMaker(r: Random, doc: Json, state: FuzzState) {
         else if (p.name === "cursor") params.append("cursor", pick(r, state.cursors));
         else if (p.name === "after") params.append("after", pick(r, state.feedCursors));
         else if (p.name === "connectionId") params.append(p.name, pick(r, state.core).id);
-        else params.append(p.name, pick(r, state.accountIds));
+        else if (p.name === "targetId") params.append(p.name, pick(r, state.auditTargets));
+        else if (p.name === "action") {
+          params.append(p.name, validValue(r, p.schema, doc, hints) as string);
+        } else params.append(p.name, pick(r, state.accountIds));
         continue;
       }
       notes.push(`bad ${p.name}`);
@@ -199,8 +204,11 @@ export function requestMaker(r: Random, doc: Json, state: FuzzState) {
           "after",
           badCursor(r, [...state.feedCursors, ...state.cursors]).slice(0, 2_000),
         );
-      } else if (p.name === "connectionId") {
+      } else if (p.name === "connectionId" || p.name === "targetId") {
         params.append(p.name, chance(r, 0.3) ? pick(r, state.foreign) : badId(r).slice(0, 2_000));
+      } else if (p.name === "action") {
+        const near = ["connection.renamed", "CONNECTION.CREATED", "connection.created ", "pull"];
+        params.append(p.name, chance(r, 0.5) ? pick(r, near) : nastyString(r).slice(0, 2_000));
       } else params.append(p.name, chance(r, 0.5) ? "" : nastyString(r).slice(0, 2_000));
     }
     if (chance(r, 0.05)) {

@@ -181,6 +181,7 @@ async function seed(w: Wired<FakePluggy>, belvo: FakeBelvo, metricsToken: string
       `/aggregator-connections/${pluggyCore.id}/pulls?limit=1`,
       `/aggregator-connections/${pluggyCore.id}/transactions?limit=3`,
       `/aggregator-connections/${belvoCore.id}/transactions?limit=5`,
+      "/audit-events?limit=2",
     ]
   ) {
     const page = await call(path, {});
@@ -218,6 +219,7 @@ async function seed(w: Wired<FakePluggy>, belvo: FakeBelvo, metricsToken: string
     headerSecrets: new Map(guarded.map((t) => [t.token, t.header!])),
     cursors,
     feedCursors,
+    auditTargets: [pluggyCore.id, belvoCore.id, ...pulls, ...tokens.map((t) => t.id)],
     accountIds: [
       ...w.fake.items[0].accounts.map((a) => a.id),
       ...belvo.links[0].accounts.map((a) => a.id),

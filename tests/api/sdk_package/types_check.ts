@@ -19,6 +19,7 @@ expectType<
     | "/v1/discovery/aggregator-connections/{id}/transactions"
     | "/v1/discovery/transactions/changes"
     | "/v1/discovery/webhooks/tokens"
+    | "/v1/discovery/audit-events"
   >
 >(true);
 
@@ -52,6 +53,15 @@ export async function typed(id: string): Promise<void> {
   for await (const w of matcher.paginate("/v1/discovery/webhooks/tokens")) {
     expectType<Equals<typeof w, Schemas["WebhookToken"]>>(true);
   }
+  for await (
+    const e of matcher.paginate("/v1/discovery/audit-events", {
+      params: { query: { targetId: id, action: "connection.updated" } },
+    })
+  ) {
+    expectType<Equals<typeof e, Schemas["AuditEvent"]>>(true);
+  }
+  // @ts-expect-error: an action the audit trail does not know
+  matcher.paginate("/v1/discovery/audit-events", { params: { query: { action: "x" } } });
   // @ts-expect-error: the pulls of a connection cannot be listed without its id
   matcher.paginate("/v1/discovery/aggregator-connections/{id}/pulls");
   // @ts-expect-error: limit is a number
