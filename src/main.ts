@@ -8,7 +8,7 @@ import { openKv } from "./db/kv.ts";
 import { openDatabase } from "./db/open.ts";
 import { serve } from "./http/serve.ts";
 import { errorSummary } from "./lib/error_summary.ts";
-import { jsonLogger } from "./lib/logger.ts";
+import { consoleLines, jsonLogger, standardStreams } from "./lib/logger.ts";
 import { createService } from "./service.ts";
 
 // Registered first, at the top level of the module, as Deno Deploy requires; a run waits for the
@@ -24,7 +24,10 @@ Deno.cron("matcher-pull-sweep", "* * * * *", async () => {
   }
 });
 
-const logger = jsonLogger();
+// Deno reads OTEL_DENO itself: when it exports logs, each line must be a console call of its own.
+const logger = jsonLogger(
+  Deno.env.get("OTEL_DENO") === "true" ? consoleLines : standardStreams(),
+);
 guardDriverCrash(logger);
 const config = loadConfig(logger);
 const db = await openDatabase(config, logger);

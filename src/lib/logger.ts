@@ -16,6 +16,15 @@ export function jsonLogger(
   return { info: emit("info"), warn: emit("warn"), error: emit("error") };
 }
 
+/**
+ * One console call a line: what Deno's OpenTelemetry export (OTEL_DENO=true) needs, as it makes a
+ * log record of each console call and sees nothing written to the streams directly.
+ */
+export function consoleLines(line: string, level: string): void {
+  if (level === "info") console.log(line);
+  else console.error(line);
+}
+
 /** Every byte of `bytes` to a blocking stream (a pipe may take fewer at a time). */
 function writeAll(stream: { writeSync(p: Uint8Array): number }, bytes: Uint8Array): void {
   for (let at = 0; at < bytes.byteLength;) at += stream.writeSync(bytes.subarray(at));
