@@ -12,7 +12,7 @@ import { VendorError } from "./errors.ts";
 import { PageWalk } from "./page_walk.ts";
 import { bookingDate, isAmount, isInstant, type SkippedTransaction } from "./transaction_rules.ts";
 import { sortRows } from "./transaction_rows.ts";
-import { followNext, requestJson, requestJsonWithText, sameOriginNext } from "./vendor_json.ts";
+import { followNext, requestJson, sameOriginNext } from "./vendor_json.ts";
 
 /** Belvo's largest page; larger values are clamped by Belvo itself. */
 export const BELVO_PAGE_SIZE = 1000;
@@ -88,10 +88,10 @@ export function createBelvoClient(ctx: ClientContext): AggregatorClient {
     (new TextEncoder().encode(`${credential.clientId}:${credential.secret}`)).toBase64();
   const headers = { authorization, accept: "application/json" };
 
-  const get = <T>(url: URL, operation: string, schema: z.ZodType<T>) =>
-    requestJson(http, "belvo", { method: "GET", url, headers, operation }, schema, now);
   const getWithText = <T>(url: URL, operation: string, schema: z.ZodType<T>) =>
-    requestJsonWithText(http, "belvo", { method: "GET", url, headers, operation }, schema, now);
+    requestJson(http, "belvo", { method: "GET", url, headers, operation }, schema, now);
+  const get = async <T>(url: URL, operation: string, schema: z.ZodType<T>) =>
+    (await getWithText(url, operation, schema)).value;
 
   /** Every page of a list, from `first` through each `next` link, `pagesBefore` already read. */
   async function* pages<T>(

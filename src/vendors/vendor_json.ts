@@ -80,19 +80,8 @@ function parseBody<T>(
   return { value: parsed.data, text };
 }
 
-/** Sends `request` and answers its JSON body checked against `schema`. */
-export async function requestJson<T>(
-  http: VendorHttp,
-  vendor: Vendor,
-  request: VendorRequest,
-  schema: z.ZodType<T>,
-  now: () => number,
-): Promise<T> {
-  return answerOf(await http(vendor, request), schema, request.operation, now());
-}
-
 /** Sends `request` and answers its JSON body checked against `schema`, with its text. */
-export async function requestJsonWithText<T>(
+export async function requestJson<T>(
   http: VendorHttp,
   vendor: Vendor,
   request: VendorRequest,
