@@ -1,6 +1,6 @@
 // A webhook token's second factor: a random secret the vendor sends in a header with every
 // delivery. Only its SHA-256 is kept; a delivery's value is compared with it in constant time.
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { Vendor } from "../vendors/vendors.ts";
 
 /**
@@ -38,11 +38,15 @@ const NOTHING = "";
 /**
  * Whether a delivery's header value carries the secret whose hash is `storedHash`. A `Bearer `
  * before it is allowed, as the Authorization value may or may not get one in the vendor's
- * settings. Both sides are 32-byte hashes, compared without an early exit.
+ * settings. Both sides are hex SHA-256 hashes, compared without an early exit (as text: a Buffer
+ * digest costs twice the hash on Deno, on every delivery).
  */
 export function headerSecretMatches(value: string | undefined, storedHash: string): boolean {
   const secret = value?.trim().replace(/^bearer\s+/i, "") || undefined;
-  const given = createHash("sha256").update(secret ?? NOTHING).digest();
-  const same = timingSafeEqual(given, Uint8Array.fromHex(storedHash));
-  return same && secret !== undefined;
+  const given = createHash("sha256").update(secret ?? NOTHING).digest("hex");
+  let differ = given.length ^ storedHash.length;
+  for (let i = 0; i < given.length; i++) {
+    differ |= given.charCodeAt(i) ^ (storedHash.charCodeAt(i) | 0);
+  }
+  return differ === 0 && secret !== undefined;
 }
