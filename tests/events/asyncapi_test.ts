@@ -53,10 +53,11 @@ Deno.test("every message the service publishes matches asyncapi.yaml, and every 
   );
 
   const vhost = await createVhost();
+  // Bound before the service starts: its first events (the audit records) reach the queue too.
+  const queue = await bindQueue(vhost.url());
   const w = await wirePluggy({ pageSize: 6 }, {
     events: { amqpUrl: vhost.url(), relay: { pollMs: 100 } },
   });
-  const queue = await bindQueue(vhost.url());
   try {
     const pull = async (payload: object) => {
       const { body } = await deliver(w, payload);

@@ -20,10 +20,11 @@ const ofKey = (messages: Received[], key: string) => messages.filter((m) => m.ro
 
 Deno.test("a pull's pages and its end are published in order with Matcher's message properties", async () => {
   const vhost = await createVhost();
+  // Bound before the service starts: its first events (the audit records) reach the queue too.
+  const queue = await bindQueue(vhost.url());
   const w = await wirePluggy({ pageSize: 7 }, {
     events: { amqpUrl: vhost.url(), relay: { pollMs: 100 } },
   });
-  const queue = await bindQueue(vhost.url());
   try {
     const item = w.accountRef;
     const account = w.fake.items[0].accounts[0].id;
@@ -180,11 +181,12 @@ Deno.test("the service declares matcher.events and Matcher's dead-letter exchang
 
 Deno.test("a connection delete publishes its cancelled pulls' failures and connection.deleted, in the caller's trace", async () => {
   const vhost = await createVhost();
+  // Bound before the service starts: its first events (the audit records) reach the queue too.
+  const queue = await bindQueue(vhost.url());
   const w = await wirePluggy({}, {
     events: { amqpUrl: vhost.url(), relay: { pollMs: 100 } },
     pulls: { wake: false },
   });
-  const queue = await bindQueue(vhost.url());
   try {
     const queued = await w.h.request(
       `/v1/discovery/aggregator-connections/${w.connectionId}/pulls`,
