@@ -19,9 +19,9 @@ export interface EmbeddedPostgres {
 /** What `./embedded.ts` exports: PGlite at `dir` (in memory when undefined) behind a socket. */
 export type StartEmbeddedPostgres = (dir: string | undefined) => Promise<EmbeddedPostgres>;
 
-// A computed specifier, not a literal: the module graph of main.ts (what `deno install
-// --entrypoint`, the image and Deno Deploy fetch and ship) leaves PGlite and its 27 MB out, and a
-// development start without DATABASE_URL fetches it when it gets here.
+// A computed specifier, not a literal: the module graph of main.ts (what the image and Deno Deploy
+// install and ship, on deno.json) leaves PGlite and its 27 MB out. Only deno.dev.json maps PGlite;
+// `deno task start` uses it, and fetches PGlite when a start without DATABASE_URL gets here.
 const EMBEDDED = new URL("./embedded.ts", import.meta.url).href;
 
 export async function openDatabase(config: Config, logger: Logger): Promise<Database> {
@@ -52,6 +52,15 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
 
 /** Loads `./embedded.ts` (through EMBEDDED) and starts PGlite at `dir`. */
 async function startEmbedded(dir: string): Promise<EmbeddedPostgres> {
-  const embedded: { startEmbeddedPostgres: StartEmbeddedPostgres } = await import(EMBEDDED);
+  let embedded: { startEmbeddedPostgres: StartEmbeddedPostgres };
+  try {
+    embedded = await import(EMBEDDED);
+  } catch (err) {
+    throw new Error(
+      "DATABASE_URL is not set, and the embedded database (PGlite) is not in this import map: " +
+        "set DATABASE_URL, or start with `deno task start` (deno.dev.json)",
+      { cause: err },
+    );
+  }
   return await embedded.startEmbeddedPostgres(dir);
 }
