@@ -8,12 +8,12 @@ RUN mkdir -p /app/.matcher && chown deno:deno /app/.matcher
 # Caching runs as deno too, so the cache in $DENO_DIR belongs to the user that reads it.
 USER deno
 
-# Dependencies, in their own layer: only the import map and the lock go in, so this layer is rebuilt
-# only when deno.json or deno.lock change, never for a code change. `deno install` with no
-# arguments fetches every npm package the import map names, at the versions deno.lock pins.
-# deno.lock also records the client package's manifests (a workspace member), so they come too.
+# Dependencies, in their own layer: only the runtime's import map and its lock go in, so this layer
+# is rebuilt only when deno.json or deno.lock change, never for a code change. `deno install` with
+# no arguments fetches every npm package that import map names, at the versions deno.lock pins:
+# what the service runs and nothing else (the tools' and tests' packages, and the development
+# database PGlite, are in deno.dev.json, which the image never sees).
 COPY deno.json deno.lock ./
-COPY clients/typescript/deno.json clients/typescript/package.json clients/typescript/
 RUN deno install --frozen
 
 # The code (owned by root, so the service cannot change it). Caching the entry points here fetches

@@ -2,6 +2,7 @@
 import { TextLineStream } from "../tests/support/text_lines.ts";
 
 const HERE = new URL("./", import.meta.url).pathname;
+const DEV_CONFIG = new URL("../deno.dev.json", import.meta.url).pathname;
 
 export interface Child<T> {
   /** What the child printed as its first line, parsed. */
@@ -10,10 +11,11 @@ export interface Child<T> {
   stop(): Promise<void>;
 }
 
-/** Runs `deno run --allow-all bench/<script> ...args` and waits for its first (JSON) line. */
+/** Runs `deno run --allow-all bench/<script> ...args` (on the development import map) and waits for
+ * its first (JSON) line. */
 export async function startChild<T>(script: string, args: string[] = []): Promise<Child<T>> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", `${HERE}${script}`, ...args],
+    args: ["run", "--config", DEV_CONFIG, "--allow-all", `${HERE}${script}`, ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "inherit",

@@ -2,14 +2,10 @@
 // postgres.js stays the only driver in the code.
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
-
-export interface EmbeddedPostgres {
-  url: string;
-  stop(): Promise<void>;
-}
+import type { StartEmbeddedPostgres } from "./open.ts";
 
 /** Opens (or creates) PGlite at `dir` and listens on a free 127.0.0.1 port. */
-export async function startEmbeddedPostgres(dir: string | undefined): Promise<EmbeddedPostgres> {
+export const startEmbeddedPostgres: StartEmbeddedPostgres = async (dir) => {
   if (dir) await Deno.mkdir(dir, { recursive: true });
   const db = await PGlite.create(dir);
   const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0 });
@@ -21,4 +17,4 @@ export async function startEmbeddedPostgres(dir: string | undefined): Promise<Em
       await db.close();
     },
   };
-}
+};

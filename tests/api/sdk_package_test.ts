@@ -96,7 +96,7 @@ function assertOutcome(h: Harness, from: number, ids: string[], stdout: string):
 }
 
 Deno.test("the Deno and npm manifests name one package, and the openapi-fetch the root pins", async () => {
-  const root = await readJson(new URL("deno.json", ROOT));
+  const root = await readJson(new URL("deno.dev.json", ROOT));
   const deno = await readJson(new URL("deno.json", CLIENT));
   const npm = await readJson(new URL("package.json", CLIENT));
   assert.equal(npm.name, deno.name);

@@ -22,7 +22,7 @@ const stripColors = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, "");
 /** Runs the generator in its own process and answers its exit code and output. */
 async function generate(spec: string, outDir: string) {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "--config", `${ROOT}deno.json`, RUNNER, spec, outDir],
+    args: ["run", "--allow-all", "--config", `${ROOT}deno.dev.json`, RUNNER, spec, outDir],
     cwd: outDir,
     env: { NO_COLOR: "1" },
     stdout: "piped",

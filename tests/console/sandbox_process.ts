@@ -52,10 +52,10 @@ export function parseSandboxOutput(text: string): SandboxValues {
  */
 export async function startSandbox(env: Record<string, string>): Promise<Sandbox> {
   const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
-  const [deno, run, ...args] = (config.tasks.sandbox as string).split(/\s+/);
-  if (deno !== "deno" || run !== "run") throw new Error("the sandbox task is not `deno run`");
+  const [deno, ...args] = (config.tasks.sandbox as string).split(/\s+/);
+  if (deno !== "deno" || args[0] !== "run") throw new Error("the sandbox task is not `deno run`");
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--config", `${ROOT}deno.json`, ...args, "--pluggy-port=0", "--belvo-port=0"],
+    args: [...args, "--pluggy-port=0", "--belvo-port=0"],
     cwd: ROOT,
     env,
     clearEnv: true,

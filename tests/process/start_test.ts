@@ -163,3 +163,26 @@ Deno.test({
     }
   },
 });
+
+Deno.test("on the runtime's import map alone, a start without DATABASE_URL says how to get the embedded database", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "matcher-runtime-" });
+  try {
+    // The image's command (deno.json, no deno.dev.json), in development mode: PGlite is not there.
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--config", "deno.json", "--allow-all", "--frozen", "src/main.ts"],
+      cwd: new URL("../../", import.meta.url).pathname,
+      env: cleanEnv({ MATCHER_DATA_DIR: dataDir, PORT: "0" }),
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.notEqual(out.code, 0);
+    assert.match(stderr, /DATABASE_URL is not set, and the embedded database \(PGlite\) is not in/);
+    assert.match(stderr, /deno task start/);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});

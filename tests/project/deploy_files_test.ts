@@ -26,7 +26,8 @@ Deno.test("the Dockerfile installs dependencies from deno.json and deno.lock alo
   const install = steps.findIndex((s) => s.op === "RUN" && /^deno install\b/.test(s.args));
   assert.ok(install > 0, "there is a deno install step");
   const copiesBefore = steps.slice(0, install).filter((s) => s.op === "COPY");
-  // deno.lock records each workspace member's manifests, so those come too, and nothing else.
+  // deno.lock records each workspace member's manifests, so those would come too (the runtime's
+  // deno.json has none: the client package is a member of deno.dev.json's workspace).
   const { workspace = [] } = JSON.parse(await read("deno.json"));
   const members = (workspace as string[]).map((m) => m.replace(/^\.\//, "").replace(/\/?$/, "/"));
   assert.deepEqual(copiesBefore.map((s) => s.args), [

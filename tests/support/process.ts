@@ -39,7 +39,7 @@ function startCommand(env: Record<string, string>): Deno.Command {
   const [deno, ...args] = (config.tasks.start as string).split(/\s+/);
   if (deno !== "deno" || args[0] !== "run") throw new Error("the start task is not `deno run`");
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--config", `${ROOT}deno.json`, ...args.slice(1)],
+    args,
     cwd: ROOT,
     env,
     clearEnv: true,
