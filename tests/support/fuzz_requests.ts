@@ -132,7 +132,12 @@ export function requestMaker(r: Random, doc: Json, state: FuzzState) {
     secret: () => chance(r, 0.5) ? core().secret : randomText(r, 30),
   };
 
-  function pathValue(op: Operation, name: string, notes: string[]): string {
+  function pathValue(
+    op: Operation,
+    name: string,
+    notes: string[],
+    earlier: Record<string, string>,
+  ): string {
     if (name === "vendor") {
       if (chance(r, 0.85)) return pick(r, ["pluggy", "belvo"]);
       notes.push("bad vendor");
@@ -140,7 +145,14 @@ export function requestMaker(r: Random, doc: Json, state: FuzzState) {
     }
     if (name === "token") {
       const vendorTokens = [...state.rawTokens.pluggy, ...state.rawTokens.belvo];
-      if (chance(r, 0.7)) return pick(r, vendorTokens);
+      if (chance(r, 0.7)) {
+        // Mostly a token of the path's vendor, often one with a header secret (only 2 of ~46),
+        // so that deliveries that pass every check, the second factor's included, are common.
+        const own = state.rawTokens[earlier.vendor as "pluggy" | "belvo"];
+        if (!own || chance(r, 0.2)) return pick(r, vendorTokens);
+        const guarded = own.filter((t) => state.headerSecrets.has(t));
+        return chance(r, 0.25) ? pick(r, guarded) : pick(r, own);
+      }
       notes.push("bogus token");
       const real = pick(r, vendorTokens);
       return pick(r, [
@@ -350,7 +362,7 @@ export function requestMaker(r: Random, doc: Json, state: FuzzState) {
     const pathParams: Record<string, string> = {};
     for (const p of op.parameters.filter((p: Json) => p.in === "path")) {
       // A URL holds no lone surrogate, and "." or ".." would be resolved away by the client.
-      let value = pathValue(op, p.name, notes).toWellFormed();
+      let value = pathValue(op, p.name, notes, pathParams).toWellFormed();
       if (value === "." || value === "..") value = "...";
       if (encodeURIComponent(value).length > 16_000) value = value.slice(0, 2_000);
       pathParams[p.name] = value;
