@@ -92,7 +92,10 @@ export function connectAmqpBroker(options: AmqpBrokerOptions): Broker {
         "X-Tenant-ID": m.tenantId,
         ...(m.traceparent ? { traceparent: m.traceparent } : {}),
       },
-    }, Buffer.from(m.body, "utf8")).then(() => "confirmed" as const, outcomeOf);
+    }, Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength)).then(
+      () => "confirmed" as const,
+      outcomeOf,
+    );
   }
 
   return {
