@@ -8,7 +8,7 @@ type PullError = components["schemas"]["PullError"];
 /**
  * Routing keys: Matcher's `<context>.<event>`, in the discovery context. The body of
  * `transactions.changed` is written by Postgres from the rows a page store wrote
- * (`appendChangesEvent` in events.repository.ts), like the feed's items.
+ * (`writeChangesEvent` in events.repository.ts), like the feed's items.
  */
 export const ROUTING_KEYS = {
   transactionsChanged: "discovery.transactions.changed",

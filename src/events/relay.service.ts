@@ -197,12 +197,12 @@ export function relayDelayMs(
   return cap / 2 + random() * (cap / 2);
 }
 
-const CLOSE = "}".charCodeAt(0);
+const [OPEN, CLOSE] = [..."{}"].map((c) => c.charCodeAt(0));
 
 /** An outbox row as the message it is published as: the body with its number and cursor added. */
 export function toMessage(row: OutboxRow): EventMessage {
   const body = row.body;
-  if (body[0] !== "{".charCodeAt(0) || body[body.length - 1] !== CLOSE) {
+  if (body[0] !== OPEN || body[body.length - 1] !== CLOSE) {
     throw new Error(`outbox event ${row.id} has no JSON object body`);
   }
   const extra = new TextEncoder().encode(

@@ -38,10 +38,9 @@ const CONNECTION_ROWS_LOCK = 1_405_014;
  * Inserts the page's transactions, or overwrites the stored ones the vendor changed (and shows
  * again any it had deleted), in one statement, each written row taking a new feed position.
  * Answers how many rows it inserted or changed: an unchanged transaction fetched again is not
- * written at all. With the page's `body`, Postgres
- * reads each raw object from it as the vendor sent it (the transaction's `rawAt`), and JavaScript
- * serializes only the columns; a body Postgres cannot store as it is (see storable_json.ts) is
- * not used.
+ * written at all. With the page's `body`, Postgres reads each raw object from it as the vendor
+ * sent it (the transaction's `rawAt`), and JavaScript serializes only the columns; a body Postgres
+ * cannot store as it is (see storable_json.ts) is not used.
  */
 export async function upsertTransactions(
   tx: postgres.TransactionSql,
