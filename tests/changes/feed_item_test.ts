@@ -7,6 +7,7 @@ import { decodeFeedCursor } from "../../src/changes/feed_cursor.ts";
 import { markDeleted, upsertTransactions } from "../../src/transactions/transactions.repository.ts";
 import { createConnection, vendorTransaction as vt } from "../support/feed.ts";
 import { newTenant, startHarness } from "../support/harness.ts";
+import { waitFor } from "../support/service.ts";
 import type { Json } from "../support/vendor_calls.ts";
 
 Deno.test("a feed item is the stored transaction as the transactions API shows it", async () => {
@@ -33,9 +34,14 @@ Deno.test("a feed item is the stored transaction as the transactions API shows i
     });
     await h.sql.begin((tx: postgres.TransactionSql) => markDeleted(tx, owner, ["gone"]));
 
-    const feed = await h.request("/v1/discovery/transactions/changes?limit=100", { tenant });
-    assert.equal(feed.status, 200);
-    const items = (await feed.json()).items as Json[];
+    // The feed shows the changes once every transaction that began before them on the database
+    // server (other suites' too) has ended.
+    const items = await waitFor("the five changes in the feed", async () => {
+      const feed = await h.request("/v1/discovery/transactions/changes?limit=100", { tenant });
+      assert.equal(feed.status, 200);
+      const items = (await feed.json()).items as Json[];
+      return items.length === 5 && items;
+    });
     const list = await h.request(
       `/v1/discovery/aggregator-connections/${owner.connectionId}/transactions?limit=100`,
       { tenant },
