@@ -6,8 +6,8 @@ export interface EventMessage {
   /** The outbox row's UUID: the message id, and the idempotency_key header. */
   messageId: string;
   tenantId: string;
-  /** The JSON body. */
-  body: string;
+  /** The JSON body, UTF-8. */
+  body: Uint8Array;
   traceparent?: string | null;
   /** When the event was written. */
   timestamp: Date;

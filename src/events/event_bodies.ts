@@ -1,13 +1,15 @@
 // The events this service publishes on matcher.events, as outbox rows: routing key and body.
 import type { components } from "../../generated/types.ts";
 import type { AuditRecord } from "../audit/audit.repository.ts";
-import { toChange } from "../changes/changes.service.ts";
-import type { ChangeRow } from "../transactions/transactions.repository.ts";
 import type { NewEvent } from "./events.repository.ts";
 
 type PullError = components["schemas"]["PullError"];
 
-/** Routing keys: Matcher's `<context>.<event>`, in the discovery context. */
+/**
+ * Routing keys: Matcher's `<context>.<event>`, in the discovery context. The body of
+ * `transactions.changed` is written by Postgres from the rows a page store wrote
+ * (`writeChangesEvent` in events.repository.ts), like the feed's items.
+ */
 export const ROUTING_KEYS = {
   transactionsChanged: "discovery.transactions.changed",
   pullCompleted: "discovery.pull.completed",
@@ -15,41 +17,6 @@ export const ROUTING_KEYS = {
   connectionDeleted: "discovery.connection.deleted",
   auditLogCreated: "discovery.audit_log_created",
 } as const;
-
-/** A stored page's (or a deletion's) changes, as the feed shows them; none when nothing changed. */
-export function transactionsChanged(
-  owner: { tenantId: string; connectionId: string; vendor: string; pullId: string },
-  rows: ChangeRow[],
-  now: Date,
-): NewEvent[] {
-  if (!rows.length) return [];
-  // Each row once, in its last state, in feed order: the change as the feed shows it.
-  const last = new Map<string, ChangeRow>();
-  for (const row of [...rows].sort(byPosition)) {
-    last.delete(row.id);
-    last.set(row.id, row);
-  }
-  const sorted = [...last.values()];
-  return [{
-    routingKey: ROUTING_KEYS.transactionsChanged,
-    body: {
-      eventType: ROUTING_KEYS.transactionsChanged,
-      tenantId: owner.tenantId,
-      connectionId: owner.connectionId,
-      vendor: owner.vendor,
-      pullId: owner.pullId,
-      changeCount: sorted.length,
-      changes: sorted.map(toChange),
-      timestamp: now.toISOString(),
-    },
-  }];
-}
-
-function byPosition(a: ChangeRow, b: ChangeRow): number {
-  const x = BigInt(a.changeXid) - BigInt(b.changeXid);
-  const s = x === 0n ? BigInt(a.changeSeq) - BigInt(b.changeSeq) : x;
-  return s < 0n ? -1 : s > 0n ? 1 : 0;
-}
 
 /** A pull that ended: `discovery.pull.completed`, or `discovery.pull.failed` (failed or dead). */
 export interface EndedPull {

@@ -16,7 +16,8 @@ export interface OutboxRow {
   connectionId: string;
   sequence: string;
   routingKey: string;
-  body: string;
+  /** The JSON body, as stored (UTF-8). */
+  body: Uint8Array;
   /** The oldest transaction in flight when the event was written (xid8 as text). */
   horizon: string;
   traceparent: string | null;
@@ -25,11 +26,11 @@ export interface OutboxRow {
 
 /**
  * Appends `events` of one connection inside `tx`, numbered after the connection's last event.
- * Call it last in the transaction. The rows go in first, unnumbered; then one small statement
- * takes the connection's head row, which stays locked until the transaction ends, and numbers
- * them: the connection's events are numbered in commit order and without a gap (a later writer
- * waits there for this one to commit or roll back), while the large bodies of concurrent page
- * stores are written side by side, outside that lock.
+ * Call it last in the transaction. The rows go in first, unnumbered; then `numberEvents` takes
+ * the connection's head row, which stays locked until the transaction ends, and numbers them: the
+ * connection's events are numbered in commit order and without a gap (a later writer waits there
+ * for this one to commit or roll back), while the bodies of concurrent writers are written side
+ * by side, outside that lock.
  */
 export async function appendEvents(
   tx: Db,
@@ -38,59 +39,94 @@ export async function appendEvents(
   traceparent?: string,
 ): Promise<void> {
   if (!events.length) return;
-  const ids = events.length === 1
-    ? await tx`
-      insert into event_outbox (tenant_id, connection_id, routing_key, body, traceparent)
-      values (${owner.tenantId}, ${owner.connectionId}, ${events[0].routingKey},
-        ${JSON.stringify(events[0].body)}, ${traceparent ?? null})
-      returning id`
-    : await tx`
-      insert into event_outbox (tenant_id, connection_id, routing_key, body, traceparent)
-      select ${owner.tenantId}, ${owner.connectionId}, e.key, e.body, ${traceparent ?? null}
-      from jsonb_to_recordset(${
-      JSON.stringify(
-        events.map((e, i) => ({ n: i, key: e.routingKey, body: JSON.stringify(e.body) })),
-      )
-    }::text::jsonb) as e(n int, key text, body text)
-      order by e.n
-      returning id`;
-  // One position for the transaction's events (the relay's order), numbered in insert order.
+  const rows = events.map((e, i) => ({ n: i, key: e.routingKey, body: JSON.stringify(e.body) }));
   await tx`
-    with head as (
+    insert into event_outbox (tenant_id, connection_id, routing_key, body, traceparent)
+    select ${owner.tenantId}, ${owner.connectionId}, e.key, e.body, ${traceparent ?? null}
+    from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as e(n int, key text, body text)
+    order by e.n`;
+  await numberEvents(tx, owner.connectionId);
+}
+
+/**
+ * Writes the `transactions.changed` event of the connection's rows this transaction changed (a
+ * page store's upserts and deletions), if it changed any, unnumbered (`numberEvents`, last in
+ * the transaction, numbers it); answers whether it did. Postgres writes the body from the
+ * rows themselves, each change as the feed shows it (`transaction_change`, migration 0010), in
+ * feed order: `eventType`, `tenantId`, `connectionId`, `vendor`, `pullId`, `changeCount`,
+ * `changes`, `timestamp`. Call it before taking row locks that other page stores wait for: the
+ * body is the costly part.
+ */
+export async function writeChangesEvent(
+  tx: Db,
+  owner: { tenantId: string; connectionId: string; vendor: string; pullId: string },
+  routingKey: string,
+  now: Date,
+): Promise<boolean> {
+  const written = await tx`
+    insert into event_outbox (tenant_id, connection_id, routing_key, body)
+    select ${owner.tenantId}, ${owner.connectionId}, ${routingKey}, concat(
+      '{"eventType":', to_json(${routingKey}::text),
+      ',"tenantId":"', ${owner.tenantId}::uuid, '","connectionId":"', ${owner.connectionId}::uuid,
+      '","vendor":', to_json(${owner.vendor}::text), ',"pullId":"', ${owner.pullId}::uuid,
+      '","changeCount":', count(*),
+      ',"changes":[', string_agg(transaction_change(t), ',' order by t.change_xid, t.change_seq),
+      '],"timestamp":"', ${now.toISOString()}::text, '"}')
+    from transactions t
+    where t.tenant_id = ${owner.tenantId} and t.connection_id = ${owner.connectionId}
+      and t.change_xid = pg_current_xact_id()
+    having count(*) > 0`;
+  return written.count > 0;
+}
+
+/**
+ * Numbers this transaction's new events of one connection (its rows with no number yet: every
+ * committed row has one), in insert order, after the connection's last one, and gives them one
+ * position (the relay's order). Call it last in the transaction: the connection's head row stays
+ * locked until the transaction ends.
+ */
+export async function numberEvents(tx: Db, connectionId: string): Promise<void> {
+  await tx`
+    with fresh as (
+      select id, row_number() over (order by id) as n, count(*) over () as total
+      from event_outbox where connection_id = ${connectionId} and sequence is null),
+    head as (
       insert into event_outbox_heads as h (connection_id, last_sequence)
-      values (${owner.connectionId}, ${events.length})
+      select ${connectionId}, count(*) from fresh having count(*) > 0
       on conflict (connection_id) do update
         set last_sequence = h.last_sequence + excluded.last_sequence
       returning last_sequence),
-    at as (select nextval('event_outbox_position') as position),
-    numbered as (
-      select id, row_number() over (order by id) as n from event_outbox
-      where id = any(${ids.map((r) => r.id)}::bigint[]))
+    at as (select nextval('event_outbox_position') as position)
     update event_outbox o
-    set sequence = head.last_sequence - ${events.length} + numbered.n, position = at.position
-    from head, at, numbered
-    where o.id = numbered.id`;
+    set sequence = head.last_sequence - fresh.total + fresh.n, position = at.position
+    from head, at, fresh
+    where o.id = fresh.id`;
 }
 
-/** The oldest unsent events, in the order they were written (per connection: commit order). */
+/**
+ * The oldest unsent events, in the order they were written (per connection: commit order). Read as
+ * raw bytes: a page's body goes to the broker as Postgres stored it, never decoded to a string.
+ */
 export async function unsentEvents(db: Db, limit: number): Promise<OutboxRow[]> {
   const rows = await db`
-    select id::text, message_id, tenant_id, connection_id, sequence::text, routing_key, body,
-      horizon::text, traceparent, created_at
+    select id::text, message_id, tenant_id, connection_id, sequence::text, routing_key,
+      horizon::text, traceparent, extract(epoch from created_at)::float8::text, body
     from event_outbox where sent_at is null
     order by position, sequence
-    limit ${limit}`;
-  return rows.map((r) => ({
-    id: r.id,
-    messageId: r.message_id,
-    tenantId: r.tenant_id,
-    connectionId: r.connection_id,
-    sequence: r.sequence,
-    routingKey: r.routing_key,
-    body: r.body,
-    horizon: r.horizon,
-    traceparent: r.traceparent,
-    createdAt: r.created_at,
+    limit ${limit}`.raw();
+  return rows.map((
+    [id, messageId, tenantId, connectionId, sequence, key, horizon, trace, at, body],
+  ) => ({
+    id: id!.toString(),
+    messageId: messageId!.toString(),
+    tenantId: tenantId!.toString(),
+    connectionId: connectionId!.toString(),
+    sequence: sequence!.toString(),
+    routingKey: key!.toString(),
+    horizon: horizon!.toString(),
+    traceparent: trace?.toString() ?? null,
+    createdAt: new Date(Number(at!.toString()) * 1000),
+    body: body!,
   }));
 }
 

@@ -197,17 +197,25 @@ export function relayDelayMs(
   return cap / 2 + random() * (cap / 2);
 }
 
+const [OPEN, CLOSE] = [..."{}"].map((c) => c.charCodeAt(0));
+
 /** An outbox row as the message it is published as: the body with its number and cursor added. */
 export function toMessage(row: OutboxRow): EventMessage {
-  if (!row.body.startsWith("{") || !row.body.endsWith("}")) {
+  const body = row.body;
+  if (body[0] !== OPEN || body[body.length - 1] !== CLOSE) {
     throw new Error(`outbox event ${row.id} has no JSON object body`);
   }
-  const extra = `"sequence":${row.sequence},"cursor":${JSON.stringify(cursorBefore(row.horizon))}`;
+  const extra = new TextEncoder().encode(
+    `,"sequence":${row.sequence},"cursor":${JSON.stringify(cursorBefore(row.horizon))}}`,
+  );
+  const message = new Uint8Array(body.length - 1 + extra.length);
+  message.set(body.subarray(0, body.length - 1));
+  message.set(extra, body.length - 1);
   return {
     routingKey: row.routingKey,
     messageId: row.messageId,
     tenantId: row.tenantId,
-    body: `${row.body.slice(0, -1)},${extra}}`,
+    body: message,
     traceparent: row.traceparent,
     timestamp: row.createdAt,
   };

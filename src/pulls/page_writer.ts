@@ -3,8 +3,8 @@ import type postgres from "postgres";
 import type { ConnectionRow } from "../connections/connections.repository.ts";
 import type { Sql } from "../db/pool.ts";
 import type { Semaphore } from "../lib/semaphore.ts";
-import { transactionsChanged } from "../events/event_bodies.ts";
-import { appendEvents } from "../events/events.repository.ts";
+import { ROUTING_KEYS } from "../events/event_bodies.ts";
+import { numberEvents, writeChangesEvent } from "../events/events.repository.ts";
 import type { Outbox } from "../events/outbox.ts";
 import * as transactions from "../transactions/transactions.repository.ts";
 import type { Logger } from "../lib/logger.ts";
@@ -93,13 +93,10 @@ export class PageWriter {
       this.deps.sql.begin(async (tx: postgres.TransactionSql) => {
         const upserted = what.page
           ? await transactions.upsertTransactions(tx, owner, what.page.transactions, {
-            changes,
             body: what.page.body,
           })
           : undefined;
-        const deleted = what.deleted
-          ? await transactions.markDeleted(tx, owner, what.deleted, { changes })
-          : undefined;
+        if (what.deleted) await transactions.markDeleted(tx, owner, what.deleted);
         if (what.watermark) {
           await transactions.advanceWatermark(
             tx,
@@ -108,7 +105,7 @@ export class PageWriter {
             what.watermark.createdUpTo,
           );
         }
-        await leases.recordProgress(tx, this.lease, {
+        const progress = {
           step,
           finished: what.finished,
           cursor: what.resume,
@@ -116,16 +113,25 @@ export class PageWriter {
           upserted: upserted?.count ?? 0,
           skipped: what.page?.skipped,
           leaseUntil: new Date(this.deps.now() + this.deps.leaseMs),
-        });
-        if (!changes) return false;
-        // Last: the connection's event number stays locked until this commits.
-        const events = transactionsChanged(
-          { ...owner, pullId: this.job.id },
-          [...(upserted?.changes ?? []), ...(deleted?.changes ?? [])],
-          new Date(this.deps.now()),
-        );
-        await appendEvents(tx, owner, events);
-        return events.length > 0;
+        };
+        if (!changes) {
+          await leases.recordProgress(tx, this.lease, progress);
+          return false;
+        }
+        // Sent together, run in this order: the page's event body first, before the job's row
+        // is locked by its progress (the job's other walks wait for that lock, not for the
+        // body); the connection's event number last, locked until this commits.
+        const [written] = await Promise.all([
+          writeChangesEvent(
+            tx,
+            { ...owner, pullId: this.job.id },
+            ROUTING_KEYS.transactionsChanged,
+            new Date(this.deps.now()),
+          ),
+          leases.recordProgress(tx, this.lease, progress),
+          numberEvents(tx, this.job.connectionId),
+        ]);
+        return written;
       });
     // The process's pulls share its page stores: a connection each, and no more than the pool
     // spares besides the requests'.

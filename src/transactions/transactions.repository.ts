@@ -21,31 +21,8 @@ export type TransactionRow = Omit<Transaction, "vendorCreatedAt" | "updatedAt"> 
 
 type Owner = { tenantId: string; connectionId: string; vendor: Vendor };
 
-/**
- * A stored transaction as the change feed shows it: its latest values, whether it is deleted, and
- * its feed position (the writer's transaction id as decimal text, and the change number).
- */
-export type ChangeRow = TransactionRow & { deleted: boolean; changeXid: string; changeSeq: string };
-
 /** What a change of a row sets besides its values: its feed position, drawn in this transaction. */
 const CHANGED = "change_xid = pg_current_xact_id(), change_seq = nextval('transaction_change_seq')";
-
-/** The columns a ChangeRow is read from (`t` is the transactions table). */
-const CHANGE_COLUMNS = `t.id, t.connection_id, t.vendor, t.external_id, t.account_id,
-  t.amount::text as amount, t.currency, t.direction, t.status,
-  to_char(t.booking_date, 'YYYY-MM-DD') as date, t.description, t.vendor_created_at,
-  t.created_at, t.updated_at, t.deleted_at is not null as deleted,
-  t.change_xid::text as change_xid, t.change_seq::text as change_seq`;
-
-/** A row read with CHANGE_COLUMNS. */
-export function toChangeRow(r: Record<string, unknown>): ChangeRow {
-  return {
-    ...toRow(r),
-    deleted: r.deleted as boolean,
-    changeXid: r.change_xid as string,
-    changeSeq: r.change_seq as string,
-  };
-}
 
 /**
  * The class of the advisory locks a page store holds on its connection, shared with the
@@ -60,19 +37,18 @@ const CONNECTION_ROWS_LOCK = 1_405_014;
 /**
  * Inserts the page's transactions, or overwrites the stored ones the vendor changed (and shows
  * again any it had deleted), in one statement, each written row taking a new feed position.
- * Answers the rows inserted or changed (`changes` only when asked for, for the page's event): an
- * unchanged transaction fetched again is not written at all. With the page's `body`, Postgres
- * reads each raw object from it as the vendor sent it (the transaction's `rawAt`), and JavaScript
- * serializes only the columns; a body Postgres cannot store as it is (see storable_json.ts) is
- * not used.
+ * Answers how many rows it inserted or changed: an unchanged transaction fetched again is not
+ * written at all. With the page's `body`, Postgres reads each raw object from it as the vendor
+ * sent it (the transaction's `rawAt`), and JavaScript serializes only the columns; a body Postgres
+ * cannot store as it is (see storable_json.ts) is not used.
  */
 export async function upsertTransactions(
   tx: postgres.TransactionSql,
   owner: Owner,
   transactions: VendorTransaction[],
-  options: { changes?: boolean; body?: string } = {},
-): Promise<{ count: number; changes: ChangeRow[] }> {
-  if (!transactions.length) return { count: 0, changes: [] };
+  options: { body?: string } = {},
+): Promise<{ count: number }> {
+  if (!transactions.length) return { count: 0 };
   const body = options.body !== undefined && !mayBeUnstorable(options.body) &&
       transactions.every((t) => t.rawAt !== undefined)
     ? options.body
@@ -124,29 +100,26 @@ export async function upsertTransactions(
       is distinct from
          (excluded.account_id, excluded.amount, excluded.currency, excluded.direction,
           excluded.status, excluded.booking_date, excluded.description,
-          excluded.vendor_created_at, excluded.raw)
-    ${options.changes ? tx`returning ${tx.unsafe(CHANGE_COLUMNS)}` : tx``}`;
-  return { count: result.count, changes: options.changes ? result.map(toChangeRow) : [] };
+          excluded.vendor_created_at, excluded.raw)`;
+  return { count: result.count };
 }
 
 /**
  * Hides the connection's transactions the vendor deleted, each taking a new feed position; answers
- * them (`changes` only when asked for).
+ * how many.
  */
 export async function markDeleted(
   tx: postgres.TransactionSql,
   owner: Owner,
   externalIds: string[],
-  options: { changes?: boolean } = {},
-): Promise<{ count: number; changes: ChangeRow[] }> {
-  if (!externalIds.length) return { count: 0, changes: [] };
+): Promise<{ count: number }> {
+  if (!externalIds.length) return { count: 0 };
   const result = await tx`
     update transactions as t set deleted_at = clock_timestamp(),
       updated_at = date_trunc('milliseconds', clock_timestamp()), ${tx.unsafe(CHANGED)}
     where connection_id = ${owner.connectionId} and vendor = ${owner.vendor}
-      and external_id = any(${externalIds}) and deleted_at is null
-    ${options.changes ? tx`returning ${tx.unsafe(CHANGE_COLUMNS)}` : tx``}`;
-  return { count: result.count, changes: options.changes ? result.map(toChangeRow) : [] };
+      and external_id = any(${externalIds}) and deleted_at is null`;
+  return { count: result.count };
 }
 
 /**
@@ -168,19 +141,21 @@ export async function markConnectionDeleted(tx: Db, connectionId: string): Promi
 }
 
 /**
- * The tenant's changes after `after` in feed order, `limit + 1` rows, of one connection when
- * given. Only rows whose writer ended before the oldest transaction still in flight are shown:
- * every transaction below that horizon has committed or aborted, and every one in flight (or yet
- * to begin) writes at or above it, so a reader's cursor never passes a position that a later
- * commit could still fill. The horizon is read from the query's own snapshot.
+ * The tenant's changes after `after` in feed order, `limit + 1` of them, of one connection when
+ * given, each the JSON text of a TransactionChange (the SQL function `transaction_change`, which
+ * also writes the events' changes). Only rows whose writer ended before the oldest transaction
+ * still in flight are shown: every transaction below that horizon has committed or aborted, and
+ * every one in flight (or yet to begin) writes at or above it, so a reader's cursor never passes
+ * a position that a later commit could still fill. The horizon is read from the query's own
+ * snapshot.
  */
 export async function listChanges(
   sql: Sql,
   tenantId: string,
   query: { limit: number; after?: { xid: string; seq: string }; connectionId?: string },
-): Promise<ChangeRow[]> {
+): Promise<string[]> {
   const rows = await sql`
-    select ${sql.unsafe(CHANGE_COLUMNS)}
+    select transaction_change(t) as item
     from transactions t
     where t.tenant_id = ${tenantId}
       ${query.connectionId !== undefined ? sql`and t.connection_id = ${query.connectionId}` : sql``}
@@ -192,7 +167,7 @@ export async function listChanges(
       and t.change_xid < pg_snapshot_xmin(pg_current_snapshot())
     order by t.change_xid, t.change_seq
     limit ${query.limit + 1}`;
-  return rows.map(toChangeRow);
+  return rows.map((r) => r.item);
 }
 
 /** Moves an account's watermark forward (never back) to `createdUpTo`. */

@@ -88,9 +88,9 @@ Deno.test("a pull the sweep declares dead after its worker vanished gets its pul
       "the pull.failed event",
       () => broker.confirmed.some((m) => m.routingKey === "discovery.pull.failed"),
     );
-    const failed = JSON.parse(
+    const failed = JSON.parse(new TextDecoder().decode(
       broker.confirmed.find((m) => m.routingKey === "discovery.pull.failed")!.body,
-    );
+    ));
     assert.equal(failed.pullId, body.pullId);
     assert.equal(failed.status, "dead");
     assert.equal(failed.error.reason, "worker_lost");
