@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import postgres from "postgres";
 import { startFakePluggy } from "../fakes/pluggy.ts";
-import { createTestDatabase } from "../support/database.ts";
+import { createSharedTestDatabase } from "../support/database.ts";
 import { randomKey } from "../support/harness.ts";
 import { cleanEnv, startService } from "../support/process.ts";
 import { forEachBounded, jsonLines } from "../support/replica_burst.ts";
@@ -20,13 +20,8 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async (t) => {
-    const db = await createTestDatabase();
-    if (db.maxConnections < 2) {
-      // Embedded PGlite serves one connection: two processes cannot share it.
-      await db.drop();
-      await t.step({ name: "needs a Postgres server", ignore: true, fn: () => {} });
-      return;
-    }
+    const db = await createSharedTestDatabase(t);
+    if (!db) return;
     const pluggy = await startFakePluggy({ items: Array.from({ length: ROUNDS }, () => ({})) });
     const dir = await Deno.makeTempDir({ prefix: "matcher-idempotency-" });
     const secret = randomKey().toBase64();

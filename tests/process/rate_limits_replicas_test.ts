@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import { TOKEN_COUNTS_PREFIX } from "../../src/webhooks/token_limits.ts";
 import { startFakePluggy } from "../fakes/pluggy.ts";
-import { createTestDatabase } from "../support/database.ts";
+import { createSharedTestDatabase } from "../support/database.ts";
 import { randomKey } from "../support/harness.ts";
 import { cleanEnv, startService } from "../support/process.ts";
 import { waitFor } from "../support/service.ts";
@@ -26,12 +26,8 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async (t) => {
-    const db = await createTestDatabase();
-    if (db.maxConnections < 2) {
-      await db.drop();
-      await t.step({ name: "needs a Postgres server", ignore: true, fn: () => {} });
-      return;
-    }
+    const db = await createSharedTestDatabase(t);
+    if (!db) return;
     const fake = await startFakePluggy();
     const dir = await Deno.makeTempDir({ prefix: "matcher-limits-" });
     const kvPath = `${dir}/shared-kv.sqlite3`;

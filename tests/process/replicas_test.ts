@@ -6,7 +6,7 @@ import postgres from "postgres";
 import { startFakeBelvo } from "../fakes/belvo.ts";
 import { startFakePluggy } from "../fakes/pluggy.ts";
 import { mulberry32, randomInt } from "../fakes/random.ts";
-import { createTestDatabase } from "../support/database.ts";
+import { createSharedTestDatabase } from "../support/database.ts";
 import { randomKey } from "../support/harness.ts";
 import { cleanEnv, startService } from "../support/process.ts";
 import { claimsIn, waitForPulls } from "../support/pull_claims.ts";
@@ -35,13 +35,8 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async (t) => {
-    const db = await createTestDatabase();
-    if (db.maxConnections < 2) {
-      // Embedded PGlite serves one connection: two processes cannot share it.
-      await db.drop();
-      await t.step({ name: "needs a Postgres server", ignore: true, fn: () => {} });
-      return;
-    }
+    const db = await createSharedTestDatabase(t);
+    if (!db) return;
     const random = mulberry32(SEED);
     const accounts = () =>
       Array.from({ length: randomInt(random, 2, 3) }, (_, i) => ({

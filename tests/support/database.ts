@@ -14,6 +14,20 @@ export interface TestDatabase {
 
 let warned = false;
 
+/**
+ * An empty database that two service processes can share; on embedded PGlite, which serves one
+ * connection, none: the test is marked ignored with a step that says why.
+ */
+export async function createSharedTestDatabase(
+  t: Deno.TestContext,
+): Promise<TestDatabase | undefined> {
+  const db = await createTestDatabase();
+  if (db.maxConnections >= 2) return db;
+  await db.drop();
+  await t.step({ name: "needs a Postgres server", ignore: true, fn: () => {} });
+  return undefined;
+}
+
 /** Creates an empty database; in CI a missing server is a failure, elsewhere PGlite stands in. */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {}, connect_timeout: 3 });
