@@ -2,17 +2,9 @@
 // of the listing's query walks its own index from the cursor (no scan, no sort), checked with
 // EXPLAIN (ANALYZE, BUFFERS) on the query exactly as the repository sends it.
 import assert from "node:assert/strict";
-import postgres from "postgres";
 import { type AuditFilter, listAuditRecords } from "../../src/audit/audit.repository.ts";
 import { newTenant, startHarness } from "../support/harness.ts";
-
-type Plan =
-  & { "Node Type": string; "Index Name"?: string; Plans?: Plan[] }
-  & Record<string, unknown>;
-
-function nodes(plan: Plan): Plan[] {
-  return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
-}
+import { captureQueries, planNodes } from "../support/plans.ts";
 
 const ACTIONS = [
   "connection.created",
@@ -27,12 +19,7 @@ const ACTIONS = [
 
 Deno.test("an audit page reads as few buffers after 200,000 records as after 10,000, through its index", async () => {
   const h = await startHarness({ pulls: { wake: false } });
-  const sent: { text: string; params: unknown[] }[] = [];
-  const spy = postgres(h.databaseUrl, {
-    max: 1,
-    onnotice: () => {},
-    debug: (_conn, text, params) => sent.push({ text, params: params as unknown[] }),
-  });
+  const spy = captureQueries(h.databaseUrl);
   try {
     const tenant = newTenant();
     const other = newTenant();
@@ -61,25 +48,20 @@ Deno.test("an audit page reads as few buffers after 200,000 records as after 10,
         const all = await listAuditRecords(h.sql, tenant, 200, filter);
         assert.ok(all.length > 100, "records to page through");
         for (const after of [undefined, { createdAt: all[99].occurredAt, id: all[99].id }]) {
-          sent.length = 0;
+          spy.clear();
           const page = await listAuditRecords(
-            spy as unknown as postgres.Sql,
+            spy.sql,
             tenant,
             20,
             filter,
             after,
           );
           assert.equal(page.length, 21);
-          const { text, params } = sent.at(-1)!;
-          const [{ "QUERY PLAN": [explained] }] = await h.sql.unsafe(
-            `explain (analyze, buffers, format json) ${text}`,
-            params as postgres.ParameterOrJSON<never>[],
-          );
-          const plan = explained.Plan as Plan;
-          const types = nodes(plan).map((n) => n["Node Type"]);
+          const plan = await spy.explainLast(h.sql);
+          const types = planNodes(plan).map((n) => n["Node Type"]);
           assert.ok(!types.includes("Seq Scan"), `no sequential scan: ${types}`);
           assert.ok(!types.some((t) => t.includes("Sort")), `no sort: ${types}`);
-          assert.equal(nodes(plan).find((n) => n["Index Name"])?.["Index Name"], index);
+          assert.equal(planNodes(plan).find((n) => n["Index Name"])?.["Index Name"], index);
           buffers.push(
             (plan["Shared Hit Blocks"] as number) + (plan["Shared Read Blocks"] as number),
           );

@@ -1,28 +1,15 @@
 // A feed page costs what it costs on a small history also on a large one: the query walks its
 // index from the cursor (no scan, no sort), checked with EXPLAIN (ANALYZE, BUFFERS).
 import assert from "node:assert/strict";
-import postgres from "postgres";
 import { listChanges } from "../../src/transactions/transactions.repository.ts";
 import { createConnection } from "../support/feed.ts";
 import { newTenant, startHarness } from "../support/harness.ts";
-
-type Plan =
-  & { "Node Type": string; "Index Name"?: string; Plans?: Plan[] }
-  & Record<string, unknown>;
-
-function nodes(plan: Plan): Plan[] {
-  return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
-}
+import { captureQueries, planNodes } from "../support/plans.ts";
 
 Deno.test("a feed page reads as few buffers after 200,000 changes as after 1,000, through its index", async () => {
   const h = await startHarness({ pulls: { wake: false } });
   // The queries listChanges sends, captured with their parameters to be explained as sent.
-  const sent: { text: string; params: unknown[] }[] = [];
-  const spy = postgres(h.databaseUrl, {
-    max: 1,
-    onnotice: () => {},
-    debug: (_conn, text, params) => sent.push({ text, params: params as unknown[] }),
-  });
+  const spy = captureQueries(h.databaseUrl);
   try {
     const tenant = newTenant();
     const connectionId = await createConnection(h, tenant, "big");
@@ -56,21 +43,16 @@ Deno.test("a feed page reads as few buffers after 200,000 changes as after 1,000
         let rows: unknown[] = [];
         for (let tries = 0; rows.length === 0 && tries < 600; tries++) {
           if (tries) await new Promise((r) => setTimeout(r, 50));
-          sent.length = 0;
-          rows = await listChanges(spy as unknown as postgres.Sql, tenant, {
+          spy.clear();
+          rows = await listChanges(spy.sql, tenant, {
             limit: 100,
             after,
             ...query,
           });
         }
         assert.ok(rows.length > 0, "the feed shows the rows within 30 s");
-        const { text, params } = sent.at(-1)!;
-        const [{ "QUERY PLAN": [explained] }] = await h.sql.unsafe(
-          `explain (analyze, buffers, format json) ${text}`,
-          params as postgres.ParameterOrJSON<never>[],
-        );
-        const plan = explained.Plan as Plan;
-        const all = nodes(plan);
+        const plan = await spy.explainLast(h.sql);
+        const all = planNodes(plan);
         const types = all.map((n) => n["Node Type"]);
         assert.ok(!types.includes("Seq Scan"), `no sequential scan: ${types}`);
         assert.ok(

@@ -1,12 +1,11 @@
 // Two service processes on one Postgres and one KV file get each keyed write at the same moment:
 // every operation runs once (counted in the database and KV), and both answer the same.
 import assert from "node:assert/strict";
-import { SignJWT } from "jose";
 import postgres from "postgres";
 import { startFakePluggy } from "../fakes/pluggy.ts";
 import { createSharedTestDatabase } from "../support/database.ts";
-import { randomKey } from "../support/harness.ts";
-import { cleanEnv, startService } from "../support/process.ts";
+import { startService } from "../support/process.ts";
+import { sharedReplicas } from "../support/replicas.ts";
 import { forEachBounded, jsonLines } from "../support/replica_burst.ts";
 
 const ROUNDS = 30;
@@ -23,27 +22,17 @@ Deno.test({
     const db = await createSharedTestDatabase(t);
     if (!db) return;
     const pluggy = await startFakePluggy({ items: Array.from({ length: ROUNDS }, () => ({})) });
-    const dir = await Deno.makeTempDir({ prefix: "matcher-idempotency-" });
-    const secret = randomKey().toBase64();
-    const sealKey = randomKey().toBase64();
-    const env = (replica: number) =>
-      cleanEnv({
-        PORT: "0",
-        DATABASE_URL: db.url,
-        MATCHER_DATA_DIR: `${dir}/replica-${replica}`,
-        DENO_KV_PATH: `${dir}/shared-kv.sqlite3`,
-        AUTH_JWT_SECRET: secret,
-        MATCHER_SEAL_KEYS: `k1:${sealKey}`,
-        MATCHER_EGRESS_ALLOW_HOSTS: pluggy.host,
-        MATCHER_EGRESS_ALLOW_HTTP: "true",
-      });
+    const { dir, env, jwt: bearer } = await sharedReplicas({
+      databaseUrl: db.url,
+      prefix: "matcher-idempotency-",
+      egressHosts: [pluggy.host],
+    });
     const sql = postgres(db.url, { max: 2, onnotice: () => {} });
     let replicas: Service[] = [];
     try {
       replicas = await Promise.all([0, 1].map((r) => startService(env(r), { direct: true })));
       const tenant = crypto.randomUUID();
-      const jwt = await new SignJWT({ tenant_id: tenant }).setProtectedHeader({ alg: "HS256" })
-        .setExpirationTime("10m").sign(new TextEncoder().encode(secret));
+      const jwt = await bearer(tenant);
       const send = async (
         replica: number,
         method: string,

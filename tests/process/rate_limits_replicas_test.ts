@@ -1,12 +1,11 @@
 // Two service processes on one database and one KV file share each tenant's quotas and each
 // webhook token's: each replica exact, the count shared through KV, together within the bound.
 import assert from "node:assert/strict";
-import { SignJWT } from "jose";
 import { TOKEN_COUNTS_PREFIX } from "../../src/webhooks/token_limits.ts";
 import { startFakePluggy } from "../fakes/pluggy.ts";
 import { createSharedTestDatabase } from "../support/database.ts";
-import { randomKey } from "../support/harness.ts";
-import { cleanEnv, startService } from "../support/process.ts";
+import { startService } from "../support/process.ts";
+import { sharedReplicas } from "../support/replicas.ts";
 import { waitFor } from "../support/service.ts";
 
 const API = "/v1/discovery";
@@ -29,31 +28,20 @@ Deno.test({
     const db = await createSharedTestDatabase(t);
     if (!db) return;
     const fake = await startFakePluggy();
-    const dir = await Deno.makeTempDir({ prefix: "matcher-limits-" });
-    const kvPath = `${dir}/shared-kv.sqlite3`;
-    const secret = randomKey().toBase64();
-    const sealKey = randomKey().toBase64();
-    const env = (replica: number) =>
-      cleanEnv({
-        PORT: "0",
-        DATABASE_URL: db.url,
-        MATCHER_DATA_DIR: `${dir}/replica-${replica}`,
-        DENO_KV_PATH: kvPath,
-        AUTH_JWT_SECRET: secret,
-        MATCHER_SEAL_KEYS: `k1:${sealKey}`,
-        MATCHER_EGRESS_ALLOW_HOSTS: fake.host,
-        MATCHER_EGRESS_ALLOW_HTTP: "true",
+    const { dir, kvPath, env, jwt } = await sharedReplicas({
+      databaseUrl: db.url,
+      prefix: "matcher-limits-",
+      egressHosts: [fake.host],
+      extra: {
         MATCHER_RATE_LIMIT_READS_PER_MINUTE: String(READS),
         MATCHER_RATE_LIMIT_WRITES_PER_MINUTE: "10",
         MATCHER_WEBHOOK_RATE_PER_TOKEN_PER_MINUTE: String(PER_TOKEN),
-      });
+      },
+    });
     let replicas: Service[] = [];
     const kv = await Deno.openKv(kvPath);
     try {
       replicas = await Promise.all([0, 1].map((r) => startService(env(r), { direct: true })));
-      const jwt = (tenant: string) =>
-        new SignJWT({ tenant_id: tenant }).setProtectedHeader({ alg: "HS256" })
-          .setExpirationTime("10m").sign(new TextEncoder().encode(secret));
       const tenantId = crypto.randomUUID();
       const burstId = crypto.randomUUID();
       const [tenant, other, burster] = await Promise.all(

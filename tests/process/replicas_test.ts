@@ -1,14 +1,12 @@
 // Two service processes on one Postgres and one KV file take a burst of 1,000 webhooks for 50
 // connections: every event is recorded once, every pull runs once on one replica, nothing twice.
 import assert from "node:assert/strict";
-import { SignJWT } from "jose";
 import postgres from "postgres";
 import { startFakeBelvo } from "../fakes/belvo.ts";
 import { startFakePluggy } from "../fakes/pluggy.ts";
 import { mulberry32, randomInt } from "../fakes/random.ts";
 import { createSharedTestDatabase } from "../support/database.ts";
-import { randomKey } from "../support/harness.ts";
-import { cleanEnv, startService } from "../support/process.ts";
+import { startService } from "../support/process.ts";
 import { claimsIn, waitForPulls } from "../support/pull_claims.ts";
 import {
   amountKey,
@@ -19,6 +17,7 @@ import {
   type PlannedEvent,
   vendorListing,
 } from "../support/replica_burst.ts";
+import { sharedReplicas } from "../support/replicas.ts";
 
 const SEED = 5;
 const CONNECTIONS = 50; // half Pluggy items, half Belvo links
@@ -54,34 +53,19 @@ Deno.test({
       seed: SEED,
       links: Array.from({ length: half }, () => ({ accounts: accounts() })),
     });
-    const dir = await Deno.makeTempDir({ prefix: "matcher-replicas-" });
-    const secret = randomKey().toBase64();
-    const sealKey = randomKey().toBase64();
-    const env = (replica: number) =>
-      cleanEnv({
-        PORT: "0",
-        DATABASE_URL: db.url,
-        // Each replica has its own data dir; the KV file is what they share.
-        MATCHER_DATA_DIR: `${dir}/replica-${replica}`,
-        DENO_KV_PATH: `${dir}/shared-kv.sqlite3`,
-        AUTH_JWT_SECRET: secret,
-        MATCHER_SEAL_KEYS: `k1:${sealKey}`,
-        MATCHER_EGRESS_ALLOW_HOSTS: `${pluggy.host},${belvo.host}`,
-        MATCHER_EGRESS_ALLOW_HTTP: "true",
-        MATCHER_PULL_CONCURRENCY: "4",
-      });
+    const { dir, env, jwt } = await sharedReplicas({
+      databaseUrl: db.url,
+      prefix: "matcher-replicas-",
+      egressHosts: [pluggy.host, belvo.host],
+      extra: { MATCHER_PULL_CONCURRENCY: "4" },
+    });
     const sql = postgres(db.url, { max: 2, onnotice: () => {} });
     let replicas: Service[] = [];
     try {
       // Started together: the migrations' advisory lock lets one of them migrate.
       replicas = await Promise.all([0, 1].map((r) => startService(env(r), { direct: true })));
       const jwts = await Promise.all(
-        Array.from(
-          { length: TENANTS },
-          () =>
-            new SignJWT({ tenant_id: crypto.randomUUID() }).setProtectedHeader({ alg: "HS256" })
-              .setExpirationTime("10m").sign(new TextEncoder().encode(secret)),
-        ),
+        Array.from({ length: TENANTS }, () => jwt(crypto.randomUUID())),
       );
       const api = async (replica: number, tenant: number, path: string, body?: unknown) => {
         const res = await fetch(`${replicas[replica].baseUrl}/v1/discovery${path}`, {
