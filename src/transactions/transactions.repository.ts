@@ -2,6 +2,7 @@
 import type postgres from "postgres";
 import type { components } from "../../generated/types.ts";
 import type { Db, Sql } from "../db/pool.ts";
+import { arrayElementSlices } from "../db/json_slices.ts";
 import { mayBeUnstorable, storableJsonText } from "../db/storable_json.ts";
 import type { Position } from "../lib/position.ts";
 import type { VendorTransaction } from "../vendors/aggregator.ts";
@@ -21,6 +22,8 @@ export type TransactionRow = Omit<Transaction, "vendorCreatedAt" | "updatedAt"> 
 
 type Owner = { tenantId: string; connectionId: string; vendor: Vendor };
 
+const encoder = new TextEncoder();
+
 /** What a change of a row sets besides its values: its feed position, drawn in this transaction. */
 const CHANGED = "change_xid = pg_current_xact_id(), change_seq = nextval('transaction_change_seq')";
 
@@ -38,9 +41,12 @@ const CONNECTION_ROWS_LOCK = 1_405_014;
  * Inserts the page's transactions, or overwrites the stored ones the vendor changed (and shows
  * again any it had deleted), in one statement, each written row taking a new feed position.
  * Answers how many rows it inserted or changed: an unchanged transaction fetched again is not
- * written at all. With the page's `body`, Postgres reads each raw object from it as the vendor
- * sent it (the transaction's `rawAt`), and JavaScript serializes only the columns; a body Postgres
- * cannot store as it is (see storable_json.ts) is not used.
+ * written at all. With the page's `body`, Postgres cuts each raw object out of it as the vendor
+ * sent it (the bytes of element `rawAt` of its `results`, found by json_slices.ts), and JavaScript
+ * serializes only the columns; a body Postgres cannot store as it is (see storable_json.ts) is not
+ * used. The raw object is `json` text, compared as values only when its text differs. Rows are
+ * inserted only while their connection's row exists (migration 0011 says why this replaces a
+ * foreign key).
  */
 export async function upsertTransactions(
   tx: postgres.TransactionSql,
@@ -49,44 +55,47 @@ export async function upsertTransactions(
   options: { body?: string } = {},
 ): Promise<{ count: number }> {
   if (!transactions.length) return { count: 0 };
-  const body = options.body !== undefined && !mayBeUnstorable(options.body) &&
-      transactions.every((t) => t.rawAt !== undefined)
-    ? options.body
-    : null;
+  const body = options.body !== undefined && !mayBeUnstorable(options.body) ? options.body : null;
+  const slices = body === null ? null : arrayElementSlices(encoder.encode(body), "results");
+  const fromBody = slices !== null &&
+    transactions.every((t) => t.rawAt !== undefined && t.rawAt < slices.length);
   // One row per vendor id: a page listing an id twice would make the upsert touch a row twice.
   const byId = new Map(transactions.map((t) => [t.id, t]));
   // In id order: a pull stores several accounts' pages at once, and should a vendor list one id
   // under two accounts, two pages that lock their rows in one order wait rather than deadlock.
   const ids = [...byId.keys()].sort();
-  const rows = ids.map((id) => byId.get(id)!).map((t) => ({
-    external_id: t.id,
-    account_id: t.accountId,
-    amount: t.amount,
-    currency: t.currency,
-    direction: t.direction,
-    status: t.status,
-    booking_date: t.date,
-    description: t.description,
-    vendor_created_at: t.createdAt,
-    ...(body === null ? { raw: t.raw } : { raw_at: t.rawAt }),
-  }));
+  const rows = ids.map((id) => byId.get(id)!).map((t) => {
+    const raw = fromBody ? slices[t.rawAt!] : null;
+    return {
+      external_id: t.id,
+      account_id: t.accountId,
+      amount: t.amount,
+      currency: t.currency,
+      direction: t.direction,
+      status: t.status,
+      booking_date: t.date,
+      description: t.description,
+      vendor_created_at: t.createdAt,
+      ...(raw ? { raw_start: raw[0], raw_length: raw[1] - raw[0] } : { raw: t.raw }),
+    };
+  });
   const result = await tx`
     with connection_lock as (
       select pg_advisory_xact_lock_shared(
         ${CONNECTION_ROWS_LOCK}, hashtext(${owner.connectionId}::uuid::text))),
-    page as (
-      select e.value, e.ordinality - 1 as at
-      from jsonb_array_elements(${body}::text::jsonb -> 'results') with ordinality e)
+    page as materialized (select convert_to(${fromBody ? body : null}::text, 'UTF8') as bytes)
     insert into transactions as t (tenant_id, connection_id, vendor, external_id, account_id,
       amount, currency, direction, status, booking_date, description, vendor_created_at, raw)
     select ${owner.tenantId}, ${owner.connectionId}, ${owner.vendor}, r.external_id, r.account_id,
       r.amount, r.currency, r.direction, r.status, r.booking_date, r.description,
-      r.vendor_created_at, coalesce(r.raw, p.value)
-    from connection_lock, jsonb_to_recordset(${storableJsonText(rows)}::text::jsonb) as r(
+      r.vendor_created_at,
+      coalesce(r.raw, convert_from(substr(page.bytes, r.raw_start + 1, r.raw_length), 'UTF8')::json)
+    from connection_lock, page, connections c,
+      json_to_recordset(${storableJsonText(rows)}::text::json) as r(
       external_id text, account_id text, amount numeric, currency text, direction text,
-      status text, booking_date date, description text, vendor_created_at timestamptz, raw jsonb,
-      raw_at integer)
-    left join page p on p.at = r.raw_at
+      status text, booking_date date, description text, vendor_created_at timestamptz, raw json,
+      raw_start integer, raw_length integer)
+    where c.id = ${owner.connectionId}
     order by r.external_id
     on conflict (connection_id, vendor, external_id) do update set
       account_id = excluded.account_id, amount = excluded.amount, currency = excluded.currency,
@@ -96,11 +105,12 @@ export async function upsertTransactions(
       updated_at = date_trunc('milliseconds', clock_timestamp()), ${tx.unsafe(CHANGED)}
     where t.deleted_at is not null
       or (t.account_id, t.amount, t.currency, t.direction, t.status, t.booking_date,
-          t.description, t.vendor_created_at, t.raw)
+          t.description, t.vendor_created_at)
       is distinct from
          (excluded.account_id, excluded.amount, excluded.currency, excluded.direction,
           excluded.status, excluded.booking_date, excluded.description,
-          excluded.vendor_created_at, excluded.raw)`;
+          excluded.vendor_created_at)
+      or (t.raw::text <> excluded.raw::text and t.raw::jsonb <> excluded.raw::jsonb)`;
   return { count: result.count };
 }
 

@@ -1,0 +1,91 @@
+// A page store's rules at the database: a raw object is kept as the vendor's text and is a change
+// only when its values differ, and no transaction row names a connection that does not exist.
+import assert from "node:assert/strict";
+import type postgres from "postgres";
+import { upsertTransactions } from "../../src/transactions/transactions.repository.ts";
+import type { VendorTransaction } from "../../src/vendors/aggregator.ts";
+import { createConnection, vendorTransaction as vt } from "../support/feed.ts";
+import { newTenant, startHarness } from "../support/harness.ts";
+
+/** `transactions` stored from a page whose body is `body` (each row's raw object read from it). */
+function fromBody(transactions: VendorTransaction[]): VendorTransaction[] {
+  return transactions.map((t, at) => ({ ...t, rawAt: at }));
+}
+
+Deno.test("a raw object is stored as sent, and is a change only when its values differ", async () => {
+  const h = await startHarness({ pulls: { wake: false } });
+  try {
+    const tenant = newTenant();
+    const owner = {
+      tenantId: tenant,
+      connectionId: await createConnection(h, tenant, "raw"),
+      vendor: "pluggy" as const,
+    };
+    const store = (body: string) =>
+      h.sql.begin((tx: postgres.TransactionSql) =>
+        upsertTransactions(tx, owner, fromBody([vt("t1", "10.00")]), { body })
+      );
+    const sent = '{"results":[{"id":"t1","amount":10.0,"extra":{"b":1,"a":[1,2]}}],"next":null}';
+    assert.equal((await store(sent)).count, 1);
+    const [row] = await h.sql`
+      select raw::text as raw, change_seq::text as seq from transactions
+      where connection_id = ${owner.connectionId}`;
+    assert.equal(row.raw, '{"id":"t1","amount":10.0,"extra":{"b":1,"a":[1,2]}}');
+
+    // The same values in another key order and spacing: not a change, and not written.
+    const reordered =
+      '{"next":null,"results":[ {"extra":{"a":[1, 2],"b":1}, "amount":10.0,"id":"t1"}]}';
+    assert.equal((await store(reordered)).count, 0);
+    const [same] = await h.sql`
+      select raw::text as raw, change_seq::text as seq from transactions
+      where connection_id = ${owner.connectionId}`;
+    assert.deepEqual(same, row);
+
+    // A value that differs only inside the raw object is a change.
+    const changed = '{"results":[{"id":"t1","amount":10.0,"extra":{"b":2,"a":[1,2]}}],"next":null}';
+    assert.equal((await store(changed)).count, 1);
+    const [after] = await h.sql`
+      select raw->'extra'->>'b' as b, change_seq::text as seq from transactions
+      where connection_id = ${owner.connectionId}`;
+    assert.equal(after.b, "2");
+    assert.notEqual(after.seq, row.seq);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("no transaction names a connection that does not exist", async () => {
+  const h = await startHarness({ pulls: { wake: false } });
+  try {
+    const tenant = newTenant();
+    const connectionId = await createConnection(h, tenant, "kept");
+    // A page store for a connection id with no row stores nothing.
+    const missing = {
+      tenantId: tenant,
+      connectionId: crypto.randomUUID(),
+      vendor: "pluggy" as const,
+    };
+    const stored = await h.sql.begin((tx: postgres.TransactionSql) =>
+      upsertTransactions(tx, missing, [vt("t1", "1.00")])
+    );
+    assert.equal(stored.count, 0);
+    const [{ count }] = await h.sql`
+      select count(*)::int as count from transactions where connection_id = ${missing.connectionId}`;
+    assert.equal(count, 0);
+
+    // And a connection's row is never deleted (a DELETE of the API soft-deletes it).
+    await assert.rejects(
+      h.sql`delete from connections where id = ${connectionId}`,
+      /connections are never deleted/,
+    );
+    const gone = await h.request(`/v1/discovery/aggregator-connections/${connectionId}`, {
+      method: "DELETE",
+      tenant,
+    });
+    assert.equal(gone.status, 204);
+    const [kept] = await h.sql`select deleted_at from connections where id = ${connectionId}`;
+    assert.ok(kept.deleted_at instanceof Date);
+  } finally {
+    await h.close();
+  }
+});
