@@ -1,4 +1,4 @@
-// Where each element of a JSON page's `results` array is in the page's UTF-8 bytes, found without parsing.
+// Where each element of a JSON page's `results` is in its UTF-8 bytes, found without parsing it.
 
 /** The byte range `[start, end)` of one element. */
 export type Slice = [start: number, end: number];
