@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import type postgres from "postgres";
 import { decodeFeedCursor } from "../../src/changes/feed_cursor.ts";
 import { markDeleted, upsertTransactions } from "../../src/transactions/transactions.repository.ts";
-import { createConnection, vendorTransaction as vt } from "../support/feed.ts";
+import { pluggyOwner, vendorTransaction as vt } from "../support/feed.ts";
 import { newTenant, startHarness } from "../support/harness.ts";
 import { waitFor } from "../support/service.ts";
 import type { Json } from "../support/vendor_calls.ts";
@@ -14,11 +14,7 @@ Deno.test("a feed item is the stored transaction as the transactions API shows i
   const h = await startHarness({ pulls: { wake: false } });
   try {
     const tenant = newTenant();
-    const owner = {
-      tenantId: tenant,
-      connectionId: await createConnection(h, tenant, "items"),
-      vendor: "pluggy" as const,
-    };
+    const owner = await pluggyOwner(h, tenant, "items");
     await h.sql.begin(async (tx: postgres.TransactionSql) => {
       await upsertTransactions(tx, owner, [
         vt("plain", "10.50"),

@@ -5,9 +5,9 @@ import type postgres from "postgres";
 import { upsertTransactions } from "../../src/transactions/transactions.repository.ts";
 import {
   catchUp,
-  createConnection,
   FeedCopy,
   feedGet,
+  pluggyOwner,
   vendorTransaction as vt,
 } from "../support/feed.ts";
 import { newTenant, startHarness } from "../support/harness.ts";
@@ -19,16 +19,8 @@ Deno.test("a writer that began first and commits last is not skipped by a reader
   const h = await startHarness({ pulls: { wake: false } });
   try {
     const tenant = newTenant();
-    const a = {
-      tenantId: tenant,
-      connectionId: await createConnection(h, tenant, "conn-a"),
-      vendor: "pluggy" as const,
-    };
-    const b = {
-      tenantId: tenant,
-      connectionId: await createConnection(h, tenant, "conn-b"),
-      vendor: "pluggy" as const,
-    };
+    const a = await pluggyOwner(h, tenant, "conn-a");
+    const b = await pluggyOwner(h, tenant, "conn-b");
     const get = feedGet(h, tenant);
     const reader = new FeedCopy();
 

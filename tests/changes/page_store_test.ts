@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import type postgres from "postgres";
 import { upsertTransactions } from "../../src/transactions/transactions.repository.ts";
 import type { VendorTransaction } from "../../src/vendors/aggregator.ts";
-import { createConnection, vendorTransaction as vt } from "../support/feed.ts";
+import { createConnection, pluggyOwner, vendorTransaction as vt } from "../support/feed.ts";
 import { newTenant, startHarness } from "../support/harness.ts";
 
 /** `transactions` stored from a page whose body is `body` (each row's raw object read from it). */
@@ -16,11 +16,7 @@ Deno.test("a raw object is stored as sent, and is a change only when its values 
   const h = await startHarness({ pulls: { wake: false } });
   try {
     const tenant = newTenant();
-    const owner = {
-      tenantId: tenant,
-      connectionId: await createConnection(h, tenant, "raw"),
-      vendor: "pluggy" as const,
-    };
+    const owner = await pluggyOwner(h, tenant, "raw");
     const store = (body: string) =>
       h.sql.begin((tx: postgres.TransactionSql) =>
         upsertTransactions(tx, owner, fromBody([vt("t1", "10.00")]), { body })

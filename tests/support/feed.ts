@@ -125,6 +125,15 @@ export async function createConnection(h: Harness, tenant: string, configName: s
   return (await res.json()).id as string;
 }
 
+/** A new Pluggy connection of `tenant` as the owner a page store takes. */
+export async function pluggyOwner(h: Harness, tenant: string, configName: string) {
+  return {
+    tenantId: tenant,
+    connectionId: await createConnection(h, tenant, configName),
+    vendor: "pluggy" as const,
+  };
+}
+
 export function feedGet(h: Harness, tenant: string): FeedGet {
   return async (query) => {
     const res = await h.request(`/v1/discovery/transactions/changes?${query}`, { tenant });
