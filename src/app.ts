@@ -1,6 +1,5 @@
 // Builds the HTTP application from its parts; src/service.ts builds it for main.ts and the tests.
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { secureHeaders } from "hono/secure-headers";
 import { operations } from "../generated/routes.ts";
 import { auditRoutes } from "./audit/audit.handlers.ts";
 import { changeRoutes } from "./changes/changes.handlers.ts";
@@ -13,9 +12,12 @@ import type { ConnectorRegistry } from "./connectors/connectors.service.ts";
 import { requireTenant, type TenantVerifier } from "./http/auth.ts";
 import type { AppEnv } from "./http/env.ts";
 import { deadline } from "./http/deadline.ts";
+import { type DirectLane, directLane } from "./http/direct.ts";
 import { errorHandler, notFoundHandler } from "./http/errors.ts";
 import type { RequestLimits } from "./http/limits.ts";
-import { requestLog } from "./http/request_log.ts";
+import { requestLog, requestRecorder } from "./http/request_log.ts";
+import { hardening } from "./http/secure_headers.ts";
+import type { FetchHandler } from "./http/serve.ts";
 import { type RouteClass, routeClass } from "./http/route_classes.ts";
 import { tenantLimits } from "./http/tenant_limits.ts";
 import { jsonBodies, validationHook } from "./http/validation.ts";
@@ -32,7 +34,7 @@ import type { OpsDeps } from "./ops/ops.service.ts";
 import { pullRoutes } from "./pulls/pulls.handlers.ts";
 import type { PullServiceDeps } from "./pulls/pulls.service.ts";
 import { transactionRoutes } from "./transactions/transactions.handlers.ts";
-import { webhookRoutes } from "./webhooks/webhooks.handlers.ts";
+import { documentWebhookRoute, webhookReceiver } from "./webhooks/webhooks.handlers.ts";
 import type { WebhookIntake } from "./webhooks/webhooks.service.ts";
 import { webhookTokenRoutes } from "./webhooks/tokens.handlers.ts";
 import type { TokenDeps } from "./webhooks/tokens.service.ts";
@@ -70,12 +72,21 @@ const WRITES = new Set(["POST", "PUT", "DELETE"]);
 /** An OpenAPI path template in Hono's syntax: `{id}` becomes `:id`. */
 const honoPath = (path: string) => path.replace(/\{([^}]+)\}/g, ":$1");
 
-export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+/** The HTTP application: the direct routes, then Hono. */
+export interface HttpApp {
+  /** Every operation but the direct ones, and the whole OpenAPI document. */
+  app: OpenAPIHono<AppEnv>;
+  /** The routes answered before Hono (the webhook receiver); a server may call them itself. */
+  direct: DirectLane;
+  /** Any request: a direct route's, else Hono's. */
+  fetch: FetchHandler;
+}
+
+export function createApp(deps: AppDeps): HttpApp {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-  app.use("*", requestLog(deps.logger, httpMetrics(deps.metrics)));
-  // nosniff, frame and referrer policies and the like on every answer. No Content-Security-Policy:
-  // JSON needs none, and an HTML page sets its own, which this never overwrites.
-  app.use("*", secureHeaders({ xFrameOptions: "DENY", overwrite: false }));
+  const record = requestRecorder(deps.logger, httpMetrics(deps.metrics));
+  app.use("*", requestLog(record));
+  app.use("*", hardening());
   // Registered before the handlers, for exactly the operations the spec secures with a JWT: the
   // tenant's limit of the operation's class is counted once the caller is known, its JSON body is
   // checked after that, the deadline bounds the rest, and a write runs once per Idempotency-Key
@@ -120,7 +131,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   transactionRoutes(app, deps);
   changeRoutes(app, deps);
   auditRoutes(app, deps);
-  webhookRoutes(app, deps);
+  documentWebhookRoute(app);
   consoleRoutes(app, deps);
-  return app;
+  const direct = directLane([webhookReceiver(deps)], { logger: deps.logger, record });
+  return { app, direct, fetch: (request) => direct.fetch(request) ?? app.fetch(request) };
 }

@@ -54,7 +54,7 @@ service.sweep().catch((err) => {
   logger.error({ msg: "start-up sweep failed", error: errorSummary(err) });
 });
 
-const server = await serve(service.app.fetch, {
+const server = await serve(service, {
   hostname: config.host,
   port: config.port,
   headersTimeoutMs: config.http.headersTimeoutMs,

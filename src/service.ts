@@ -1,6 +1,6 @@
 // The service's object graph, built once from settings and the side effects handed in: main.ts
 // runs it, and the tests build exactly the same one over their own database, KV and clock.
-import { createApp } from "./app.ts";
+import { createApp, type HttpApp } from "./app.ts";
 import type { Config } from "./config/config.ts";
 import {
   type ConnectorRegistry,
@@ -83,8 +83,7 @@ export interface ServiceParts {
 /** A pool of another replica: its own pulls at once, and its own page stores (a test may watch them). */
 export type PoolOptions = { concurrency?: number; pageStores?: Semaphore };
 
-export interface Service {
-  app: ReturnType<typeof createApp>;
+export interface Service extends HttpApp {
   metrics: MetricsRegistry;
   /** This process's pull workers. */
   pool: PullPool;
@@ -156,7 +155,7 @@ export async function createService(parts: ServiceParts): Promise<Service> {
   const onPullQueued = () => {
     if (parts.wakeOnQueue !== false) pool.wake();
   };
-  const app = createApp({
+  const http = createApp({
     sql,
     kv,
     keyRing,
@@ -224,5 +223,5 @@ export async function createService(parts: ServiceParts): Promise<Service> {
     await tokenLimits?.close();
     await quota.close();
   };
-  return { app, metrics, pool, sweep, newPool, relay, closeLimits };
+  return { ...http, metrics, pool, sweep, newPool, relay, closeLimits };
 }

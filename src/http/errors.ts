@@ -96,20 +96,23 @@ export function errorAnswer(err: unknown): ErrorAnswer {
   return { status, body, headers };
 }
 
+/** The error line of a request that failed on our side (a 5xx). */
+export function logFailure(logger: Logger, requestId: string, err: unknown): void {
+  // The name, code and message only: postgres.js errors carry query parameters, which may include
+  // sealed credentials, so the error object itself is never logged.
+  const message = (err as { message?: unknown })?.message;
+  logger.error({
+    msg: "request failed",
+    requestId,
+    error: { ...errorSummary(err), message: typeof message === "string" ? message : undefined },
+  });
+}
+
 /** The one error middleware: every failure leaves the service through here. */
 export function errorHandler(logger: Logger): ErrorHandler {
   return function handleError(err: unknown, c: Context) {
     const answer = errorAnswer(err);
-    if (answer.status >= 500) {
-      // The name, code and message only: postgres.js errors carry query parameters, which may
-      // include sealed credentials, so the error object itself is never logged.
-      const message = (err as { message?: unknown })?.message;
-      logger.error({
-        msg: "request failed",
-        requestId: c.get("requestId"),
-        error: { ...errorSummary(err), message: typeof message === "string" ? message : undefined },
-      });
-    }
+    if (answer.status >= 500) logFailure(logger, c.get("requestId"), err);
     for (const [name, value] of Object.entries(answer.headers)) c.header(name, value);
     return c.json(answer.body, answer.status);
   };

@@ -3,6 +3,12 @@ import { mayBeUnstorable, storable } from "../db/storable_json.ts";
 import { AppError } from "../lib/app_error.ts";
 import { nestsDeeperThan } from "./json_depth.ts";
 
+/** What the readers use of a request: a Fetch API Request has it, and so has a direct route's. */
+export interface BodyRequest {
+  headers: { get(name: string): string | null };
+  body: ReadableStream<Uint8Array> | null;
+}
+
 export interface BodyLimits {
   /** Largest body accepted: 413 beyond it. */
   maxBytes: number;
@@ -19,7 +25,7 @@ export interface BodyLimits {
  * count.
  */
 export async function readBodyCapped(
-  request: Request,
+  request: BodyRequest,
   limits: Pick<BodyLimits, "maxBytes" | "timeoutMs">,
 ): Promise<Uint8Array> {
   const { maxBytes } = limits;
@@ -75,7 +81,7 @@ export async function readBodyCapped(
 }
 
 /** The body as text that may be parsed as JSON: read within `limits`, UTF-8, nested no deeper. */
-export async function readJsonText(request: Request, limits: BodyLimits): Promise<string> {
+export async function readJsonText(request: BodyRequest, limits: BodyLimits): Promise<string> {
   const bytes = await readBodyCapped(request, limits);
   let text: string;
   try {
@@ -94,7 +100,7 @@ export async function readJsonText(request: Request, limits: BodyLimits): Promis
 }
 
 /** The body parsed as JSON, read within `limits`: 413, 408, or 400 when it is not such JSON. */
-export async function readJsonCapped(request: Request, limits: BodyLimits): Promise<unknown> {
+export async function readJsonCapped(request: BodyRequest, limits: BodyLimits): Promise<unknown> {
   const text = await readJsonText(request, limits);
   try {
     // Postgres cannot store U+0000 nor a lone UTF-16 surrogate (both only reach here as JSON

@@ -2,6 +2,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { gzipSync } from "node:zlib";
+import type { DirectLane, DirectRequest } from "./direct.ts";
 
 export interface ServeOptions {
   hostname: string;
@@ -29,6 +30,12 @@ export interface HttpServer {
 
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
 
+/** What a server answers with: any Fetch API request, and the direct routes before a Request. */
+export interface HttpHandler {
+  fetch: FetchHandler;
+  direct?: DirectLane;
+}
+
 /**
  * How long an idle keep-alive connection stays open: longer than the usual load balancer's idle
  * timeout (60 s), so that the balancer, not this server, closes it, and never on a request in
@@ -41,7 +48,7 @@ const KEEP_ALIVE_MS = 65_000;
  * by some 25 µs of CPU a request and with no bound on a request's arrival, for deployments whose
  * proxy or load balancer bounds it already.
  */
-export function serve(handler: FetchHandler, options: ServeOptions): Promise<HttpServer> {
+export function serve(handler: HttpHandler, options: ServeOptions): Promise<HttpServer> {
   if (options.headersTimeoutMs === 0) return Promise.resolve(serveDeno(handler, options));
   const server = createServer({
     headersTimeout: options.headersTimeoutMs,
@@ -83,10 +90,10 @@ export function serve(handler: FetchHandler, options: ServeOptions): Promise<Htt
   });
 }
 
-function serveDeno(handler: FetchHandler, options: ServeOptions): HttpServer {
+function serveDeno(handler: HttpHandler, options: ServeOptions): HttpServer {
   const server = Deno.serve(
     { hostname: options.hostname, port: options.port, onListen: () => {} },
-    (request) => handler(request),
+    (request) => handler.fetch(request),
   );
   const addr = { hostname: server.addr.hostname, port: server.addr.port };
   options.onListen?.(addr);
@@ -94,12 +101,23 @@ function serveDeno(handler: FetchHandler, options: ServeOptions): HttpServer {
   return { addr, shutdown: () => closing ??= server.shutdown() };
 }
 
-/** One request through the handler, and its answer written back. */
-async function answer(handler: FetchHandler, req: IncomingMessage, res: ServerResponse) {
+/** One request through the handler (a direct route's, when it is one), its answer written back. */
+async function answer(handler: HttpHandler, req: IncomingMessage, res: ServerResponse) {
   res.on("error", () => {}); // the client went away: nothing left to answer
+  const target = req.url ?? "/";
+  const method = req.method ?? "GET";
+  const query = target.indexOf("?");
+  const { direct } = handler;
+  const matched = direct && target.startsWith("/")
+    ? direct.match(method, query < 0 ? target : target.slice(0, query))
+    : undefined;
+  if (direct && matched) {
+    const { status, headers, body } = await direct.answer(matched, method, directRequest(req));
+    return send(req, res, status, headers, new TextEncoder().encode(body));
+  }
   let response: Response;
   try {
-    response = await handler(toRequest(req));
+    response = await handler.fetch(toRequest(req));
   } catch {
     // Not a Request: a target that is no URL, or a header value the Fetch API refuses.
     response = new Response(null, { status: 400 });
@@ -116,11 +134,22 @@ async function answer(handler: FetchHandler, req: IncomingMessage, res: ServerRe
     headers.push(["content-encoding", "gzip"], ["vary", "accept-encoding"]);
   }
   for (const cookie of response.headers.getSetCookie()) headers.push(["set-cookie", cookie]);
+  send(req, res, response.status, headers, body);
+}
+
+/** Writes an answer whose headers and body are complete. */
+function send(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  headers: [string, string][],
+  body: Uint8Array | undefined,
+) {
   // A body the app did not read to its end (it refused it early: too large, too slow) is not
   // drained for the next request on this connection: the connection closes instead.
   if (!req.complete) headers.push(["connection", "close"]);
   if (body) headers.push(["content-length", String(body.byteLength)]);
-  res.writeHead(response.status, headers.flat());
+  res.writeHead(status, headers.flat());
   res.end(body);
 }
 
@@ -146,16 +175,31 @@ function toRequest(req: IncomingMessage): Request {
   const headers = new Headers();
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
-  const method = req.method ?? "GET";
-  // As Deno.serve does: no body unless the request announces one (GET and HEAD take none).
+  return new Request(new URL(url), {
+    method: req.method ?? "GET",
+    headers,
+    body: hasBody(req) ? bodyStream(req) : null,
+  });
+}
+
+/** As Deno.serve does: no body unless the request announces one (GET and HEAD take none). */
+function hasBody(req: IncomingMessage): boolean {
   const announced = req.headers["content-length"] !== undefined ||
     req.headers["transfer-encoding"] !== undefined;
-  const hasBody = announced && method !== "GET" && method !== "HEAD";
-  return new Request(new URL(url), {
-    method,
-    headers,
-    body: hasBody ? bodyStream(req) : null,
-  });
+  return announced && req.method !== "GET" && req.method !== "HEAD";
+}
+
+/** What a direct route reads, straight from what node:http parsed. */
+function directRequest(req: IncomingMessage): DirectRequest {
+  return {
+    headers: {
+      get(name) {
+        const value = req.headers[name.toLowerCase()];
+        return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
+      },
+    },
+    body: hasBody(req) ? bodyStream(req) : null,
+  };
 }
 
 /** The request's body as a byte stream that reads from the socket only as fast as it is read. */

@@ -56,7 +56,7 @@ async function withFaults(use: (f: Faults) => Promise<void>) {
   });
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    (request, info) => service.app.fetch(request, info),
+    (request) => service.fetch(request),
   );
   const base = `http://127.0.0.1:${server.addr.port}`;
   const tenant = newTenant();

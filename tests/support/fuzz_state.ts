@@ -55,7 +55,7 @@ export async function seedFuzzState(metricsToken: string): Promise<Seeded> {
   });
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    (request, info) => throttled.app.fetch(request, info),
+    (request) => throttled.fetch(request),
   );
   try {
     const state = await seed(w, belvo, metricsToken);

@@ -83,6 +83,8 @@ export interface HarnessOptions {
 
 export interface Harness {
   app: Service["app"];
+  /** The routes served before Hono (the webhook receiver). */
+  direct: Service["direct"];
   /** The HS256 secret of the harness's tokens (another app on the same data signs with it). */
   secret: Uint8Array;
   baseUrl: string;
@@ -200,7 +202,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   // server starts first; no request can arrive before the app below exists, as nobody has the URL.
   // Served as main.ts serves it (node:http with its header and request timeouts).
   const headersTimeoutMs = options.http?.headersTimeoutMs ?? 10_000;
-  const server = await serve((request) => app.fetch(request), {
+  const server = await serve({
+    fetch: (request) => fetchApp(request),
+    get direct() {
+      return direct;
+    },
+  }, {
     hostname: "127.0.0.1",
     port: 0,
     headersTimeoutMs,
@@ -209,6 +216,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const baseUrl = `http://127.0.0.1:${server.addr.port}`;
   const {
     app,
+    direct,
+    fetch: fetchApp,
     secret,
     sealKeys,
     logs,
@@ -234,6 +243,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 
   return {
     app,
+    direct,
     secret,
     baseUrl,
     databaseUrl: db.url,

@@ -95,7 +95,7 @@ Deno.test("a burst of deliveries reads the token from KV once per cache time", a
   const built = await buildTestApp(sql, counted, { webhookTokenCacheMs: 2_000, now: clock.now });
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    built.app.fetch,
+    built.fetch,
   );
   const baseUrl = `http://127.0.0.1:${server.addr.port}`;
   try {
