@@ -248,19 +248,19 @@ export async function benchWebhooks(options: WebhookOptions = {}): Promise<Webho
       const paths = await webhookTargets(svc, fake.info, o.tokens, true);
       const requests = requestsTo(svc.baseUrl, paths, body);
       let before = 0;
-      let cpu: { service: number; postgres: { stop(): Promise<number> } } | undefined;
+      let cpu: CpuWatch | undefined;
       const { figures, run } = await measure(requests, o, async (warm) => {
         before = await settledEvents(svc);
         checkTimedRun("warm-up", warm, before);
-        cpu = { service: cpuSeconds(svc.pid), postgres: await watchPostgresCpu(svc, cpuSeconds) };
+        cpu = await watchServiceCpu(svc);
       });
+      const used = await cpu!.stop();
       const cpuSplit = {
         wall: figures.seconds,
-        service: round(cpuSeconds(svc.pid) - cpu!.service),
-        postgres: round(await cpu!.postgres.stop()),
-        msPerRequest: 0,
+        service: round(used.service),
+        postgres: round(used.postgres),
+        msPerRequest: round(1000 * (used.service + used.postgres) / run["2xx"], 3),
       };
-      cpuSplit.msPerRequest = round(1000 * (cpuSplit.service + cpuSplit.postgres) / run["2xx"], 3);
       const after = await settledEvents(svc);
       checkTimedRun("measured run", run, after - before);
 
@@ -384,6 +384,21 @@ async function measureBare(
   }
 }
 
+interface CpuWatch {
+  /** CPU seconds of the service's process and of its Postgres backends since the watch began. */
+  stop(): Promise<{ service: number; postgres: number }>;
+}
+
+async function watchServiceCpu(svc: BenchService): Promise<CpuWatch> {
+  const service = cpuSeconds(svc.pid);
+  const postgres = await watchPostgresCpu(svc, cpuSeconds);
+  return {
+    async stop() {
+      return { service: cpuSeconds(svc.pid) - service, postgres: await postgres.stop() };
+    },
+  };
+}
+
 /** A fresh service with the checks on and `env`, measured as the first one is (CPU included). */
 async function freshService(
   fake: FakeInfo,
@@ -394,12 +409,15 @@ async function freshService(
   const svc = await startBenchService({ allowHost: fake.host, env: { ...CHECKS_ON, ...env } });
   try {
     const paths = await webhookTargets(svc, fake, o.tokens, true);
-    let before: { service: number; postgres: { stop(): Promise<number> } } | undefined;
+    let cpu: CpuWatch | undefined;
     const { figures, run } = await measure(requestsTo(svc.baseUrl, paths, body), o, async () => {
-      before = { service: cpuSeconds(svc.pid), postgres: await watchPostgresCpu(svc, cpuSeconds) };
+      cpu = await watchServiceCpu(svc);
     });
-    const cpu = cpuSeconds(svc.pid) - before!.service + await before!.postgres.stop();
-    return { ...figures, cpuMsPerRequest: round(1000 * cpu / run["2xx"], 3) };
+    const used = await cpu!.stop();
+    return {
+      ...figures,
+      cpuMsPerRequest: round(1000 * (used.service + used.postgres) / run["2xx"], 3),
+    };
   } finally {
     await svc.close();
   }
