@@ -1,9 +1,15 @@
 // Benchmarks of delivery: a pull of 100,000 transactions with the event bus off and on, side by
 // side (and the time from the pull's end to its last event confirmed), and change feed pages read
 // per second after 1,000 and after 1,000,000 stored changes.
-import { startChild } from "./processes.ts";
-import { fakeOptions } from "./ingest_bench.ts";
-import { createConnection, type FakeInfo, pullToEnd, verifyStored } from "./pull_run.ts";
+import { cpuSeconds, startChild } from "./processes.ts";
+import { type CpuSplit, fakeOptions } from "./ingest_bench.ts";
+import {
+  createConnection,
+  type FakeInfo,
+  pullToEnd,
+  verifyStored,
+  watchPostgresCpu,
+} from "./pull_run.ts";
 import { type BenchService, expectStatus, startBenchService } from "./service.ts";
 import { bindQueue, createVhost } from "../tests/support/rabbitmq.ts";
 
@@ -11,30 +17,85 @@ const round = (n: number, digits = 2) => Number(n.toFixed(digits));
 
 export interface BusResult {
   transactions: number;
-  off: { seconds: number; perSecond: number };
-  on: { seconds: number; perSecond: number; events: number; lastEventLagMs: number };
+  off: { seconds: number; perSecond: number; cpu: CpuSplit };
+  on: {
+    seconds: number;
+    perSecond: number;
+    events: number;
+    lastEventLagMs: number;
+    /** From the pull's request until its last event is confirmed: the relay's work included. */
+    cpu: CpuSplit;
+  };
   /** How much slower ingest is with the bus on: on seconds / off seconds. */
   slowdown: number;
 }
 
-/** One pull of the whole fake into a fresh service; with `amqpUrl`, events on. */
-async function ingest(fake: FakeInfo, transactions: number, amqpUrl?: string) {
+/** The local RabbitMQ node's process (its Erlang VM), whose CPU the bus adds; none if remote. */
+function brokerPid(): number | undefined {
+  const found = new Deno.Command("pgrep", { args: ["-f", "beam.smp.*rabbit"], stdout: "piped" })
+    .outputSync();
+  const pid = Number(new TextDecoder().decode(found.stdout).split("\n")[0]);
+  return pid > 0 ? pid : undefined;
+}
+
+/**
+ * One pull of the whole fake into a fresh service, timed warm (after a pull of another
+ * connection, as in the ingest bench), with the CPU each process spent; with `amqpUrl`, events on.
+ */
+async function ingest(
+  fake: { info: FakeInfo; pid: number },
+  transactions: number,
+  amqpUrl?: string,
+) {
   const service = await startBenchService({
-    allowHost: fake.host,
+    allowHost: fake.info.host,
     env: amqpUrl ? { MATCHER_AMQP_URL: amqpUrl } : {},
   });
   try {
-    const connectionId = await createConnection(service, fake);
+    await pullToEnd(service, await createConnection(service, fake.info, "warm-up"));
+    if (amqpUrl) await allSent(service);
+    const connectionId = await createConnection(service, fake.info);
+    const broker = brokerPid();
+    const postgres = await watchPostgresCpu(service, cpuSeconds);
+    const before = {
+      fake: cpuSeconds(fake.pid),
+      service: cpuSeconds(service.pid),
+      broker: broker ? cpuSeconds(broker) : 0,
+    };
+    const cpu = async (wall: number): Promise<CpuSplit> => ({
+      wall: round(wall),
+      fake: round(cpuSeconds(fake.pid) - before.fake),
+      service: round(cpuSeconds(service.pid) - before.service),
+      postgres: round(await postgres.stop()),
+      ...(broker ? { broker: round(cpuSeconds(broker) - before.broker) } : {}),
+    });
     const { seconds, pull } = await pullToEnd(service, connectionId);
-    await verifyStored(service, connectionId, transactions);
-    if (!amqpUrl) return { seconds };
+    if (!amqpUrl) {
+      const used = await cpu(seconds);
+      await verifyStored(service, connectionId, transactions);
+      return { seconds, cpu: used };
+    }
     // From the pull's end (its finishing commit) to the broker's confirm of its last event.
     const lag = await lastEventLag(service, pull.id);
-    const [{ events }] = await service.sql`select count(*)::int as events from event_outbox`;
-    return { seconds, events, lastEventLagMs: lag };
+    const used = await cpu(seconds + lag / 1000);
+    await verifyStored(service, connectionId, transactions);
+    const [{ events }] = await service.sql`
+      select count(*)::int as events from event_outbox where connection_id = ${connectionId}`;
+    return { seconds, events, lastEventLagMs: lag, cpu: used };
   } finally {
     await service.close();
   }
+}
+
+/** Waits until the relay has published every event written so far. */
+async function allSent(service: BenchService): Promise<void> {
+  for (let i = 0; i < 6_000; i++) {
+    const [{ unsent }] = await service.sql`
+      select count(*)::int as unsent from event_outbox where sent_at is null`;
+    if (unsent === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error("the warm-up pull's events were not all confirmed within a minute");
 }
 
 async function lastEventLag(service: BenchService, pullId: string): Promise<number> {
@@ -58,24 +119,28 @@ export async function benchBus(transactions = 100_000, accounts = 4): Promise<Bu
   // A durable queue bound to every event, as a consumer's would be: the broker stores each one.
   const queue = await bindQueue(vhost.url());
   try {
-    await ingest(fake.info, transactions); // warms the fake and Postgres up
     // Off and on in turns, the best of each: the machine's other load falls on both alike.
     const offs = [];
     const ons = [];
     for (let round = 0; round < 2; round++) {
-      offs.push(await ingest(fake.info, transactions));
-      ons.push(await ingest(fake.info, transactions, vhost.url()));
+      offs.push(await ingest(fake, transactions));
+      ons.push(await ingest(fake, transactions, vhost.url()));
     }
     const off = offs.reduce((a, b) => (a.seconds <= b.seconds ? a : b));
     const on = ons.reduce((a, b) => (a.seconds <= b.seconds ? a : b));
     return {
       transactions,
-      off: { seconds: round(off.seconds), perSecond: Math.round(transactions / off.seconds) },
+      off: {
+        seconds: round(off.seconds),
+        perSecond: Math.round(transactions / off.seconds),
+        cpu: off.cpu,
+      },
       on: {
         seconds: round(on.seconds),
         perSecond: Math.round(transactions / on.seconds),
         events: on.events!,
         lastEventLagMs: on.lastEventLagMs!,
+        cpu: on.cpu,
       },
       slowdown: round(on.seconds / off.seconds, 3),
     };

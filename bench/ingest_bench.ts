@@ -35,6 +35,8 @@ export interface CpuSplit {
   service?: number;
   postgres?: number;
   bench?: number;
+  /** The local RabbitMQ node, in the bus bench. */
+  broker?: number;
 }
 
 const round = (n: number, digits = 2) => Number(n.toFixed(digits));

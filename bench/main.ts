@@ -1,7 +1,7 @@
 // `deno task bench [webhooks|ingest|list|memory|bus|feed ...]`: runs the benchmarks, prints a table and,
 // when all of them ran, writes bench/results.json. Exits 1 when any run or its checks failed.
 import { benchBus, benchFeed } from "./events_bench.ts";
-import { benchIngest } from "./ingest_bench.ts";
+import { benchIngest, type CpuSplit } from "./ingest_bench.ts";
 import { benchList } from "./list_bench.ts";
 import { describeCommit, describeMachine } from "./machine.ts";
 import { benchMemory } from "./memory_bench.ts";
@@ -22,6 +22,10 @@ interface Benchmark<R> {
   target(result: R): Target;
   rows(result: R): Row[];
 }
+
+/** The CPU seconds a pull cost the service, its Postgres backends and the local broker. */
+const busCpu = (cpu: CpuSplit) =>
+  Number(((cpu.service ?? 0) + (cpu.postgres ?? 0) + (cpu.broker ?? 0)).toFixed(2));
 
 const times = (have: number, want: number) => `${(want / have).toFixed(1)}× short`;
 
@@ -186,6 +190,12 @@ const BENCHMARKS = [
         r.on.perSecond,
         `${r.off.perSecond} off`,
         r.slowdown,
+      ],
+      [
+        "pull with events: CPU s of the service, Postgres and RabbitMQ",
+        busCpu(r.on.cpu),
+        `${busCpu(r.off.cpu)} off`,
+        Number((busCpu(r.on.cpu) / busCpu(r.off.cpu)).toFixed(2)),
       ],
       [
         `events: pull's end to last event confirmed ms (${r.on.events} events)`,
