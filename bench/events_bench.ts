@@ -70,15 +70,11 @@ async function ingest(
       ...(broker ? { broker: round(cpuSeconds(broker) - before.broker) } : {}),
     });
     const { seconds, pull } = await pullToEnd(service, connectionId);
-    if (!amqpUrl) {
-      const used = await cpu(seconds);
-      await verifyStored(service, connectionId, transactions);
-      return { seconds, cpu: used };
-    }
     // From the pull's end (its finishing commit) to the broker's confirm of its last event.
-    const lag = await lastEventLag(service, pull.id);
+    const lag = amqpUrl ? await lastEventLag(service, pull.id) : 0;
     const used = await cpu(seconds + lag / 1000);
     await verifyStored(service, connectionId, transactions);
+    if (!amqpUrl) return { seconds, cpu: used };
     const [{ events }] = await service.sql`
       select count(*)::int as events from event_outbox where connection_id = ${connectionId}`;
     return { seconds, events, lastEventLagMs: lag, cpu: used };
