@@ -8,7 +8,7 @@ import {
   type FakeInfo,
   pullToEnd,
   verifyStored,
-  watchPostgresCpu,
+  watchServiceCpu,
 } from "./pull_run.ts";
 import { type BenchService, expectStatus, startBenchService } from "./service.ts";
 import { bindQueue, createVhost } from "../tests/support/rabbitmq.ts";
@@ -56,19 +56,18 @@ async function ingest(
     if (amqpUrl) await allSent(service);
     const connectionId = await createConnection(service, fake.info);
     const broker = brokerPid();
-    const postgres = await watchPostgresCpu(service, cpuSeconds);
-    const before = {
-      fake: cpuSeconds(fake.pid),
-      service: cpuSeconds(service.pid),
-      broker: broker ? cpuSeconds(broker) : 0,
+    const watch = await watchServiceCpu(service, cpuSeconds);
+    const before = { fake: cpuSeconds(fake.pid), broker: broker ? cpuSeconds(broker) : 0 };
+    const cpu = async (wall: number): Promise<CpuSplit> => {
+      const used = await watch.stop();
+      return {
+        wall: round(wall),
+        fake: round(cpuSeconds(fake.pid) - before.fake),
+        service: round(used.service),
+        postgres: round(used.postgres),
+        ...(broker ? { broker: round(cpuSeconds(broker) - before.broker) } : {}),
+      };
     };
-    const cpu = async (wall: number): Promise<CpuSplit> => ({
-      wall: round(wall),
-      fake: round(cpuSeconds(fake.pid) - before.fake),
-      service: round(cpuSeconds(service.pid) - before.service),
-      postgres: round(await postgres.stop()),
-      ...(broker ? { broker: round(cpuSeconds(broker) - before.broker) } : {}),
-    });
     const { seconds, pull } = await pullToEnd(service, connectionId);
     // From the pull's end (its finishing commit) to the broker's confirm of its last event.
     const lag = amqpUrl ? await lastEventLag(service, pull.id) : 0;

@@ -8,7 +8,7 @@ import {
   type FakeInfo,
   pullToEnd,
   verifyStored,
-  watchPostgresCpu,
+  watchServiceCpu,
 } from "./pull_run.ts";
 import { startBenchService } from "./service.ts";
 
@@ -142,15 +142,15 @@ export async function benchIngest(transactions = 100_000, accounts = 4): Promise
     try {
       await pullToEnd(service, await createConnection(service, fake.info, "warm-up"));
       const connectionId = await createConnection(service, fake.info);
-      const postgresCpu = await watchPostgresCpu(service, cpuSeconds);
+      const watch = await watchServiceCpu(service, cpuSeconds);
       fakeCpu = cpuSeconds(fake.pid);
-      const serviceCpu = cpuSeconds(service.pid);
       const { seconds, pull } = await pullToEnd(service, connectionId);
+      const used = await watch.stop();
       const cpu: CpuSplit = {
         wall: round(seconds),
         fake: round(cpuSeconds(fake.pid) - fakeCpu),
-        service: round(cpuSeconds(service.pid) - serviceCpu),
-        postgres: round(await postgresCpu.stop()),
+        service: round(used.service),
+        postgres: round(used.postgres),
       };
       await verifyStored(service, connectionId, transactions);
       const perSecond = transactions / seconds;

@@ -105,3 +105,22 @@ export async function watchPostgresCpu(
     },
   };
 }
+
+export interface CpuWatch {
+  /** CPU seconds of the service's process and of its Postgres backends since the watch began. */
+  stop(): Promise<{ service: number; postgres: number }>;
+}
+
+/** CPU seconds of the service's process and of its Postgres backends, from now until `stop()`. */
+export async function watchServiceCpu(
+  service: BenchService,
+  cpuSeconds: (pid: number) => number,
+): Promise<CpuWatch> {
+  const before = cpuSeconds(service.pid);
+  const postgres = await watchPostgresCpu(service, cpuSeconds);
+  return {
+    async stop() {
+      return { service: cpuSeconds(service.pid) - before, postgres: await postgres.stop() };
+    },
+  };
+}

@@ -7,7 +7,7 @@
 import { autocannon, type AutocannonResult, type LoadRequest, rate } from "./autocannon.ts";
 import { wrk } from "./wrk.ts";
 import { cpuSeconds, startChild } from "./processes.ts";
-import { createConnection, type FakeInfo, watchPostgresCpu } from "./pull_run.ts";
+import { type CpuWatch, createConnection, type FakeInfo, watchServiceCpu } from "./pull_run.ts";
 import { type BenchService, expectStatus, startBenchService } from "./service.ts";
 
 export interface WebhookFigures {
@@ -252,7 +252,7 @@ export async function benchWebhooks(options: WebhookOptions = {}): Promise<Webho
       const { figures, run } = await measure(requests, o, async (warm) => {
         before = await settledEvents(svc);
         checkTimedRun("warm-up", warm, before);
-        cpu = await watchServiceCpu(svc);
+        cpu = await watchServiceCpu(svc, cpuSeconds);
       });
       const used = await cpu!.stop();
       const cpuSplit = {
@@ -384,21 +384,6 @@ async function measureBare(
   }
 }
 
-interface CpuWatch {
-  /** CPU seconds of the service's process and of its Postgres backends since the watch began. */
-  stop(): Promise<{ service: number; postgres: number }>;
-}
-
-async function watchServiceCpu(svc: BenchService): Promise<CpuWatch> {
-  const service = cpuSeconds(svc.pid);
-  const postgres = await watchPostgresCpu(svc, cpuSeconds);
-  return {
-    async stop() {
-      return { service: cpuSeconds(svc.pid) - service, postgres: await postgres.stop() };
-    },
-  };
-}
-
 /** A fresh service with the checks on and `env`, measured as the first one is (CPU included). */
 async function freshService(
   fake: FakeInfo,
@@ -411,7 +396,7 @@ async function freshService(
     const paths = await webhookTargets(svc, fake, o.tokens, true);
     let cpu: CpuWatch | undefined;
     const { figures, run } = await measure(requestsTo(svc.baseUrl, paths, body), o, async () => {
-      cpu = await watchServiceCpu(svc);
+      cpu = await watchServiceCpu(svc, cpuSeconds);
     });
     const used = await cpu!.stop();
     return {
