@@ -80,9 +80,7 @@ export async function upsertTransactions(
     };
   });
   const result = await tx`
-    with connection_lock as (
-      select pg_advisory_xact_lock_shared(
-        ${CONNECTION_ROWS_LOCK}, hashtext(${owner.connectionId}::uuid::text))),
+    with connection_lock as (${sharedConnectionLock(tx, owner.connectionId)}),
     page as materialized (select convert_to(${fromBody ? body : null}::text, 'UTF8') as bytes)
     insert into transactions as t (tenant_id, connection_id, vendor, external_id, account_id,
       amount, currency, direction, status, booking_date, description, vendor_created_at, raw)
@@ -115,8 +113,18 @@ export async function upsertTransactions(
 }
 
 /**
+ * The page stores' shared hold on CONNECTION_ROWS_LOCK, as a query to put in a statement's `with`
+ * so that it is taken before the statement locks any row of the connection: a store that locked a
+ * row first and then waited for the lock behind a connection delete would deadlock with it.
+ */
+function sharedConnectionLock(tx: postgres.TransactionSql, connectionId: string) {
+  return tx`select pg_advisory_xact_lock_shared(
+    ${CONNECTION_ROWS_LOCK}, hashtext(${connectionId}::uuid::text))`;
+}
+
+/**
  * Hides the connection's transactions the vendor deleted, each taking a new feed position; answers
- * how many.
+ * how many. Under the page stores' connection lock, as an upsert is.
  */
 export async function markDeleted(
   tx: postgres.TransactionSql,
@@ -125,8 +133,10 @@ export async function markDeleted(
 ): Promise<{ count: number }> {
   if (!externalIds.length) return { count: 0 };
   const result = await tx`
+    with connection_lock as materialized (${sharedConnectionLock(tx, owner.connectionId)})
     update transactions as t set deleted_at = clock_timestamp(),
       updated_at = date_trunc('milliseconds', clock_timestamp()), ${tx.unsafe(CHANGED)}
+    from connection_lock
     where connection_id = ${owner.connectionId} and vendor = ${owner.vendor}
       and external_id = any(${externalIds}) and deleted_at is null`;
   return { count: result.count };

@@ -1,11 +1,13 @@
 // A page store's rules at the database: a raw object is kept as the vendor's text and is a change
-// only when its values differ, and no transaction row names a connection that does not exist.
+// only when its values differ, no transaction row names a connection that does not exist, and a
+// store waits for a connection delete or makes it wait, never deadlocks with it.
 import assert from "node:assert/strict";
 import type postgres from "postgres";
-import { upsertTransactions } from "../../src/transactions/transactions.repository.ts";
+import { markDeleted, upsertTransactions } from "../../src/transactions/transactions.repository.ts";
 import type { VendorTransaction } from "../../src/vendors/aggregator.ts";
 import { createConnection, pluggyOwner, vendorTransaction as vt } from "../support/feed.ts";
 import { newTenant, startHarness } from "../support/harness.ts";
+import { waitFor } from "../support/service.ts";
 
 /** `transactions` stored from a page whose body is `body` (each row's raw object read from it). */
 function fromBody(transactions: VendorTransaction[]): VendorTransaction[] {
@@ -81,6 +83,42 @@ Deno.test("no transaction names a connection that does not exist", async () => {
     assert.equal(gone.status, 204);
     const [kept] = await h.sql`select deleted_at from connections where id = ${connectionId}`;
     assert.ok(kept.deleted_at instanceof Date);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("a store that hides rows, then upserts, while a connection delete waits, does not deadlock", async () => {
+  const h = await startHarness({ pulls: { wake: false } });
+  try {
+    const tenant = newTenant();
+    const owner = await pluggyOwner(h, tenant, "hides");
+    await h.sql.begin((tx: postgres.TransactionSql) =>
+      upsertTransactions(tx, owner, [vt("t1", "1.00")])
+    );
+    let deleting: Promise<Response> | undefined;
+    await h.sql.begin(async (tx: postgres.TransactionSql) => {
+      // The store holds t1's row when the delete begins; the delete must wait for the whole
+      // store, not take the connection's lock and then wait for the row while the store waits
+      // for the lock.
+      assert.equal((await markDeleted(tx, owner, ["t1"])).count, 1);
+      deleting = h.request(`/v1/discovery/aggregator-connections/${owner.connectionId}`, {
+        method: "DELETE",
+        tenant,
+      });
+      await waitFor("the delete to wait for a lock", async () => {
+        const [{ waiting }] = await h.sql`
+          select count(*)::int as waiting from pg_stat_activity
+          where datname = current_database() and wait_event_type = 'Lock'`;
+        return waiting > 0;
+      });
+      assert.equal((await upsertTransactions(tx, owner, [vt("t2", "2.00")])).count, 1);
+    });
+    assert.equal((await deleting!).status, 204);
+    const [{ live }] = await h.sql`
+      select count(*)::int as live from transactions
+      where connection_id = ${owner.connectionId} and deleted_at is null`;
+    assert.equal(live, 0, "the delete, which committed last, hid the store's rows too");
   } finally {
     await h.close();
   }
