@@ -1,5 +1,6 @@
 // Each tenant's requests a minute per class of operation, counted in Deno KV so that every replica
-// shares them: a request waits for one KV read; the counts are summed in the background, every
+// shares them: a request waits for one KV read (and, when that read came back during a commit of
+// this process's counts, for the commit's answer); the counts are summed in the background, every
 // tenth of a second, in one commit.
 import { commitKv } from "../db/kv.ts";
 import { errorSummary } from "./error_summary.ts";
@@ -59,6 +60,11 @@ export function createTenantQuota<Class extends string>(
   const mine = new Map<string, Mine>();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let flushing: Promise<void> = Promise.resolve();
+  /**
+   * A commit of counts under way, settled once they are booked (in `committed`, or lost). A read
+   * that returns meanwhile may already hold them while they are still `unsent`: it waits for this.
+   */
+  let committing: Promise<void> | undefined;
   let closed = false;
   let warnedIn = -1;
 
@@ -84,14 +90,18 @@ export function createTenantQuota<Class extends string>(
         const part = batch.slice(i, i + WRITE_BATCH);
         const op = kv.atomic();
         for (const { m, n } of part) op.sum(m.key, BigInt(n));
-        try {
-          const result = await commitKv(op);
-          if (!result.ok) throw new Error("KV refused an unchecked sum");
-          for (const { m, n } of part) m.committed.push({ versionstamp: result.versionstamp, n });
-        } catch (err) {
-          warn(part[0].m.window, err); // those counts are lost: the limit errs on serving
-        }
-        for (const { m, n } of part) m.unsent -= n;
+        committing = (async () => {
+          try {
+            const result = await commitKv(op);
+            if (!result.ok) throw new Error("KV refused an unchecked sum");
+            for (const { m, n } of part) m.committed.push({ versionstamp: result.versionstamp, n });
+          } catch (err) {
+            warn(part[0].m.window, err); // those counts are lost: the limit errs on serving
+          }
+          for (const { m, n } of part) m.unsent -= n;
+        })();
+        await committing;
+        committing = undefined;
       }
     });
     return flushing;
@@ -131,6 +141,8 @@ export function createTenantQuota<Class extends string>(
       here.reading++;
       try {
         entry = await kv.get<Deno.KvU64>(here.key);
+        // Its counts' versionstamp tells whether this read holds them; until then they are unsent.
+        await committing;
       } catch (err) {
         warn(window, err);
         return { allowed: true, limit, remaining: limit, resetSeconds };

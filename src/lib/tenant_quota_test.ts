@@ -69,6 +69,44 @@ Deno.test("counts not yet written, or written after a read, are counted by their
   await quota.close();
 });
 
+/** `kv` whose commits answer `ms` after they are written, as a busy KV file's may. */
+function lateCommitAnswers(kv: Deno.Kv, ms: number): Deno.Kv {
+  return new Proxy(kv, {
+    get(target, name) {
+      if (name !== "atomic") {
+        const value = Reflect.get(target, name, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      }
+      return () => {
+        const op = target.atomic();
+        const commit = op.commit.bind(op);
+        op.commit = async () => {
+          const result = await commit();
+          await new Promise((r) => setTimeout(r, ms));
+          return result;
+        };
+        return op;
+      };
+    },
+  });
+}
+
+Deno.test("a read that already holds counts whose commit has not answered yet counts them once", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const clock = { now: 3 * MINUTE };
+  const quota = quotaOn(lateCommitAnswers(kv, 50), clock);
+  assert.equal((await quota.take("a", "reads")).remaining, 2);
+  const flushing = quota.flush();
+  await new Promise((r) => setTimeout(r, 10)); // written, not yet answered
+  assert.equal(await stored(kv, 3, "a"), 1);
+  assert.equal((await quota.take("a", "reads")).remaining, 1);
+  await flushing;
+  assert.equal((await quota.take("a", "reads")).remaining, 0);
+  assert.equal((await quota.take("a", "reads")).allowed, false);
+  await quota.close();
+  assert.equal(await stored(kv, 3, "a"), 3);
+});
+
 Deno.test("two replicas on one KV share a tenant's quota once the counts are written", async () => {
   using kv = await Deno.openKv(":memory:");
   const clock = { now: 3 * MINUTE };
