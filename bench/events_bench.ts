@@ -12,8 +12,11 @@ import {
 } from "./pull_run.ts";
 import { type BenchService, expectStatus, startBenchService } from "./service.ts";
 import { bindQueue, createVhost } from "../tests/support/rabbitmq.ts";
+import { waitFor } from "../tests/support/service.ts";
 
 const round = (n: number, digits = 2) => Number(n.toFixed(digits));
+/** How the bench polls the outbox: often, for a minute at most. */
+const POLL = { timeoutMs: 60_000, intervalMs: 10 };
 
 export interface BusResult {
   transactions: number;
@@ -58,20 +61,16 @@ async function ingest(
     const broker = brokerPid();
     const watch = await watchServiceCpu(service, cpuSeconds);
     const before = { fake: cpuSeconds(fake.pid), broker: broker ? cpuSeconds(broker) : 0 };
-    const cpu = async (wall: number): Promise<CpuSplit> => {
-      const used = await watch.stop();
-      return {
-        wall: round(wall),
-        fake: round(cpuSeconds(fake.pid) - before.fake),
-        service: round(used.service),
-        postgres: round(used.postgres),
-        ...(broker ? { broker: round(cpuSeconds(broker) - before.broker) } : {}),
-      };
-    };
     const { seconds, pull } = await pullToEnd(service, connectionId);
-    // From the pull's end (its finishing commit) to the broker's confirm of its last event.
     const lag = amqpUrl ? await lastEventLag(service, pull.id) : 0;
-    const used = await cpu(seconds + lag / 1000);
+    const { service: serviceCpu, postgres } = await watch.stop();
+    const used: CpuSplit = {
+      wall: round(seconds + lag / 1000),
+      fake: round(cpuSeconds(fake.pid) - before.fake),
+      service: round(serviceCpu),
+      postgres: round(postgres),
+      ...(broker ? { broker: round(cpuSeconds(broker) - before.broker) } : {}),
+    };
     await verifyStored(service, connectionId, transactions);
     if (!amqpUrl) return { seconds, cpu: used };
     const [{ events }] = await service.sql`
@@ -84,26 +83,23 @@ async function ingest(
 
 /** Waits until the relay has published every event written so far. */
 async function allSent(service: BenchService): Promise<void> {
-  for (let i = 0; i < 6_000; i++) {
+  await waitFor("the warm-up pull's events all confirmed", async () => {
     const [{ unsent }] = await service.sql`
       select count(*)::int as unsent from event_outbox where sent_at is null`;
-    if (unsent === 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error("the warm-up pull's events were not all confirmed within a minute");
+    return unsent === 0;
+  }, POLL);
 }
 
+/** From the pull's end (its finishing commit) to the broker's confirm of its completion event. */
 async function lastEventLag(service: BenchService, pullId: string): Promise<number> {
-  for (let i = 0; i < 6_000; i++) {
+  return await waitFor("the pull's completion confirmed", async () => {
     const [r] = await service.sql`
       select extract(epoch from (o.sent_at - p.finished_at)) * 1000 as ms
       from event_outbox o join pull_jobs p on p.id = ${pullId}
       where o.routing_key = 'discovery.pull.completed' and o.sent_at is not null
         and o.body::jsonb ->> 'pullId' = ${pullId}`;
-    if (r) return round(Number(r.ms), 1);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error("the pull's completion was not confirmed within a minute");
+    return r ? round(Number(r.ms), 1) : undefined;
+  }, POLL);
 }
 
 export async function benchBus(transactions = 100_000, accounts = 4): Promise<BusResult> {
