@@ -69,6 +69,12 @@ const BENCHMARKS = [
         `${r.receiptsAlone.bareRatio}, ${r.receiptsAlone.naiveRatio}`,
       ],
       [
+        "webhooks: issue 15's lean reference, no pull run (÷ bare); receipts alone ÷ lean",
+        r.lean.perSecond,
+        r.bare.perSecond,
+        `${r.lean.bareRatio}; ${(r.receiptsAlone.perSecond / r.lean.perSecond).toFixed(2)}`,
+      ],
+      [
         "webhooks: p50 / p99 ms (50 conns)",
         `${r.service.p50Ms} / ${r.service.p99Ms}`,
         `${r.bare.p50Ms} / ${r.bare.p99Ms}`,
@@ -87,8 +93,8 @@ const BENCHMARKS = [
         Number((1 - r.steady.loss).toFixed(3)),
       ],
       [
-        "webhooks: CPU ms per request (with pulls; receipts alone)",
-        `${r.service.cpu.msPerRequest}; ${r.receiptsAlone.cpuMsPerRequest}`,
+        "webhooks: CPU ms per request (with pulls; receipts alone; lean)",
+        `${r.service.cpu.msPerRequest}; ${r.receiptsAlone.cpuMsPerRequest}; ${r.lean.cpuMsPerRequest}`,
         r.bare.cpu.msPerRequest,
         "",
       ],

@@ -1,7 +1,8 @@
 // Benchmark 1: webhook acknowledgements per second and their latency under wrk's steady load: the
 // real service (every 2xx durable in Postgres, each token's limit counted, each delivery carrying
 // its token's header secret) five times on one database that keeps its rows, against a naive
-// receiver (one transaction per request) and a bare Deno.serve answering 202 (run first and last);
+// receiver (one transaction per request), issue 15's lean reference (group commit, tokens in
+// memory, nothing else) and a bare Deno.serve answering 202 (run first and last);
 // the service behind a proxy and with no pull run during the load; then the service with those
 // checks on against the service with them off, in alternating runs.
 import { autocannon, type AutocannonResult, type LoadRequest, rate } from "./autocannon.ts";
@@ -37,6 +38,12 @@ export interface WebhookResult {
   light: WebhookFigures & { connections: number };
   /** One transaction per request, Hono and postgres.js, on the same database and tokens. */
   naive: WebhookFigures;
+  /**
+   * Issue 15's lean reference (lean_receiver.ts): group commit and one statement a batch, as the
+   * service, with the tokens in memory and nothing else; on the same database and tokens, no pull
+   * run. What the receipts alone are measured against: the same work on these cores.
+   */
+  lean: WebhookFigures & { bareRatio: number; cpuMsPerRequest: number };
   /**
    * The service as deployed behind a proxy that bounds how requests arrive
    * (MATCHER_HTTP_HEADERS_TIMEOUT_MS=0: Deno.serve instead of node:http), the checks on, on a
@@ -243,6 +250,7 @@ export async function benchWebhooks(options: WebhookOptions = {}): Promise<Webho
     let steady: WebhookResult["steady"];
     let light: WebhookResult["light"];
     let naive: WebhookResult["naive"];
+    let lean: Omit<WebhookResult["lean"], "bareRatio">;
     const svc = await startBenchService({ allowHost: fake.info.host, env: CHECKS_ON });
     try {
       const paths = await webhookTargets(svc, fake.info, o.tokens, true);
@@ -305,6 +313,25 @@ export async function benchWebhooks(options: WebhookOptions = {}): Promise<Webho
       } finally {
         await naiveServer.stop();
       }
+      const leanServer = await startChild<{ url: string }>("lean_receiver.ts", [
+        svc.databaseUrl,
+        svc.kvPath,
+      ]);
+      try {
+        let cpu: CpuWatch | undefined;
+        let before = 0;
+        const leanUrl = leanServer.info.url;
+        const { figures, run } = await measure(requestsTo(leanUrl, paths, body), o, async () => {
+          before = await settledEvents(svc);
+          cpu = await watchServiceCpu({ ...svc, pid: leanServer.pid }, cpuSeconds);
+        });
+        const used = await cpu!.stop();
+        checkTimedRun("the lean reference", run, await settledEvents(svc) - before);
+        const msPerRequest = round(1000 * (used.service + used.postgres) / run["2xx"], 3);
+        lean = { ...figures, cpuMsPerRequest: msPerRequest };
+      } finally {
+        await leanServer.stop();
+      }
     } finally {
       await svc.close();
     }
@@ -330,6 +357,7 @@ export async function benchWebhooks(options: WebhookOptions = {}): Promise<Webho
       steady,
       light,
       naive,
+      lean: { ...lean, bareRatio: round(lean.perSecond / bare.perSecond, 3) },
       proxied: {
         ...proxied,
         bareRatio: round(proxied.perSecond / bare.perSecond, 3),

@@ -7,6 +7,19 @@ import { nestsDeeperThan } from "./json_depth.ts";
 export interface BodyRequest {
   headers: { get(name: string): string | null };
   body: ReadableStream<Uint8Array> | null;
+  /**
+   * The body as node:http delivers it, when the request has one (a direct route's request): read
+   * from its events, it costs no ReadableStream, no promise a chunk and no pause and resume of the
+   * socket, about 7 µs of CPU a request. `body` is then not read.
+   */
+  events?: BodyEvents;
+}
+
+/** The part of node:http's IncomingMessage that a body is read from. */
+export interface BodyEvents {
+  on(event: string, listener: (chunk: Uint8Array) => void): unknown;
+  off(event: string, listener: (chunk: Uint8Array) => void): unknown;
+  pause(): unknown;
 }
 
 export interface BodyLimits {
@@ -29,9 +42,8 @@ export async function readBodyCapped(
   limits: Pick<BodyLimits, "maxBytes" | "timeoutMs">,
 ): Promise<Uint8Array> {
   const { maxBytes } = limits;
-  const tooLarge = () =>
-    new AppError("body_too_large", `The request body is larger than ${maxBytes} bytes.`);
-  if (Number(request.headers.get("content-length")) > maxBytes) throw tooLarge();
+  if (Number(request.headers.get("content-length")) > maxBytes) throw tooLarge(maxBytes);
+  if (request.events) return readEvents(request.events, limits);
   if (!request.body) return new Uint8Array();
   const reader = request.body.getReader();
   let late = false;
@@ -53,23 +65,67 @@ export async function readBodyCapped(
         if (!late) throw new AppError("unreadable_body", "The request body could not be read.");
         result = { done: true, value: undefined };
       }
-      if (late) {
-        throw new AppError(
-          "body_timeout",
-          `The request body did not arrive within ${limits.timeoutMs} ms.`,
-        );
-      }
+      if (late) throw bodyTimeout(limits.timeoutMs);
       if (result.done) break;
       size += result.value.byteLength;
       if (size > maxBytes) {
         await reader.cancel().catch(() => {});
-        throw tooLarge();
+        throw tooLarge(maxBytes);
       }
       chunks.push(result.value);
     }
   } finally {
     clearTimeout(timer);
   }
+  return joined(chunks, size);
+}
+
+/** readBodyCapped for a body read from node:http's events: the same bounds and answers. */
+function readEvents(
+  source: BodyEvents,
+  limits: Pick<BodyLimits, "maxBytes" | "timeoutMs">,
+): Promise<Uint8Array> {
+  const { promise, resolve, reject } = Promise.withResolvers<Uint8Array>();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const onData = (chunk: Uint8Array) => {
+    size += chunk.byteLength;
+    if (size > limits.maxBytes) finish(tooLarge(limits.maxBytes));
+    else chunks.push(chunk);
+  };
+  const onEnd = () => finish();
+  // The client went away mid-body.
+  const onGone = () =>
+    finish(new AppError("unreadable_body", "The request body could not be read."));
+  // Settles once. What is left of a refused body is not read: its answer closes the connection.
+  function finish(error?: AppError) {
+    clearTimeout(timer);
+    source.off("data", onData);
+    source.off("end", onEnd);
+    source.off("close", onGone);
+    source.off("error", onGone);
+    if (!error) return resolve(joined(chunks, size));
+    source.pause();
+    reject(error);
+  }
+  const timer = setTimeout(() => finish(bodyTimeout(limits.timeoutMs)), limits.timeoutMs);
+  source.on("data", onData);
+  source.on("end", onEnd);
+  source.on("close", onGone);
+  source.on("error", onGone);
+  return promise;
+}
+
+function tooLarge(maxBytes: number): AppError {
+  return new AppError("body_too_large", `The request body is larger than ${maxBytes} bytes.`);
+}
+
+function bodyTimeout(timeoutMs: number): AppError {
+  return new AppError("body_timeout", `The request body did not arrive within ${timeoutMs} ms.`);
+}
+
+/** The chunks as one array of `size` bytes. */
+function joined(chunks: Uint8Array[], size: number): Uint8Array {
   if (chunks.length === 1) return chunks[0];
   const bytes = new Uint8Array(size);
   let at = 0;

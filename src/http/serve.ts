@@ -191,7 +191,7 @@ function hasBody(req: IncomingMessage): boolean {
   return announced && req.method !== "GET" && req.method !== "HEAD";
 }
 
-/** What a direct route reads, straight from what node:http parsed. */
+/** What a direct route reads, straight from what node:http parsed: its body from the events. */
 function directRequest(req: IncomingMessage): DirectRequest {
   return {
     headers: {
@@ -200,7 +200,8 @@ function directRequest(req: IncomingMessage): DirectRequest {
         return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
       },
     },
-    body: hasBody(req) ? bodyStream(req) : null,
+    body: null,
+    events: hasBody(req) ? req : undefined,
   };
 }
 

@@ -83,6 +83,25 @@ Deno.test("bodies that trickle past the body timeout are answered 408 and not pr
       assert.equal(n, 0, "nothing created");
     });
 
+    await t.step("a webhook delivery whose client leaves mid-body", async () => {
+      const payload = JSON.stringify(w.fake.webhooks.itemUpdated({ itemId: w.accountRef }));
+      const url = new URL(w.webhookUrl);
+      const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
+      const head = `POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${payload.length}\r\n\r\n`;
+      await conn.write(new TextEncoder().encode(head + payload.slice(0, 10)));
+      await new Promise((r) => setTimeout(r, 50));
+      conn.close();
+      // Long enough for the delivery to be recorded, had the server taken half a body for one.
+      await new Promise((r) => setTimeout(r, BODY_TIMEOUT_MS * 2));
+      const [{ n }] = await w.h.sql`select count(*)::int as n from webhook_events`;
+      assert.equal(n, 0, "nothing recorded");
+      assert.ok(!w.h.logs.some((line) => line.includes('"level":"error"')), "no failure logged");
+      const res = await w.fake.sendWebhook(w.webhookUrl, JSON.parse(payload));
+      assert.equal(res.status, 202, "the next delivery is served");
+      await res.body?.cancel();
+    });
+
     await t.step("a body sent in time is served as before", async () => {
       const res = await w.h.request("/v1/discovery/aggregator-connections", {
         method: "POST",
