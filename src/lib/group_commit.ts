@@ -27,19 +27,14 @@ export interface GroupCommitOptions {
 /** Batches written at once at most, when the earlier ones hang. */
 const MAX_RUNNING = 3;
 
-/** Waits for `promise` to settle, or `ms` at most. */
-async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([promise, new Promise<void>((r) => timer = setTimeout(r, ms))]);
-  clearTimeout(timer);
-}
-
 /**
  * Answers `submit(item)`, which resolves once the batch holding the item has been written by
  * `writeBatch`. One batch is written at a time (with `limits`, a few when the earlier ones hang):
  * an idle service writes a lone item at once, and under load each write carries every item that
- * arrived during the previous one, so the cost of a commit is shared. When a whole batch fails, each of its items is written alone, so one bad item
- * cannot fail the others.
+ * arrived during the previous one, so the cost of a commit is shared. The next batch is sent as
+ * soon as the database is done with one, before that one's items are answered, so that answering
+ * them overlaps the next write. When a whole batch fails, each of its items is written alone, so
+ * one bad item cannot fail the others.
  */
 export function groupCommit<In, Out>(
   writeBatch: (items: In[]) => Promise<ItemResult<Out>[]>,
@@ -47,7 +42,10 @@ export function groupCommit<In, Out>(
 ): (item: In) => Promise<Out> {
   type Waiting = { item: In; resolve: (out: Out) => void; reject: (err: unknown) => void };
   let queue: Waiting[] = [];
+  /** Whether a batch is being written that has not hung past `maxWaitMs`. */
   let writing = false;
+  /** Batches being written: that one, and those that hung. */
+  let running = 0;
   const { limits } = options;
 
   function settle(waiting: Waiting, result: ItemResult<Out>) {
@@ -55,42 +53,41 @@ export function groupCommit<In, Out>(
     else waiting.resolve(result.value);
   }
 
-  async function write(batch: Waiting[]): Promise<void> {
+  /** Each item's result: the batch's, or after a failed batch each item's written alone. */
+  async function results(items: In[]): Promise<ItemResult<Out>[]> {
     try {
-      const results = await writeBatch(batch.map((w) => w.item));
-      batch.forEach((w, i) => settle(w, results[i]));
+      return await writeBatch(items);
     } catch (err) {
-      if (batch.length === 1 || !options.retryAlone(err)) {
-        for (const w of batch) w.reject(err);
-        return;
-      }
-      await Promise.all(batch.map((w) => write([w])));
+      if (items.length === 1 || !options.retryAlone(err)) return items.map(() => ({ error: err }));
+      return (await Promise.all(items.map((item) => results([item])))).flat();
     }
   }
 
-  /** Writes still running: the current one, and those that hung past `maxWaitMs`. */
-  const running = new Set<Promise<void>>();
-
-  async function drain(): Promise<void> {
+  /** Starts writing the next batch, unless one is being written (or too many hang). */
+  function next(): void {
+    if (writing || queue.length === 0 || (limits && running >= MAX_RUNNING)) return;
+    const batch = queue.slice(0, options.maxBatch);
+    queue = queue.slice(batch.length);
     writing = true;
-    try {
-      while (queue.length > 0) {
-        const batch = queue.slice(0, options.maxBatch);
-        queue = queue.slice(batch.length);
-        if (!limits) {
-          await write(batch);
-          continue;
-        }
-        // A write that hangs (its database backend stopped answering) holds its own connection,
-        // not every later delivery: past maxWaitMs the next batch goes on, a few at most at once.
-        const written = write(batch).finally(() => running.delete(written));
-        running.add(written);
-        await settledWithin(written, limits.maxWaitMs);
-        while (running.size >= MAX_RUNNING) await Promise.race(running);
-      }
-    } finally {
+    running++;
+    let released = false;
+    // The database is done with the batch, or it hung past maxWaitMs: the next batch may go. A
+    // write that hangs (its backend stopped answering) holds its own connection, not every later
+    // delivery.
+    const release = () => {
+      if (released) return;
+      released = true;
       writing = false;
-    }
+      next();
+    };
+    const late = limits ? setTimeout(release, limits.maxWaitMs) : undefined;
+    void results(batch.map((w) => w.item)).then((out) => {
+      clearTimeout(late);
+      running--;
+      release();
+      batch.forEach((w, i) => settle(w, out[i]));
+      next(); // a write that hung and ended leaves room for another
+    });
   }
 
   return function submit(item: In): Promise<Out> {
@@ -108,7 +105,7 @@ export function groupCommit<In, Out>(
       waiting.reject = (err) => (clearTimeout(timer), reject(err));
     }
     queue.push(waiting);
-    if (!writing) void drain();
+    next();
     return promise;
   };
 }

@@ -35,6 +35,22 @@ Deno.test("a lone item is written at once; items arriving meanwhile share the ne
   assert.deepEqual(await Promise.all(rest), [20, 30, 40, 50]);
 });
 
+Deno.test("the next batch is being written before the items of the one before are answered", async () => {
+  const w = gatedWriter();
+  const submit = groupCommit(w.write, { maxBatch: 10, retryAlone: () => true });
+  let writtenWhenAnswered: number[][] = [];
+  const first = submit(1).then((value) => {
+    writtenWhenAnswered = w.batches.map((batch) => [...batch]);
+    return value;
+  });
+  const rest = [2, 3].map(submit);
+  await w.release();
+  assert.equal(await first, 10);
+  assert.deepEqual(writtenWhenAnswered, [[1], [2, 3]]);
+  await w.release();
+  assert.deepEqual(await Promise.all(rest), [20, 30]);
+});
+
 Deno.test("a batch takes at most maxBatch items; the rest go in the following ones", async () => {
   const w = gatedWriter();
   const submit = groupCommit(w.write, { maxBatch: 3, retryAlone: () => true });
