@@ -3,7 +3,11 @@
 // store waits for a connection delete or makes it wait, never deadlocks with it.
 import assert from "node:assert/strict";
 import type postgres from "postgres";
-import { markDeleted, upsertTransactions } from "../../src/transactions/transactions.repository.ts";
+import {
+  FRESH_PAGE_ROWS,
+  markDeleted,
+  upsertTransactions,
+} from "../../src/transactions/transactions.repository.ts";
 import type { VendorTransaction } from "../../src/vendors/aggregator.ts";
 import { createConnection, pluggyOwner, vendorTransaction as vt } from "../support/feed.ts";
 import { newTenant, startHarness } from "../support/harness.ts";
@@ -47,6 +51,65 @@ Deno.test("a raw object is stored as sent, and is a change only when its values 
       where connection_id = ${owner.connectionId}`;
     assert.equal(after.b, "2");
     assert.notEqual(after.seq, row.seq);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("a long page of new rows is inserted as new; one with stored rows is upserted in the same transaction", async () => {
+  const h = await startHarness({ pulls: { wake: false } });
+  try {
+    const tenant = newTenant();
+    const owner = await pluggyOwner(h, tenant, "fresh");
+    const ids = Array.from({ length: FRESH_PAGE_ROWS + 20 }, (_, i) => `t${1000 + i}`);
+    const page = (amountOf: (id: string) => string) => {
+      const transactions = ids.map((id, at) => ({ ...vt(id, amountOf(id)), rawAt: at }));
+      const body = JSON.stringify({ results: transactions.map((t) => t.raw), next: null });
+      return { transactions, body };
+    };
+    /** Stores the page; answers its count, and how many rows a savepoint (the insert) wrote. */
+    const store = (p: ReturnType<typeof page>) =>
+      h.sql.begin(async (tx: postgres.TransactionSql) => {
+        const { count } = await upsertTransactions(tx, owner, p.transactions, { body: p.body });
+        // Rows written inside a savepoint carry its subtransaction's id, not the transaction's.
+        const [{ inSavepoint }] = await tx`
+          select count(*)::int as "inSavepoint" from transactions
+          where connection_id = ${owner.connectionId} and xmin <> pg_current_xact_id()::xid
+            and change_xid = pg_current_xact_id()`;
+        return { count, inSavepoint };
+      });
+    const rows = () =>
+      h.sql`
+        select external_id, amount::text, raw::text, change_seq::text as seq from transactions
+        where connection_id = ${owner.connectionId} order by external_id`;
+
+    assert.deepEqual(await store(page(() => "1.00")), {
+      count: ids.length,
+      inSavepoint: ids.length,
+    });
+    const first = await rows();
+    assert.equal(first.length, ids.length);
+    assert.equal(first[5].raw, JSON.stringify({ id: ids[5], amount: "1.00" }));
+
+    // Every row stored, one changed: the insert fails on the first, and the upsert (which a plain
+    // insert cannot do) writes the one.
+    const changed = ids[7];
+    assert.equal((await store(page((id) => id === changed ? "2.00" : "1.00"))).count, 1);
+    const second = await rows();
+    assert.deepEqual(
+      second.filter((r, i) => r.seq !== first[i].seq).map((r) => [r.external_id, r.amount]),
+      [[changed, "2.00"]],
+    );
+
+    // One row hidden by the vendor, and new rows after the stored ones: the upsert shows it again
+    // and inserts the new rows.
+    await h.sql.begin((tx: postgres.TransactionSql) => markDeleted(tx, owner, [ids[0]]));
+    ids.push("t9998", "t9999");
+    assert.equal((await store(page((id) => id === changed ? "2.00" : "1.00"))).count, 3);
+    const [{ live }] = await h.sql`
+      select count(*)::int as live from transactions
+      where connection_id = ${owner.connectionId} and deleted_at is null`;
+    assert.equal(live, ids.length);
   } finally {
     await h.close();
   }
