@@ -6,8 +6,9 @@ const UNSTORABLE_ESCAPE = /\\u(0000|d[89a-f])/i;
 /** True when JSON text may hold something Postgres refuses (so `storable` is worth running). */
 export const mayBeUnstorable = (json: string) => UNSTORABLE_ESCAPE.test(json);
 
-/** The text without NUL, each lone surrogate replaced by U+FFFD. */
-export const storableText = (text: string) => text.replaceAll("\0", "").toWellFormed();
+/** The text without NUL and each lone surrogate made U+FFFD; the same string if it has neither. */
+export const storableText = (text: string) =>
+  text.isWellFormed() && !text.includes("\0") ? text : text.replaceAll("\0", "").toWellFormed();
 
 /**
  * A JSON.parse reviver or JSON.stringify replacer that makes strings and object keys storable.

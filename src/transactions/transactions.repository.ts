@@ -66,7 +66,7 @@ export async function upsertTransactions(
 ): Promise<{ count: number }> {
   if (!transactions.length) return { count: 0 };
   const page = pageColumns(transactions, options.body);
-  if (page.rows >= FRESH_PAGE_ROWS) {
+  if (page.columns.externalId.length >= FRESH_PAGE_ROWS) {
     // A row already stored fails the insert: its savepoint is rolled back, and the upsert follows.
     try {
       return await tx.savepoint((sp) => storePage(sp, owner, page, { upsert: false }));
@@ -79,7 +79,6 @@ export async function upsertTransactions(
 
 /** A page as the statement takes it: one array per column, in vendor id order. */
 interface PageColumns {
-  rows: number;
   /** The page's text when the raw objects are cut out of it, else null. */
   body: string | null;
   columns: {
@@ -131,25 +130,22 @@ function pageColumns(transactions: VendorTransaction[], given: string | undefine
   };
   for (const id of ids) {
     const t = byId.get(id)!;
-    c.externalId.push(text(t.id));
-    c.accountId.push(text(t.accountId));
+    c.externalId.push(storableText(t.id));
+    c.accountId.push(storableText(t.accountId));
     c.amount.push(t.amount);
-    c.currency.push(t.currency === null ? null : text(t.currency));
+    c.currency.push(t.currency === null ? null : storableText(t.currency));
     c.direction.push(t.direction);
     c.status.push(t.status);
     c.bookingDate.push(t.date);
-    c.description.push(t.description === null ? null : text(t.description));
+    c.description.push(t.description === null ? null : storableText(t.description));
     c.vendorCreatedAt.push(t.createdAt);
     const slice = fromBody ? slices[t.rawAt!] : null;
     c.raw.push(slice ? null : storableJsonText(t.raw));
     c.rawStart.push(slice ? slice[0] : null);
     c.rawLength.push(slice ? slice[1] - slice[0] : null);
   }
-  return { rows: ids.length, body: fromBody ? body : null, columns: c };
+  return { body: fromBody ? body : null, columns: c };
 }
-
-/** `s` as Postgres stores it: the same string unless it holds a NUL or a lone surrogate. */
-const text = (s: string) => s.isWellFormed() && !s.includes("\0") ? s : storableText(s);
 
 /** Writes the page: as new rows only (a stored one fails the statement), or as the upsert. */
 async function storePage(
@@ -170,7 +166,8 @@ async function storePage(
     select ${owner.tenantId}, ${owner.connectionId}, ${owner.vendor}, r.external_id, r.account_id,
       r.amount::numeric, r.currency, r.direction, r.status, r.booking_date::date, r.description,
       r.vendor_created_at::timestamptz,
-      coalesce(r.raw::json, convert_from(substr(page.bytes, r.raw_start::int + 1, r.raw_length::int), 'UTF8')::json)
+      coalesce(r.raw::json, convert_from(
+        substr(page.bytes, r.raw_start::int + 1, r.raw_length::int), 'UTF8')::json)
     from connection_lock, page, connections c,
       rows from (${col(c.externalId)}, ${col(c.accountId)}, ${col(c.amount)}, ${col(c.currency)},
         ${col(c.direction)}, ${col(c.status)}, ${col(c.bookingDate)}, ${col(c.description)},
