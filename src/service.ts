@@ -182,6 +182,7 @@ export async function createService(parts: ServiceParts): Promise<Service> {
       now,
       onPullQueued,
       webhookPullDelayMs: settings.pulls.webhookDelayMs,
+      webhookPullMinIntervalMs: settings.pulls.webhookMinIntervalMs,
       idsPerAccount: settings.pulls.idsPerAccount,
       waitMs: settings.database.waitMs,
       maxPending: settings.database.maxPendingWebhooks,

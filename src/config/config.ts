@@ -58,6 +58,8 @@ export interface Config {
     leaseMs: number;
     retentionMs: number;
     webhookDelayMs: number;
+    /** How far apart a connection's webhook pulls start at least (MATCHER_PULL_WEBHOOK_MIN_INTERVAL_MS). */
+    webhookMinIntervalMs: number;
     /**
      * Transaction ids to fetch again one account of a queued pull may hold before it is walked
      * whole instead.
@@ -217,6 +219,7 @@ const settings = z.object({
   MATCHER_PULL_LEASE_SECONDS: whole("MATCHER_PULL_LEASE_SECONDS", 120),
   MATCHER_RETENTION_DAYS: whole("MATCHER_RETENTION_DAYS", 30),
   MATCHER_PULL_WEBHOOK_DELAY_MS: whole("MATCHER_PULL_WEBHOOK_DELAY_MS", 2_000, 0),
+  MATCHER_PULL_WEBHOOK_MIN_INTERVAL_MS: whole("MATCHER_PULL_WEBHOOK_MIN_INTERVAL_MS", 10_000, 0),
   MATCHER_PULL_IDS_PER_ACCOUNT: whole("MATCHER_PULL_IDS_PER_ACCOUNT", 1_000),
   MATCHER_PULL_MAX_PAGES_PER_WALK: whole("MATCHER_PULL_MAX_PAGES_PER_WALK", 10_000),
   MATCHER_WEBHOOK_TOKEN_CACHE_MS: whole("MATCHER_WEBHOOK_TOKEN_CACHE_MS", 2_000, 0),
@@ -368,6 +371,7 @@ function toConfig(s: Settings): Config {
       leaseMs: s.MATCHER_PULL_LEASE_SECONDS * 1000,
       retentionMs: s.MATCHER_RETENTION_DAYS * 86_400_000,
       webhookDelayMs: s.MATCHER_PULL_WEBHOOK_DELAY_MS,
+      webhookMinIntervalMs: s.MATCHER_PULL_WEBHOOK_MIN_INTERVAL_MS,
       idsPerAccount: s.MATCHER_PULL_IDS_PER_ACCOUNT,
       maxPagesPerWalk: s.MATCHER_PULL_MAX_PAGES_PER_WALK,
     },

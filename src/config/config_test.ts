@@ -69,6 +69,7 @@ Deno.test("an empty development environment takes the documented defaults", () =
     leaseMs: 120_000,
     retentionMs: 30 * 86_400_000,
     webhookDelayMs: 2_000,
+    webhookMinIntervalMs: 10_000,
     idsPerAccount: 1_000,
     maxPagesPerWalk: 10_000,
   });
@@ -100,6 +101,7 @@ Deno.test("explicit settings override the defaults", () => {
     MATCHER_PULL_LEASE_SECONDS: "30",
     MATCHER_RETENTION_DAYS: "7",
     MATCHER_PULL_WEBHOOK_DELAY_MS: "0",
+    MATCHER_PULL_WEBHOOK_MIN_INTERVAL_MS: "30000",
     MATCHER_PULL_IDS_PER_ACCOUNT: "50",
     MATCHER_WEBHOOK_TOKEN_CACHE_MS: "0",
   }, () => DEV);
@@ -109,6 +111,7 @@ Deno.test("explicit settings override the defaults", () => {
     leaseMs: 30_000,
     retentionMs: 7 * 86_400_000,
     webhookDelayMs: 0,
+    webhookMinIntervalMs: 30_000,
     idsPerAccount: 50,
     maxPagesPerWalk: 10_000,
   });

@@ -25,6 +25,8 @@ export type Recorded = WebhookReceipt | undefined;
 export interface RecordOptions {
   /** How long after the first of them the pull the events queue comes due. */
   pullDelayMs: number;
+  /** How long after the connection's last pull started that pull comes due at the soonest. */
+  pullMinIntervalMs: number;
   /** Ids to fetch again that one account of a queued pull may hold before it is walked whole. */
   idsPerAccount: number;
 }
@@ -60,7 +62,8 @@ export async function recordWebhooks(
   const rows = await sql<{ idx: number; status: string; pull_id: string | null }[]>`
     select idx, status, pull_id from record_webhooks(
       ${storableJsonText(batch)}::text::jsonb, ${storableJsonText(payloads)}::text::jsonb,
-      make_interval(secs => ${options.pullDelayMs / 1000}), ${options.idsPerAccount})`;
+      make_interval(secs => ${options.pullDelayMs / 1000}), ${options.idsPerAccount},
+      make_interval(secs => ${options.pullMinIntervalMs / 1000}))`;
   const results: ItemResult<Recorded>[] = deliveries.map(() => ({ value: undefined }));
   for (const { idx, status, pull_id: pullId } of rows) {
     if (status === "gone") continue;

@@ -35,6 +35,9 @@ export interface WebhookDeps {
   onPullQueued: () => void;
   /** How long a queued pull waits, so that the other events of the same sync merge into it. */
   webhookPullDelayMs: number;
+  /** How far apart a connection's webhook pulls start at least: a stream of webhooks is one pull
+   * an interval. */
+  webhookPullMinIntervalMs: number;
   /** Ids to fetch again one account of a queued pull may hold before it is walked whole. */
   idsPerAccount: number;
   /** Each token's deliveries a minute; undefined when the operator turned the limit off. */
@@ -106,6 +109,7 @@ export function createWebhookIntake(deps: WebhookDeps): WebhookIntake {
       (deliveries: WebhookDelivery[]) =>
         recordWebhooks(deps.sql, deliveries, {
           pullDelayMs: deps.webhookPullDelayMs,
+          pullMinIntervalMs: deps.webhookPullMinIntervalMs,
           idsPerAccount: deps.idsPerAccount,
         }),
       {

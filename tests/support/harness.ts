@@ -42,6 +42,8 @@ export interface HarnessOptions {
     leaseMs?: number;
     /** How long a pull a webhook queued waits; 0 by default (the service's default is 2 s). */
     webhookDelayMs?: number;
+    /** How far apart a connection's webhook pulls start; 0 by default (the service's is 10 s). */
+    webhookMinIntervalMs?: number;
     /** How long webhook events and finished pulls are kept; 30 days by default. */
     retentionMs?: number;
     /** Ids to fetch again one account of a queued pull may hold; 1,000 by default. */
@@ -163,6 +165,7 @@ export async function buildTestApp(
         leaseMs: pulls.leaseMs ?? 60_000,
         retentionMs: pulls.retentionMs ?? 30 * 86_400_000,
         webhookDelayMs: pulls.webhookDelayMs ?? 0,
+        webhookMinIntervalMs: pulls.webhookMinIntervalMs ?? 0,
         idsPerAccount: pulls.idsPerAccount ?? 1_000,
         maxPagesPerWalk: pulls.maxPagesPerWalk ?? 10_000,
       },

@@ -295,3 +295,53 @@ Deno.test("a webhook's pull waits for the rest of the vendor's sync; a manual re
     await w.close();
   }
 });
+
+Deno.test("a connection's webhook pulls start at least the interval apart; a manual request need not wait", async () => {
+  const clock = testClock();
+  const w = await wirePluggy({}, {
+    now: clock.now,
+    pulls: { wake: false, webhookDelayMs: 2_000, webhookMinIntervalMs: 10_000 },
+  });
+  try {
+    const due = async () => {
+      const [job] = await w.h.sql`select next_attempt_at from pull_jobs where status = 'queued'`;
+      return (job.next_attempt_at as Date).getTime();
+    };
+    // No pull has run yet: the delay alone.
+    const start = clock.now();
+    const first = await deliver(w, w.fake.webhooks.itemUpdated({ itemId: w.accountRef }));
+    assert.equal(await due(), start + 2_000);
+    clock.advance(2_000);
+    await w.h.pool.drain();
+    assert.equal((await w.pull(first.body.pullId)).status, "succeeded");
+
+    // A second later another sync: its pull comes due 10 s after the last one started, not 2 s
+    // after this event, and an event merging into it meanwhile does not bring it forward.
+    clock.advance(1_000);
+    const second = await deliver(w, w.fake.webhooks.itemUpdated({ itemId: w.accountRef }));
+    assert.notEqual(second.body.pullId, first.body.pullId);
+    assert.equal(await due(), start + 12_000);
+    clock.advance(5_000);
+    const third = await deliver(w, w.fake.webhooks.itemUpdated({ itemId: w.accountRef }));
+    assert.equal(third.body.pullId, second.body.pullId);
+    assert.equal(await due(), start + 12_000);
+    await w.h.pool.drain();
+    assert.equal((await w.pull(second.body.pullId)).status, "queued", "not due yet");
+    clock.advance(4_000);
+    await w.h.pool.drain();
+    assert.equal((await w.pull(second.body.pullId)).status, "succeeded");
+
+    // The interval holds webhooks only: a tenant asking for a pull gets it at once.
+    clock.advance(1_000);
+    const fourth = await deliver(w, w.fake.webhooks.itemUpdated({ itemId: w.accountRef }));
+    assert.equal(await due(), start + 22_000);
+    const asked = await w.h.request(
+      `/v1/discovery/aggregator-connections/${w.connectionId}/pulls`,
+      { method: "POST", tenant: w.tenant },
+    );
+    assert.equal((await asked.json()).id, fourth.body.pullId);
+    assert.equal(await due(), clock.now());
+  } finally {
+    await w.close();
+  }
+});
