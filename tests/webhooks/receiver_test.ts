@@ -2,6 +2,12 @@
 import assert from "node:assert/strict";
 import { deliver, testClock, wireBelvo, wirePluggy } from "../support/pulls.ts";
 
+/** When the connection's queued pull comes due, in ms. */
+async function queuedDue(sql: import("../../src/db/pool.ts").Sql) {
+  const [job] = await sql`select next_attempt_at from pull_jobs where status = 'queued'`;
+  return (job.next_attempt_at as Date).getTime();
+}
+
 async function counts(sql: import("../../src/db/pool.ts").Sql) {
   const [row] = await sql`
     select (select count(*)::int from webhook_events) as events,
@@ -258,11 +264,7 @@ Deno.test("a webhook's pull waits for the rest of the vendor's sync; a manual re
   try {
     const queuedAt = clock.now();
     const first = await deliver(w, w.fake.webhooks.itemUpdated({ itemId: w.accountRef }));
-    const due = async () => {
-      const [job] = await w.h.sql`select next_attempt_at from pull_jobs where status = 'queued'`;
-      return (job.next_attempt_at as Date).getTime();
-    };
-    assert.equal(await due(), queuedAt + 2_000);
+    assert.equal(await queuedDue(w.h.sql), queuedAt + 2_000);
     await w.h.pool.drain();
     assert.equal((await w.pull(first.body.pullId)).status, "queued", "not due yet");
 
@@ -278,7 +280,7 @@ Deno.test("a webhook's pull waits for the rest of the vendor's sync; a manual re
       }),
     );
     assert.equal(second.body.pullId, first.body.pullId);
-    assert.equal(await due(), queuedAt + 2_000);
+    assert.equal(await queuedDue(w.h.sql), queuedAt + 2_000);
 
     // A tenant asking for a pull wants it now: the queued one comes due at once.
     const asked = await w.h.request(
@@ -286,7 +288,7 @@ Deno.test("a webhook's pull waits for the rest of the vendor's sync; a manual re
       { method: "POST", tenant: w.tenant },
     );
     assert.equal((await asked.json()).id, first.body.pullId);
-    assert.equal(await due(), clock.now());
+    assert.equal(await queuedDue(w.h.sql), clock.now());
     await w.h.pool.drain();
     const done = await w.pull(first.body.pullId);
     assert.equal(done.status, "succeeded");
@@ -303,14 +305,10 @@ Deno.test("a connection's webhook pulls start at least the interval apart; a man
     pulls: { wake: false, webhookDelayMs: 2_000, webhookMinIntervalMs: 10_000 },
   });
   try {
-    const due = async () => {
-      const [job] = await w.h.sql`select next_attempt_at from pull_jobs where status = 'queued'`;
-      return (job.next_attempt_at as Date).getTime();
-    };
     // No pull has run yet: the delay alone.
     const start = clock.now();
     const first = await deliver(w, w.fake.webhooks.itemUpdated({ itemId: w.accountRef }));
-    assert.equal(await due(), start + 2_000);
+    assert.equal(await queuedDue(w.h.sql), start + 2_000);
     clock.advance(2_000);
     await w.h.pool.drain();
     assert.equal((await w.pull(first.body.pullId)).status, "succeeded");
@@ -320,11 +318,11 @@ Deno.test("a connection's webhook pulls start at least the interval apart; a man
     clock.advance(1_000);
     const second = await deliver(w, w.fake.webhooks.itemUpdated({ itemId: w.accountRef }));
     assert.notEqual(second.body.pullId, first.body.pullId);
-    assert.equal(await due(), start + 12_000);
+    assert.equal(await queuedDue(w.h.sql), start + 12_000);
     clock.advance(5_000);
     const third = await deliver(w, w.fake.webhooks.itemUpdated({ itemId: w.accountRef }));
     assert.equal(third.body.pullId, second.body.pullId);
-    assert.equal(await due(), start + 12_000);
+    assert.equal(await queuedDue(w.h.sql), start + 12_000);
     await w.h.pool.drain();
     assert.equal((await w.pull(second.body.pullId)).status, "queued", "not due yet");
     clock.advance(4_000);
@@ -334,13 +332,13 @@ Deno.test("a connection's webhook pulls start at least the interval apart; a man
     // The interval holds webhooks only: a tenant asking for a pull gets it at once.
     clock.advance(1_000);
     const fourth = await deliver(w, w.fake.webhooks.itemUpdated({ itemId: w.accountRef }));
-    assert.equal(await due(), start + 22_000);
+    assert.equal(await queuedDue(w.h.sql), start + 22_000);
     const asked = await w.h.request(
       `/v1/discovery/aggregator-connections/${w.connectionId}/pulls`,
       { method: "POST", tenant: w.tenant },
     );
     assert.equal((await asked.json()).id, fourth.body.pullId);
-    assert.equal(await due(), clock.now());
+    assert.equal(await queuedDue(w.h.sql), clock.now());
   } finally {
     await w.close();
   }

@@ -62,9 +62,10 @@ begin
       where q.connection_id = w.connection_id and q.status = 'queued' limit 1) q on true
     left join lateral (
       select s.started_at from pull_jobs s
-      where s.tenant_id = w.tenant_id and s.connection_id = w.connection_id
+      where p_min_interval > interval '0' -- in the subquery, a test made once: no probe at 0
+        and s.tenant_id = w.tenant_id and s.connection_id = w.connection_id
         and s.started_at is not null
-      order by s.created_at desc, s.id desc limit 1) s on p_min_interval > interval '0'
+      order by s.created_at desc, s.id desc limit 1) s on true
   ),
   -- queue_pulls only for what changes a pull (HAVING: not called at all when nothing does); a
   -- connection whose queued pull already covers its events keeps that pull as it is.
