@@ -35,8 +35,7 @@ export interface WebhookDeps {
   onPullQueued: () => void;
   /** How long a queued pull waits, so that the other events of the same sync merge into it. */
   webhookPullDelayMs: number;
-  /** How far apart a connection's webhook pulls start at least: a stream of webhooks is one pull
-   * an interval. */
+  /** The least time between the starts of a connection's webhook pulls. */
   webhookPullMinIntervalMs: number;
   /** Ids to fetch again one account of a queued pull may hold before it is walked whole. */
   idsPerAccount: number;
