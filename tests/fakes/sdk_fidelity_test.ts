@@ -115,7 +115,9 @@ Deno.test("pluggy-sdk authenticates once, reads the item and accounts, and pages
 });
 
 Deno.test("pluggy-sdk re-authenticates once its key's exp has passed", async () => {
-  await withPluggy({ apiKeyTtlSeconds: 1 }, async (fake) => {
+  // 2 s, not 1: exp is iat + ttl in whole seconds, so a 1 s key minted at the end of a second is
+  // valid for a few ms only, and the SDK's first call could already find it expired (a CI flake).
+  await withPluggy({ apiKeyTtlSeconds: 2 }, async (fake) => {
     const client = pluggyClient(fake);
     const itemId = fake.items[0].id;
     await client.fetchItem(itemId);
