@@ -8,6 +8,15 @@ async function queuedDue(sql: import("../../src/db/pool.ts").Sql) {
   return (job.next_attempt_at as Date).getTime();
 }
 
+/** A tenant's manual pull request for the wired connection; answers the pull's id. */
+async function requestPull(w: Awaited<ReturnType<typeof wirePluggy>>): Promise<string> {
+  const asked = await w.h.request(
+    `/v1/discovery/aggregator-connections/${w.connectionId}/pulls`,
+    { method: "POST", tenant: w.tenant },
+  );
+  return (await asked.json()).id;
+}
+
 async function counts(sql: import("../../src/db/pool.ts").Sql) {
   const [row] = await sql`
     select (select count(*)::int from webhook_events) as events,
@@ -283,11 +292,7 @@ Deno.test("a webhook's pull waits for the rest of the vendor's sync; a manual re
     assert.equal(await queuedDue(w.h.sql), queuedAt + 2_000);
 
     // A tenant asking for a pull wants it now: the queued one comes due at once.
-    const asked = await w.h.request(
-      `/v1/discovery/aggregator-connections/${w.connectionId}/pulls`,
-      { method: "POST", tenant: w.tenant },
-    );
-    assert.equal((await asked.json()).id, first.body.pullId);
+    assert.equal(await requestPull(w), first.body.pullId);
     assert.equal(await queuedDue(w.h.sql), clock.now());
     await w.h.pool.drain();
     const done = await w.pull(first.body.pullId);
@@ -333,11 +338,7 @@ Deno.test("a connection's webhook pulls start at least the interval apart; a man
     clock.advance(1_000);
     const fourth = await deliver(w, w.fake.webhooks.itemUpdated({ itemId: w.accountRef }));
     assert.equal(await queuedDue(w.h.sql), start + 22_000);
-    const asked = await w.h.request(
-      `/v1/discovery/aggregator-connections/${w.connectionId}/pulls`,
-      { method: "POST", tenant: w.tenant },
-    );
-    assert.equal((await asked.json()).id, fourth.body.pullId);
+    assert.equal(await requestPull(w), fourth.body.pullId);
     assert.equal(await queuedDue(w.h.sql), clock.now());
   } finally {
     await w.close();
