@@ -1,6 +1,7 @@
 // Ends an operation that has not answered in time with a 503 and Retry-After.
 import type { MiddlewareHandler } from "hono";
 import { AppError } from "../lib/app_error.ts";
+import { timeout } from "../lib/timeouts.ts";
 
 /**
  * Answers 503 with Retry-After when the rest of the request has not finished within `ms`. While
@@ -10,22 +11,20 @@ import { AppError } from "../lib/app_error.ts";
  */
 export function deadline(ms: number): MiddlewareHandler {
   return async function withDeadline(_c, next) {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(
-          new AppError("unavailable", "The request could not be completed in time; try again.", {
-            retryAfterSeconds: 5,
-          }),
-        );
-      }, ms);
+    const { promise: late, reject } = Promise.withResolvers<never>();
+    const cancel = timeout(ms, () => {
+      reject(
+        new AppError("unavailable", "The request could not be completed in time; try again.", {
+          retryAfterSeconds: 5,
+        }),
+      );
     });
     const work = next();
     work.catch(() => {}); // a failure after the 503 has nobody left to answer
     try {
       await Promise.race([work, late]);
     } finally {
-      clearTimeout(timer);
+      cancel();
     }
   };
 }

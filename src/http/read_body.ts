@@ -1,6 +1,7 @@
 // Reads a request body as JSON within limits of size, time and nesting, before anything parses it.
 import { mayBeUnstorable, storable } from "../db/storable_json.ts";
 import { AppError } from "../lib/app_error.ts";
+import { timeout } from "../lib/timeouts.ts";
 import { nestsDeeperThan } from "./json_depth.ts";
 
 /** What the readers use of a request: a Fetch API Request has it, and so has a direct route's. */
@@ -48,10 +49,10 @@ export async function readBodyCapped(
   const reader = request.body.getReader();
   let late = false;
   // Cancelling ends the pending read at once (done), which the flag tells from a complete body.
-  const timer = setTimeout(() => {
+  const cancelTimeout = timeout(limits.timeoutMs, () => {
     late = true;
     reader.cancel().catch(() => {});
-  }, limits.timeoutMs);
+  });
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
@@ -75,7 +76,7 @@ export async function readBodyCapped(
       chunks.push(result.value);
     }
   } finally {
-    clearTimeout(timer);
+    cancelTimeout();
   }
   return joined(chunks, size);
 }
@@ -99,7 +100,7 @@ function readEvents(
     finish(new AppError("unreadable_body", "The request body could not be read."));
   // Settles once. What is left of a refused body is not read: its answer closes the connection.
   function finish(error?: AppError) {
-    clearTimeout(timer);
+    cancelTimeout();
     source.off("data", onData);
     source.off("end", onEnd);
     source.off("close", onGone);
@@ -108,7 +109,7 @@ function readEvents(
     source.pause();
     reject(error);
   }
-  const timer = setTimeout(() => finish(bodyTimeout(limits.timeoutMs)), limits.timeoutMs);
+  const cancelTimeout = timeout(limits.timeoutMs, () => finish(bodyTimeout(limits.timeoutMs)));
   source.on("data", onData);
   source.on("end", onEnd);
   source.on("close", onGone);

@@ -1,4 +1,5 @@
 // Group commit: requests that arrive while a batch is being written wait and go in the next one.
+import { timeout } from "./timeouts.ts";
 
 /** What a batch answers for one of its items: a value, or that item's own failure. */
 export type ItemResult<Out> = { value: Out } | { error: unknown };
@@ -80,9 +81,9 @@ export function groupCommit<In, Out>(
       writing = false;
       next();
     };
-    const late = limits ? setTimeout(release, limits.maxWaitMs) : undefined;
+    const cancelLate = limits ? timeout(limits.maxWaitMs, release) : undefined;
     void results(batch.map((w) => w.item)).then((out) => {
-      clearTimeout(late);
+      cancelLate?.();
       running--;
       release();
       batch.forEach((w, i) => settle(w, out[i]));
@@ -95,14 +96,14 @@ export function groupCommit<In, Out>(
     const { promise, resolve, reject } = Promise.withResolvers<Out>();
     const waiting: Waiting = { item, resolve, reject };
     if (limits) {
-      const timer = setTimeout(() => {
+      const cancel = timeout(limits.maxWaitMs, () => {
         const at = queue.indexOf(waiting);
         if (at >= 0) queue.splice(at, 1); // its batch has not started: it never will
         reject(limits.refuse("late"));
-      }, limits.maxWaitMs);
-      // Settled by its batch (a later settle is a no-op): the timer goes with it.
-      waiting.resolve = (out) => (clearTimeout(timer), resolve(out));
-      waiting.reject = (err) => (clearTimeout(timer), reject(err));
+      });
+      // Settled by its batch (a later settle is a no-op): the timeout goes with it.
+      waiting.resolve = (out) => (cancel(), resolve(out));
+      waiting.reject = (err) => (cancel(), reject(err));
     }
     queue.push(waiting);
     next();
