@@ -1,13 +1,17 @@
-// The lean reference of the webhook bench, as issue 15 describes it: bare Deno.serve, the tokens
+// The lean reference of the webhook bench, as issue 15 describes it: Deno.serve, the tokens
 // read from Deno KV once at start and kept in memory, and group commit: the deliveries that arrive
 // while a batch is being written go in the next batch, one statement and one commit per batch,
 // each answered 202 only after its batch committed. Same rows as the naive receiver writes (the
 // event, and the connection's queued pull created or merged), no pull is run.
-// Usage: deno run --allow-all lean_receiver.ts <database url> <kv file>
+// With `node`, the same receiver serves on node:http with the service's bounds on a slow client's
+// headers and request (issue 13), which Deno.serve 2.9 cannot set: what that choice costs alone.
+// Usage: deno run --allow-all lean_receiver.ts <database url> <kv file> [node]
 import { createHash } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import postgres from "postgres";
 
-const [databaseUrl, kvPath] = Deno.args;
+const [databaseUrl, kvPath, serverKind = "deno"] = Deno.args;
 const sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });
 type Token = { tenantId: string; connectionId: string; vendor: string; headerSecretHash?: string };
 
@@ -95,21 +99,25 @@ async function flush() {
   writing = false;
 }
 
-const notFound = () => Response.json({ code: "MTCH-1404" }, { status: 404 });
+type Answer = { status: number; body: unknown };
 
-const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
-  const path = new URL(request.url).pathname.split("/");
-  const token = tokens.get(sha256(path[5] ?? ""));
-  if (request.method !== "POST" || !token || token.vendor !== path[4]) return notFound();
-  if (token.headerSecretHash) {
-    const given = request.headers.get("x-matcher-webhook-secret") ?? "";
-    if (sha256(given) !== token.headerSecretHash) return notFound();
-  }
+/** A delivery to `path` with `body` and its header secret, answered once its batch committed. */
+async function receive(
+  method: string,
+  path: string,
+  secret: string | null,
+  body: () => Promise<unknown>,
+): Promise<Answer> {
+  const notFound = { status: 404, body: { code: "MTCH-1404" } };
+  const parts = path.split("/");
+  const token = tokens.get(sha256(parts[5] ?? ""));
+  if (method !== "POST" || !token || token.vendor !== parts[4]) return notFound;
+  if (token.headerSecretHash && sha256(secret ?? "") !== token.headerSecretHash) return notFound;
   let event: Record<string, unknown>;
   try {
-    event = await request.json();
+    event = await body() as Record<string, unknown>;
   } catch {
-    return Response.json({ code: "MTCH-1003" }, { status: 400 });
+    return { status: 400, body: { code: "MTCH-1003" } };
   }
   const receipt = await new Promise<{ status: string; pullId: string | null } | undefined>(
     (done) => {
@@ -117,11 +125,63 @@ const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, asy
       if (!writing) flush();
     },
   );
-  return receipt ? Response.json(receipt, { status: 202 }) : notFound();
-});
-console.log(JSON.stringify({ url: `http://127.0.0.1:${server.addr.port}` }));
+  return receipt ? { status: 202, body: receipt } : notFound;
+}
+
+const SECRET = "x-matcher-webhook-secret";
+let url: string;
+let stop: () => Promise<void>;
+if (serverKind === "node") {
+  const server = createServer({
+    headersTimeout: 10_000,
+    requestTimeout: 20_000,
+    keepAliveTimeout: 65_000,
+    connectionsCheckingInterval: 1_000,
+  }, (req, res) => {
+    const body = () =>
+      new Promise<unknown>((resolve, reject) => {
+        const chunks: Uint8Array[] = [];
+        req.on("data", (chunk: Uint8Array) => chunks.push(chunk));
+        req.on("end", () => {
+          try {
+            resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+          } catch (err) {
+            reject(err);
+          }
+        });
+        req.on("error", reject);
+      });
+    const secret = req.headers[SECRET];
+    receive(req.method ?? "GET", (req.url ?? "/").split("?")[0], (secret as string) ?? null, body)
+      .then(({ status, body }) => {
+        res.writeHead(status, { "content-type": "application/json" });
+        res.end(JSON.stringify(body));
+      });
+  });
+  await new Promise<void>((ready) => server.listen(0, "127.0.0.1", ready));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  stop = () =>
+    new Promise((done) => {
+      server.close(() => done());
+      server.closeAllConnections();
+    });
+} else {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+    const { pathname } = new URL(request.url);
+    const answer = await receive(
+      request.method,
+      pathname,
+      request.headers.get(SECRET),
+      () => request.json(),
+    );
+    return Response.json(answer.body, { status: answer.status });
+  });
+  url = `http://127.0.0.1:${server.addr.port}`;
+  stop = () => server.shutdown();
+}
+console.log(JSON.stringify({ url }));
 Deno.addSignalListener("SIGTERM", async () => {
-  await server.shutdown();
+  await stop();
   await sql.end({ timeout: 2 });
   Deno.exit(0);
 });

@@ -75,6 +75,12 @@ const BENCHMARKS = [
         `${r.lean.bareRatio}; ${r.receiptsAlone.leanRatio}`,
       ],
       [
+        "webhooks: the lean reference on node:http with issue 13's bounds (÷ bare; ÷ lean)",
+        r.leanNode.perSecond,
+        r.bare.perSecond,
+        `${r.leanNode.bareRatio}; ${r.leanNode.leanRatio}`,
+      ],
+      [
         "webhooks: p50 / p99 ms (50 conns)",
         `${r.service.p50Ms} / ${r.service.p99Ms}`,
         `${r.bare.p50Ms} / ${r.bare.p99Ms}`,
@@ -93,8 +99,13 @@ const BENCHMARKS = [
         Number((1 - r.steady.loss).toFixed(3)),
       ],
       [
-        "webhooks: CPU ms per request (with pulls; receipts alone; lean)",
-        `${r.service.cpu.msPerRequest}; ${r.receiptsAlone.cpuMsPerRequest}; ${r.lean.cpuMsPerRequest}`,
+        "webhooks: CPU ms per request (with pulls; receipts alone; lean; lean on node:http)",
+        [
+          r.service.cpu.msPerRequest,
+          r.receiptsAlone.cpuMsPerRequest,
+          r.lean.cpuMsPerRequest,
+          r.leanNode.cpuMsPerRequest,
+        ].join("; "),
         r.bare.cpu.msPerRequest,
         "",
       ],

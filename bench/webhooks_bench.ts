@@ -2,7 +2,8 @@
 // real service (every 2xx durable in Postgres, each token's limit counted, each delivery carrying
 // its token's header secret) five times on one database that keeps its rows, against a naive
 // receiver (one transaction per request), issue 15's lean reference (group commit, tokens in
-// memory, nothing else) and a bare Deno.serve answering 202 (run first and last);
+// memory, nothing else) on Deno.serve and on node:http with issue 13's bounds, and a bare
+// Deno.serve answering 202 (run first and last);
 // the service behind a proxy and with no pull run during the load; then the service with those
 // checks on against the service with them off, in alternating runs.
 import { autocannon, type AutocannonResult, type LoadRequest, rate } from "./autocannon.ts";
@@ -44,6 +45,12 @@ export interface WebhookResult {
    * run. What the receipts alone are measured against: the same work on these cores.
    */
   lean: WebhookFigures & { bareRatio: number; cpuMsPerRequest: number };
+  /**
+   * The same lean reference served on node:http with the service's bounds on a slow client's
+   * headers and request (issue 13), which Deno.serve 2.9 cannot set: the most a receiver that
+   * keeps those bounds reaches here, whatever it does besides.
+   */
+  leanNode: WebhookFigures & { bareRatio: number; leanRatio: number; cpuMsPerRequest: number };
   /**
    * The service as deployed behind a proxy that bounds how requests arrive
    * (MATCHER_HTTP_HEADERS_TIMEOUT_MS=0: Deno.serve instead of node:http), the checks on, on a
@@ -256,6 +263,7 @@ export async function benchWebhooks(options: WebhookOptions = {}): Promise<Webho
     let light: WebhookResult["light"];
     let naive: WebhookResult["naive"];
     let lean: Omit<WebhookResult["lean"], "bareRatio">;
+    let leanNode: Omit<WebhookResult["leanNode"], "bareRatio" | "leanRatio">;
     const svc = await startBenchService({ allowHost: fake.info.host, env: CHECKS_ON });
     try {
       const paths = await webhookTargets(svc, fake.info, o.tokens, true);
@@ -318,24 +326,8 @@ export async function benchWebhooks(options: WebhookOptions = {}): Promise<Webho
       } finally {
         await naiveServer.stop();
       }
-      const leanServer = await startChild<{ url: string }>("lean_receiver.ts", [
-        svc.databaseUrl,
-        svc.kvPath,
-      ]);
-      try {
-        let cpu: CpuWatch | undefined;
-        let before = 0;
-        const leanUrl = leanServer.info.url;
-        const { figures, run } = await measure(requestsTo(leanUrl, paths, body), o, async () => {
-          before = await settledEvents(svc);
-          cpu = await watchServiceCpu({ ...svc, pid: leanServer.pid }, cpuSeconds);
-        });
-        const used = await cpu!.stop();
-        checkTimedRun("the lean reference", run, await settledEvents(svc) - before);
-        lean = { ...figures, cpuMsPerRequest: msPer2xx(used, run) };
-      } finally {
-        await leanServer.stop();
-      }
+      lean = await measureLean(svc, paths, body, o, "deno");
+      leanNode = await measureLean(svc, paths, body, o, "node");
     } finally {
       await svc.close();
     }
@@ -362,6 +354,11 @@ export async function benchWebhooks(options: WebhookOptions = {}): Promise<Webho
       light,
       naive,
       lean: { ...lean, bareRatio: round(lean.perSecond / bare.perSecond, 3) },
+      leanNode: {
+        ...leanNode,
+        bareRatio: round(leanNode.perSecond / bare.perSecond, 3),
+        leanRatio: round(leanNode.perSecond / lean.perSecond),
+      },
       proxied: {
         ...proxied,
         bareRatio: round(proxied.perSecond / bare.perSecond, 3),
@@ -414,6 +411,34 @@ async function measureBare(
     };
   } finally {
     await bareServer.stop();
+  }
+}
+
+/** The lean reference on `svc`'s database and tokens (the service stopped), on either server. */
+async function measureLean(
+  svc: BenchService,
+  paths: Target[],
+  body: string,
+  o: Required<WebhookOptions>,
+  server: "deno" | "node",
+): Promise<WebhookFigures & { cpuMsPerRequest: number }> {
+  const lean = await startChild<{ url: string }>("lean_receiver.ts", [
+    svc.databaseUrl,
+    svc.kvPath,
+    server,
+  ]);
+  try {
+    let cpu: CpuWatch | undefined;
+    let before = 0;
+    const { figures, run } = await measure(requestsTo(lean.info.url, paths, body), o, async () => {
+      before = await settledEvents(svc);
+      cpu = await watchServiceCpu({ ...svc, pid: lean.pid }, cpuSeconds);
+    });
+    const used = await cpu!.stop();
+    checkTimedRun(`the lean reference on ${server}`, run, await settledEvents(svc) - before);
+    return { ...figures, cpuMsPerRequest: msPer2xx(used, run) };
+  } finally {
+    await lean.stop();
   }
 }
 
