@@ -101,6 +101,8 @@ async function flush() {
 
 type Answer = { status: number; body: unknown };
 
+const notFound: Answer = { status: 404, body: { code: "MTCH-1404" } };
+
 /** A delivery to `path` with `body` and its header secret, answered once its batch committed. */
 async function receive(
   method: string,
@@ -108,7 +110,6 @@ async function receive(
   secret: string | null,
   body: () => Promise<unknown>,
 ): Promise<Answer> {
-  const notFound = { status: 404, body: { code: "MTCH-1404" } };
   const parts = path.split("/");
   const token = tokens.get(sha256(parts[5] ?? ""));
   if (method !== "POST" || !token || token.vendor !== parts[4]) return notFound;

@@ -2,7 +2,10 @@
 import assert from "node:assert/strict";
 import { createTimeouts, timeout, type TimerClock } from "./timeouts.ts";
 
-/** A clock whose time moves only when the test says, and whose armed timers can be counted. */
+/**
+ * Timeouts on a clock whose time moves only when the test says, and whose armed timers can be
+ * counted.
+ */
 function manualClock() {
   let time = 0;
   const armed = new Map<number, { fn: () => void; at: number }>();
@@ -16,7 +19,7 @@ function manualClock() {
     clear: (id) => armed.delete(id as number),
   };
   return {
-    clock,
+    timeout: createTimeouts(clock),
     armed,
     /** Moves the time to `to`, running the timers due by then, as the event loop would. */
     advance(to: number) {
@@ -30,7 +33,7 @@ function manualClock() {
 
 Deno.test("timeouts of one duration share one timer and fire in order, never early", () => {
   const m = manualClock();
-  const timeout = createTimeouts(m.clock);
+  const { timeout } = m;
   const fired: string[] = [];
   timeout(30, () => fired.push("a"));
   m.advance(5);
@@ -54,7 +57,7 @@ Deno.test("timeouts of one duration share one timer and fire in order, never ear
 
 Deno.test("a cancelled timeout never fires, and cancelling the last one clears the timer", () => {
   const m = manualClock();
-  const timeout = createTimeouts(m.clock);
+  const { timeout } = m;
   const fired: string[] = [];
   const cancelA = timeout(20, () => fired.push("a"));
   const cancelB = timeout(20, () => fired.push("b"));
@@ -76,7 +79,7 @@ Deno.test("a cancelled timeout never fires, and cancelling the last one clears t
 
 Deno.test("a timer that fires before the first timeout is due arms again for the rest", () => {
   const m = manualClock();
-  const timeout = createTimeouts(m.clock);
+  const { timeout } = m;
   const fired: string[] = [];
   timeout(10, () => fired.push("a"));
   const [[id, timer]] = [...m.armed];
@@ -90,7 +93,7 @@ Deno.test("a timer that fires before the first timeout is due arms again for the
 
 Deno.test("durations keep lists of their own: a shorter one set later fires first", () => {
   const m = manualClock();
-  const timeout = createTimeouts(m.clock);
+  const { timeout } = m;
   const fired: string[] = [];
   timeout(50, () => fired.push("long"));
   timeout(10, () => fired.push("short"));
@@ -102,7 +105,7 @@ Deno.test("durations keep lists of their own: a shorter one set later fires firs
 
 Deno.test("a callback that throws is reported, and the others due with it still run", () => {
   const m = manualClock();
-  const timeout = createTimeouts(m.clock);
+  const { timeout } = m;
   const reported: unknown[] = [];
   const onError = (event: ErrorEvent) => {
     event.preventDefault();
